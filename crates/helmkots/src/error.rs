@@ -1,0 +1,69 @@
+//! The engine's typed errors. Variants carry data, not preformatted reports; the CLI turns
+//! them into diagnostics (file, line, underlined text, a hint).
+
+use camino::Utf8PathBuf;
+
+use crate::diagnostic::FileProblems;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Mistakes located in an input file (release.toml, Chart.yaml, .helmignore, ...).
+    #[error("{0}")]
+    Invalid(#[from] FileProblems),
+
+    /// A file or directory could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What we tried to do: "read", "write", "create", "rename", ...
+        action: &'static str,
+        /// The path involved.
+        path: Utf8PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A chart archive (`.tgz`) was refused: unsafe or malformed entry, or over a size limit.
+    #[error("refusing chart archive {archive}: {reason}{}", entry.as_ref().map(|e| format!(" (entry `{e}`)")).unwrap_or_default())]
+    UnsafeArchive {
+        /// The archive file.
+        archive: Utf8PathBuf,
+        /// The entry that was refused, when the problem is one entry.
+        entry: Option<String>,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A chart directory or archive is not a usable chart (no Chart.yaml, a missing
+    /// vendored dependency, ...), where no single line of a file is to blame.
+    #[error("chart {chart}: {reason}")]
+    Chart {
+        /// The chart directory or archive.
+        chart: Utf8PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        help: Option<String>,
+    },
+
+    /// A path that is not UTF-8 (helmkots works with UTF-8 paths only).
+    #[error("path is not UTF-8: {0}")]
+    NonUtf8Path(String),
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches the path and the action to an I/O error.
+pub trait IoContext<T> {
+    /// Wraps the error as [`Error::Io`].
+    fn io_context(self, action: &'static str, path: impl Into<Utf8PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn io_context(self, action: &'static str, path: impl Into<Utf8PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io { action, path: path.into(), source })
+    }
+}

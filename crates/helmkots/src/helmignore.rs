@@ -1,0 +1,2 @@
+//! `.helmignore` rules with Helm's own semantics (not gitignore's).
+//! Placeholder: being written.

@@ -1,0 +1,22 @@
+//! helmkots: turn one declarative `release.toml` and a Helm chart into a complete,
+//! airgap-ready Replicated KOTS release that deploys the chart through the Helm CLI.
+//!
+//! The data flows one way (see ARCHITECTURE.md):
+//! `release.toml` → [`release::Release`] → packaged chart ([`chart`]) → output tree ([`dist`]),
+//! with every input and output recorded in the build record ([`lock`]).
+//! The engine returns data and typed errors; only the `xtask` CLI prints.
+#![deny(missing_docs)]
+
+pub mod chart;
+pub mod diagnostic;
+pub mod digest;
+pub mod dist;
+pub mod error;
+pub mod helmignore;
+pub mod lock;
+pub mod pipeline;
+pub mod release;
+pub mod reproducible;
+pub mod value_path;
+
+pub use error::{Error, Result};
