@@ -1,1 +1,87 @@
-fn main() {}
+//! `cargo xtask`: the thin command line of helmkots. It parses flags, calls the engine in
+//! `crates/helmkots`, and prints; the engine never prints.
+
+mod diagnostics;
+mod flags;
+mod test_tools;
+
+use std::process::ExitCode;
+
+use anyhow::format_err;
+use camino::{Utf8Path, Utf8PathBuf};
+
+fn main() -> ExitCode {
+    let flags = match flags::Xtask::from_env() {
+        Ok(flags) => flags,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(flags) {
+        Ok(code) => code,
+        Err(error) => diagnostics::report(error),
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
+    match flags.subcommand {
+        flags::XtaskCmd::Check(cmd) => {
+            let file = release_file(cmd.file)?;
+            let checked = helmkots::pipeline::check(&file)?;
+            if cmd.json {
+                let summary = serde_json::json!({
+                    "release_file": file,
+                    "slug": checked.release.app.slug.get_ref(),
+                    "version": checked.version(),
+                    "chart": { "name": checked.chart.metadata.name, "version": checked.chart.metadata.version.to_string() },
+                    "problems": [],
+                });
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                eprintln!(
+                    "✓ {file}: release {} with chart {} {} is valid",
+                    checked.tree_name(),
+                    checked.chart.metadata.name,
+                    checked.chart.metadata.version
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Release(cmd) => {
+            let options = helmkots::pipeline::ReleaseOptions {
+                release_file: release_file(cmd.file)?,
+                out_dir: cmd.out.map(utf8).transpose()?,
+                offline: cmd.offline,
+            };
+            let outcome = helmkots::pipeline::release(&options)?;
+            if cmd.json {
+                println!("{}", outcome.record.to_json());
+            } else {
+                eprintln!("✓ wrote {}", outcome.dir);
+                for output in &outcome.record.outputs {
+                    eprintln!("  {}  {}", &output.sha256[..19], output.path);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
+    }
+}
+
+/// The repository root: the parent of this crate's folder (never the current directory).
+fn project_root() -> Utf8PathBuf {
+    let manifest_dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+fn release_file(flag: Option<std::path::PathBuf>) -> anyhow::Result<Utf8PathBuf> {
+    match flag {
+        Some(path) => utf8(path),
+        None => Ok(project_root().join("release.toml")),
+    }
+}
+
+fn utf8(path: std::path::PathBuf) -> anyhow::Result<Utf8PathBuf> {
+    Utf8PathBuf::from_path_buf(path).map_err(|p| format_err!("path is not UTF-8: {}", p.display()))
+}

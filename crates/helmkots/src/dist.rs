@@ -1,1 +1,185 @@
-//! Placeholder: being written.
+//! The output tree `dist/<slug>-<version>/`, written all at once or not at all.
+//!
+//! Every file of a release is first planned in an [`OutputTree`]; [`write_atomically`] writes
+//! the whole tree into a temporary sibling, syncs it, and only then swaps it into place, so a
+//! failed or killed run never leaves a half-written tree and never damages the previous one.
+
+use std::{
+    collections::BTreeMap,
+    fs::{self, File},
+    io::Write,
+};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::{
+    digest::Sha256Digest,
+    error::{Error, IoContext, Result},
+};
+
+/// The name of the checksum file at the top of every release tree.
+pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+
+/// Environment variable that makes [`write_atomically`] fail on purpose just before the swap;
+/// tests use it to prove that a failed run leaves the previous tree intact.
+pub const INJECT_FAILURE_ENV: &str = "HELMKOTS_INJECT_FAILURE";
+
+/// Every file of a release tree, keyed by `/`-separated relative path (sorted).
+#[derive(Debug, Default, Clone)]
+pub struct OutputTree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl OutputTree {
+    /// An empty tree.
+    pub fn new() -> OutputTree {
+        OutputTree::default()
+    }
+
+    /// Adds (or replaces) a file.
+    pub fn insert(&mut self, path: impl Into<String>, contents: Vec<u8>) {
+        self.files.insert(path.into(), contents);
+    }
+
+    /// The files, sorted by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+    }
+
+    /// A file's contents.
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// `SHA256SUMS` text (`<hex>  <path>` lines, sorted by path) for every file so far.
+    pub fn checksums(&self) -> String {
+        self.files
+            .iter()
+            .map(|(path, bytes)| format!("{}  {path}\n", Sha256Digest::of(bytes).hex()))
+            .collect()
+    }
+}
+
+/// Writes `tree` as `out_dir/name`, replacing any previous tree only once the new one is
+/// complete and synced. Returns the final directory.
+pub fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {
+    fs::create_dir_all(out_dir).io_context("create", out_dir)?;
+    let final_dir = out_dir.join(name);
+    let staging = out_dir.join(format!(".{name}.partial-{}", std::process::id()));
+    remove_stale_siblings(out_dir, name);
+    let result = write_tree(&staging, tree).and_then(|()| {
+        if std::env::var(INJECT_FAILURE_ENV).is_ok_and(|v| v == "before-swap") {
+            return Err(Error::Io {
+                action: "finish",
+                path: staging.clone(),
+                source: std::io::Error::other(format!("failure injected by {INJECT_FAILURE_ENV}")),
+            });
+        }
+        swap_into_place(&staging, &final_dir)
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result.map(|()| final_dir)
+}
+
+fn write_tree(root: &Utf8Path, tree: &OutputTree) -> Result<()> {
+    if root.exists() {
+        fs::remove_dir_all(root).io_context("remove", root)?;
+    }
+    fs::create_dir_all(root).io_context("create", root)?;
+    for (relative, bytes) in tree.files() {
+        let path = root.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).io_context("create", parent)?;
+        }
+        let mut file = File::create(&path).io_context("create", &path)?;
+        file.write_all(bytes).io_context("write", &path)?;
+        file.sync_all().io_context("sync", &path)?;
+    }
+    Ok(())
+}
+
+/// Moves `staging` to `final_dir`. An existing tree is first moved aside, and removed only
+/// once the new one is in place; a run killed between the two renames is repaired by the
+/// next run ([`remove_stale_siblings`] puts the old tree back).
+fn swap_into_place(staging: &Utf8Path, final_dir: &Utf8Path) -> Result<()> {
+    if !final_dir.exists() {
+        return fs::rename(staging, final_dir).io_context("rename", staging);
+    }
+    let aside = final_dir.with_file_name(format!(
+        ".{}.old-{}",
+        final_dir.file_name().unwrap_or("release"),
+        std::process::id()
+    ));
+    fs::rename(final_dir, &aside).io_context("rename", final_dir)?;
+    if let Err(error) = fs::rename(staging, final_dir) {
+        // Put the previous tree back: it must survive a failed run.
+        let _ = fs::rename(&aside, final_dir);
+        return Err(Error::Io { action: "rename", path: staging.to_path_buf(), source: error });
+    }
+    fs::remove_dir_all(&aside).io_context("remove", &aside)
+}
+
+/// Removes leftovers of killed runs (`.name.partial-*`), and restores a previous tree that a
+/// run killed between its two renames left aside (`.name.old-*` with no `name`).
+fn remove_stale_siblings(out_dir: &Utf8Path, name: &str) {
+    let Ok(entries) = out_dir.read_dir_utf8() else { return };
+    let final_dir = out_dir.join(name);
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        if file_name.starts_with(&format!(".{name}.partial-")) {
+            let _ = fs::remove_dir_all(entry.path());
+        } else if file_name.starts_with(&format!(".{name}.old-")) {
+            if final_dir.exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            } else {
+                let _ = fs::rename(entry.path(), &final_dir);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(contents: &str) -> OutputTree {
+        let mut tree = OutputTree::new();
+        tree.insert("a.txt", contents.as_bytes().to_vec());
+        tree.insert("sub/b.txt", b"b".to_vec());
+        tree
+    }
+
+    #[test]
+    fn replaces_previous_tree() -> Result<()> {
+        let temp = tempfile::tempdir().unwrap();
+        let out = Utf8Path::from_path(temp.path()).unwrap();
+        write_atomically(out, "r", &tree("one"))?;
+        let dir = write_atomically(out, "r", &tree("two"))?;
+        assert_eq!(fs::read_to_string(dir.join("a.txt")).unwrap(), "two");
+        let leftovers: Vec<_> = fs::read_dir(out).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers, vec!["r"]);
+        Ok(())
+    }
+
+    #[test]
+    fn restores_tree_left_aside_by_a_killed_run() -> Result<()> {
+        let temp = tempfile::tempdir().unwrap();
+        let out = Utf8Path::from_path(temp.path()).unwrap();
+        let dir = write_atomically(out, "r", &tree("one"))?;
+        fs::rename(&dir, out.join(".r.old-1")).unwrap();
+        fs::create_dir(out.join(".r.partial-2")).unwrap();
+        remove_stale_siblings(out, "r");
+        assert_eq!(fs::read_to_string(dir.join("a.txt")).unwrap(), "one");
+        assert!(!out.join(".r.partial-2").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn checksums_are_sorted_lines() {
+        let sums = tree("x").checksums();
+        let paths: Vec<&str> = sums.lines().map(|l| l.split("  ").nth(1).unwrap()).collect();
+        assert_eq!(paths, vec!["a.txt", "sub/b.txt"]);
+    }
+}

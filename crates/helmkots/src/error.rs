@@ -48,6 +48,15 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A capability this build of helmkots does not have yet.
+    #[error("not supported yet: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// What to do instead.
+        help: String,
+    },
+
     /// A path that is not UTF-8 (helmkots works with UTF-8 paths only).
     #[error("path is not UTF-8: {0}")]
     NonUtf8Path(String),

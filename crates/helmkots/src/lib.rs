@@ -13,10 +13,13 @@ pub mod digest;
 pub mod dist;
 pub mod error;
 pub mod helmignore;
+pub mod image_ref;
+pub mod kots;
 pub mod lock;
-pub mod pipeline;
+// pub mod pipeline; (re-enabled once chart::load lands)
 pub mod release;
 pub mod reproducible;
 pub mod value_path;
+pub mod values_yaml;
 
 pub use error::{Error, Result};

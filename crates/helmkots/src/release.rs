@@ -1,1 +1,986 @@
-//! Placeholder: being written.
+//! The release model: `release.toml` → a typed, validated [`Release`].
+//!
+//! Parsing is serde + toml with spans kept ([`toml::Spanned`]) for every value a later stage
+//! may need to point at. Validation collects every problem into one [`FileProblems`] so a
+//! user fixes them all in one go. Unknown keys are errors that suggest the nearest known key.
+//!
+//! Architecture Invariant: this module reads only the release file itself; whether the chart
+//! exists is checked by [`crate::pipeline`], which owns all other I/O.
+
+use std::{collections::BTreeSet, fmt, ops::Range};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{
+    diagnostic::{nearest, FileProblems, Problem, ProblemSink, SourceFile},
+    error::{IoContext, Result},
+    value_path::ValuePath,
+};
+
+/// A validated `release.toml`.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The release file, for diagnostics that point into it.
+    pub file: SourceFile,
+    /// The folder holding the release file; relative paths in it resolve from here.
+    pub root: Utf8PathBuf,
+    /// `[app]`: the KOTS Application.
+    pub app: App,
+    /// `[chart]`: the Helm chart and how it is installed.
+    pub chart: ChartSpec,
+    /// `[helm_cli]`: the image the Job runs.
+    pub helm_cli: HelmCli,
+    /// `[job]`: the Job that runs `helm upgrade --install`.
+    pub job: Job,
+    /// `[images]`: discovery and registry settings.
+    pub images: Images,
+    /// `[[config.groups]]`: the KOTS Config screen.
+    pub config: Vec<ConfigGroup>,
+    /// `[airgap]`: what the airgap bundle's `airgap.yaml` says.
+    pub airgap: Airgap,
+}
+
+/// `[app]`.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The KOTS app slug, a DNS-1123 label.
+    pub slug: Spanned<String>,
+    /// The title shown in the KOTS admin console.
+    pub title: String,
+    /// Icon URL.
+    pub icon: Option<String>,
+    /// The release version; the chart's version when absent.
+    pub version: Option<Spanned<String>>,
+    /// KOTS status informers, e.g. `deployment/web`.
+    pub status_informers: Vec<String>,
+}
+
+/// `[chart]`.
+#[derive(Debug, Clone)]
+pub struct ChartSpec {
+    /// Chart directory or `.tgz`, as written (relative to [`Release::root`]).
+    pub path: Spanned<String>,
+    /// The Helm release name (DNS-1123 label, at most 53 characters).
+    pub release_name: Spanned<String>,
+    /// Target namespace; empty means the namespace KOTS deploys into.
+    pub namespace: String,
+    /// Static values merged under the generated ones.
+    pub values: serde_json::Value,
+    /// Extra `helm upgrade --install` flags.
+    pub helm_args: Vec<String>,
+}
+
+impl Release {
+    /// The chart path resolved against the release file's folder.
+    pub fn chart_path(&self) -> Utf8PathBuf {
+        self.root.join(self.chart.path.get_ref())
+    }
+}
+
+/// `[helm_cli]`.
+#[derive(Debug, Clone)]
+pub struct HelmCli {
+    /// Base image: any image with `/bin/sh` and `helm` on PATH.
+    pub base: Spanned<String>,
+    /// Name of the built image (registry/repository), needed to push it.
+    pub name: Option<Spanned<String>>,
+    /// Where the chart is placed in the image.
+    pub workdir: String,
+    /// Platform picked from a multi-platform base, e.g. `linux/amd64`.
+    pub platform: String,
+}
+
+/// `[job]`.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The Job's name.
+    pub name: String,
+    /// The service account helm runs as.
+    pub service_account: String,
+    /// `backoffLimit`.
+    pub backoff_limit: u32,
+}
+
+/// `[images]`.
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// How images are discovered.
+    pub discover: Discover,
+    /// Extra images the chart may pull that discovery cannot see.
+    pub include: Vec<Spanned<String>>,
+    /// Glob patterns of images to drop.
+    pub exclude: Vec<String>,
+    /// Online prefix for private images, e.g. `proxy.replicated.com/proxy/<slug>`.
+    pub proxy: String,
+    /// Registries (globs) whose images go through `proxy` online.
+    pub private: Vec<String>,
+    /// imagePullSecret name for private images, if any.
+    pub pull_secret: String,
+    /// Platforms kept from multi-platform images in the airgap bundle.
+    pub platforms: Vec<String>,
+}
+
+/// `[images] discover`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discover {
+    /// Walk the chart's values.
+    Values,
+    /// Render the chart with `helm template` and read pod specs.
+    Rendered,
+    /// Both.
+    Both,
+}
+
+/// One `[[config.groups]]`.
+#[derive(Debug, Clone)]
+pub struct ConfigGroup {
+    /// Group name, unique.
+    pub name: Spanned<String>,
+    /// Title shown on the Config screen.
+    pub title: String,
+    /// Description shown under the title.
+    pub description: Option<String>,
+    /// KOTS `when` expression, passed through.
+    pub when: Option<String>,
+    /// The group's items.
+    pub items: Vec<ConfigItem>,
+}
+
+/// One `[[config.groups.items]]`.
+#[derive(Debug, Clone)]
+pub struct ConfigItem {
+    /// Item name, unique across all groups.
+    pub name: Spanned<String>,
+    /// Title shown on the Config screen.
+    pub title: String,
+    /// The KOTS item type.
+    pub item_type: ItemType,
+    /// Help text.
+    pub help_text: Option<String>,
+    /// The default, normalized to KOTS's string form (`"1"`/`"0"` for bool).
+    pub default: Option<String>,
+    /// KOTS `when` expression, passed through.
+    pub when: Option<String>,
+    /// The chart values path this item sets.
+    pub value: Option<ValuePath>,
+    /// True for password items and items marked `secret = true`: never in a ConfigMap.
+    pub secret: bool,
+    /// KOTS `required`.
+    pub required: bool,
+    /// KOTS `hidden`.
+    pub hidden: bool,
+    /// KOTS `readonly`.
+    pub readonly: bool,
+    /// Choices of a select_one/radio/dropdown item.
+    pub choices: Vec<Choice>,
+}
+
+/// One choice of a select item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The value stored when chosen.
+    pub name: String,
+    /// The label shown.
+    pub title: String,
+}
+
+/// KOTS config item types (kots `pkg/kotsadmconfig/types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ItemType {
+    /// One line of text.
+    Text,
+    /// Several lines of text.
+    Textarea,
+    /// A secret string.
+    Password,
+    /// A checkbox: `"1"` or `"0"`.
+    Bool,
+    /// One of `choices`, as a list.
+    SelectOne,
+    /// One of `choices`, as radio buttons.
+    Radio,
+    /// One of `choices`, as a drop-down.
+    Dropdown,
+    /// An uploaded file (base64).
+    File,
+    /// Read-only text.
+    Label,
+    /// A heading.
+    Heading,
+}
+
+impl ItemType {
+    /// Every type, with its release.toml spelling.
+    pub const ALL: [(&'static str, ItemType); 10] = [
+        ("text", ItemType::Text),
+        ("textarea", ItemType::Textarea),
+        ("password", ItemType::Password),
+        ("bool", ItemType::Bool),
+        ("select_one", ItemType::SelectOne),
+        ("radio", ItemType::Radio),
+        ("dropdown", ItemType::Dropdown),
+        ("file", ItemType::File),
+        ("label", ItemType::Label),
+        ("heading", ItemType::Heading),
+    ];
+
+    /// The KOTS spelling.
+    pub fn as_str(self) -> &'static str {
+        ItemType::ALL.iter().find(|(_, t)| *t == self).map_or("text", |(name, _)| name)
+    }
+
+    /// Whether the item offers a choice among `choices`.
+    pub fn has_choices(self) -> bool {
+        matches!(self, ItemType::SelectOne | ItemType::Radio | ItemType::Dropdown)
+    }
+
+    /// Whether the item holds a value a user sets (label and heading do not).
+    pub fn holds_value(self) -> bool {
+        !matches!(self, ItemType::Label | ItemType::Heading)
+    }
+}
+
+impl fmt::Display for ItemType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[airgap]`: fields of the bundle's `airgap.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Airgap {
+    /// The channel ID a customer's license must list.
+    pub channel_id: String,
+    /// The channel name.
+    pub channel_name: String,
+    /// KOTS orders versions by this increasing number.
+    pub update_cursor: Option<u64>,
+    /// Release notes shown in the admin console.
+    pub release_notes: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw layer: exactly what serde reads, spans kept, unknown keys refused.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelease {
+    app: RawApp,
+    chart: RawChart,
+    helm_cli: Option<RawHelmCli>,
+    job: Option<RawJob>,
+    images: Option<RawImages>,
+    config: Option<RawConfig>,
+    airgap: Option<RawAirgap>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    slug: Spanned<String>,
+    title: String,
+    icon: Option<String>,
+    version: Option<Spanned<String>>,
+    status_informers: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChart {
+    path: Spanned<String>,
+    release_name: Spanned<String>,
+    namespace: Option<Spanned<String>>,
+    values: Option<toml::Table>,
+    helm_args: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHelmCli {
+    base: Option<Spanned<String>>,
+    name: Option<Spanned<String>>,
+    workdir: Option<Spanned<String>>,
+    platform: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Option<Spanned<String>>,
+    service_account: Option<String>,
+    backoff_limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImages {
+    discover: Option<Spanned<String>>,
+    include: Option<Vec<Spanned<String>>>,
+    exclude: Option<Vec<String>>,
+    proxy: Option<String>,
+    private: Option<Vec<String>>,
+    pull_secret: Option<String>,
+    platforms: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    groups: Vec<RawGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: Spanned<String>,
+    title: String,
+    description: Option<String>,
+    when: Option<String>,
+    #[serde(default)]
+    items: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    name: Spanned<String>,
+    title: Option<String>,
+    #[serde(rename = "type")]
+    item_type: Spanned<String>,
+    help_text: Option<String>,
+    default: Option<Spanned<toml::Value>>,
+    when: Option<String>,
+    value: Option<Spanned<String>>,
+    secret: Option<bool>,
+    required: Option<bool>,
+    hidden: Option<bool>,
+    readonly: Option<bool>,
+    choices: Option<Vec<RawChoice>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChoice {
+    name: Spanned<String>,
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAirgap {
+    channel_id: Option<String>,
+    channel_name: Option<String>,
+    update_cursor: Option<u64>,
+    release_notes: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Defaults applied when release.toml leaves a setting out; one place for all of them.
+pub mod defaults {
+    /// `[helm_cli] base`.
+    pub const HELM_CLI_BASE: &str = "docker.io/alpine/helm:3.16.2";
+    /// `[helm_cli] workdir`.
+    pub const HELM_CLI_WORKDIR: &str = "/apps";
+    /// `[helm_cli] platform` and `[images] platforms`.
+    pub const PLATFORM: &str = "linux/amd64";
+    /// `[job] name`.
+    pub const JOB_NAME: &str = "kots-helm-cli";
+    /// `[job] service_account`.
+    pub const SERVICE_ACCOUNT: &str = "kotsadm";
+    /// `[job] backoff_limit`.
+    pub const BACKOFF_LIMIT: u32 = 3;
+}
+
+/// Reads and validates a release file.
+pub fn load(path: &Utf8Path) -> Result<Release> {
+    let text = std::fs::read_to_string(path).io_context("read", path)?;
+    Ok(parse(path, &text)?)
+}
+
+/// Parses and validates release.toml text; `path` is used for diagnostics and to resolve
+/// relative paths.
+pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
+    let file = SourceFile::new(path, text);
+    let mut sink = ProblemSink::new(file.clone());
+    let raw: RawRelease = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            sink.push(toml_problem(&error));
+            return Err(sink.finish(()).unwrap_err());
+        }
+    };
+    let root = path.parent().map_or_else(
+        || Utf8PathBuf::from("."),
+        |p| {
+            if p.as_str().is_empty() {
+                Utf8PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        },
+    );
+    let release = resolve(raw, file, root, &mut sink);
+    sink.finish(release)
+}
+
+/// Turns a toml/serde error into a located problem; unknown keys get a "did you mean".
+fn toml_problem(error: &toml::de::Error) -> Problem {
+    let span = error.span().unwrap_or(0..0);
+    let message = error.message().trim().to_string();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let unknown = rest.split('`').next().unwrap_or_default().to_string();
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let problem = Problem::at(span, format!("unknown key `{unknown}`"));
+        return match nearest(&unknown, expected.iter().copied()) {
+            Some(best) => problem.with_help(format!("did you mean `{best}`?")),
+            None if expected.is_empty() => problem,
+            None => problem.with_help(format!("known keys here: {}", expected.join(", "))),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return Problem::at(span, format!("missing key `{field}`")).with_help(format!(
+            "add `{field} = ...` to this table (see the release.toml reference in README.md)"
+        ));
+    }
+    let mut problem = Problem::at(span.clone(), message.replace('\n', " "));
+    if message.starts_with("invalid type") {
+        problem = problem.with_help("check the value's type: strings need quotes, lists use [ ]");
+    }
+    problem
+}
+
+fn resolve(raw: RawRelease, file: SourceFile, root: Utf8PathBuf, sink: &mut ProblemSink) -> Release {
+    let app = resolve_app(raw.app, sink);
+    let chart = resolve_chart(raw.chart, sink);
+    let helm_cli = resolve_helm_cli(raw.helm_cli, sink);
+    let job = resolve_job(raw.job, sink);
+    let images = resolve_images(raw.images, sink);
+    let config = resolve_config(raw.config, sink);
+    let airgap = raw.airgap.map_or_else(Airgap::default, |raw| Airgap {
+        channel_id: raw.channel_id.unwrap_or_default(),
+        channel_name: raw.channel_name.unwrap_or_default(),
+        update_cursor: raw.update_cursor,
+        release_notes: raw.release_notes.unwrap_or_default(),
+    });
+    Release { file, root, app, chart, helm_cli, job, images, config, airgap }
+}
+
+fn resolve_app(raw: RawApp, sink: &mut ProblemSink) -> App {
+    check_dns_label(&raw.slug, 63, "app slug", sink);
+    if raw.title.trim().is_empty() {
+        sink.push(Problem::whole_file("`app.title` is empty").with_help("give the application a title"));
+    }
+    if let Some(version) = &raw.version {
+        if semver::Version::parse(version.get_ref()).is_err() {
+            sink.push(
+                Problem::at(version.span(), format!("`{}` is not a SemVer 2 version", version.get_ref()))
+                    .with_help(
+                    "write it as MAJOR.MINOR.PATCH, e.g. \"1.0.0\", or remove it to use the chart's version",
+                ),
+            );
+        }
+    }
+    let status_informers = raw.status_informers.unwrap_or_default();
+    for informer in &status_informers {
+        let valid = informer
+            .get_ref()
+            .split_once('/')
+            .is_some_and(|(kind, name)| !kind.is_empty() && is_dns_subdomain(name));
+        if !valid {
+            sink.push(
+                Problem::at(informer.span(), format!("`{}` is not a status informer", informer.get_ref()))
+                    .with_help("write `<kind>/<name>`, e.g. \"deployment/web\""),
+            );
+        }
+    }
+    App {
+        slug: raw.slug,
+        title: raw.title,
+        icon: raw.icon,
+        version: raw.version,
+        status_informers: status_informers.into_iter().map(Spanned::into_inner).collect(),
+    }
+}
+
+fn resolve_chart(raw: RawChart, sink: &mut ProblemSink) -> ChartSpec {
+    if raw.path.get_ref().trim().is_empty() {
+        sink.push(
+            Problem::at(raw.path.span(), "`chart.path` is empty")
+                .with_help("point it at a chart directory or a .tgz"),
+        );
+    }
+    check_dns_label(&raw.release_name, 53, "helm release name", sink);
+    let namespace = raw.namespace.map(|namespace| {
+        if !namespace.get_ref().is_empty() {
+            check_dns_label(&namespace, 63, "namespace", sink);
+        }
+        namespace.into_inner()
+    });
+    let values = raw.values.map_or_else(
+        || serde_json::Value::Object(Default::default()),
+        |table| serde_json::to_value(table).unwrap_or_default(),
+    );
+    ChartSpec {
+        path: raw.path,
+        release_name: raw.release_name,
+        namespace: namespace.unwrap_or_default(),
+        values,
+        helm_args: raw.helm_args.unwrap_or_default(),
+    }
+}
+
+fn resolve_helm_cli(raw: Option<RawHelmCli>, sink: &mut ProblemSink) -> HelmCli {
+    let raw = raw.unwrap_or(RawHelmCli { base: None, name: None, workdir: None, platform: None });
+    let workdir = raw.workdir.map_or_else(
+        || defaults::HELM_CLI_WORKDIR.to_string(),
+        |workdir| {
+            if !workdir.get_ref().starts_with('/') {
+                sink.push(
+                    Problem::at(workdir.span(), "`helm_cli.workdir` must be an absolute path")
+                        .with_help("e.g. \"/apps\""),
+                );
+            }
+            workdir.into_inner()
+        },
+    );
+    let platform = raw.platform.map_or_else(
+        || defaults::PLATFORM.to_string(),
+        |platform| {
+            check_platform(&platform, sink);
+            platform.into_inner()
+        },
+    );
+    HelmCli {
+        base: raw.base.unwrap_or_else(|| Spanned::new(0..0, defaults::HELM_CLI_BASE.to_string())),
+        name: raw.name,
+        workdir,
+        platform,
+    }
+}
+
+fn resolve_job(raw: Option<RawJob>, sink: &mut ProblemSink) -> Job {
+    let raw = raw.unwrap_or(RawJob { name: None, service_account: None, backoff_limit: None });
+    let name = raw.name.map_or_else(
+        || defaults::JOB_NAME.to_string(),
+        |name| {
+            check_dns_label(&name, 63, "job name", sink);
+            name.into_inner()
+        },
+    );
+    Job {
+        name,
+        service_account: raw.service_account.unwrap_or_else(|| defaults::SERVICE_ACCOUNT.to_string()),
+        backoff_limit: raw.backoff_limit.unwrap_or(defaults::BACKOFF_LIMIT),
+    }
+}
+
+fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
+    let raw = raw.unwrap_or(RawImages {
+        discover: None,
+        include: None,
+        exclude: None,
+        proxy: None,
+        private: None,
+        pull_secret: None,
+        platforms: None,
+    });
+    let discover = match raw.discover.as_ref().map(|d| d.get_ref().as_str()) {
+        None | Some("values") => Discover::Values,
+        Some("rendered") => Discover::Rendered,
+        Some("both") => Discover::Both,
+        Some(other) => {
+            let span = raw.discover.as_ref().map_or(0..0, Spanned::span);
+            let mut problem = Problem::at(span, format!("`{other}` is not a discovery mode"));
+            problem = problem.with_help(match nearest(other, ["values", "rendered", "both"]) {
+                Some(best) => format!("did you mean \"{best}\"? (one of \"values\", \"rendered\", \"both\")"),
+                None => "use one of \"values\", \"rendered\", \"both\"".to_string(),
+            });
+            sink.push(problem);
+            Discover::Values
+        }
+    };
+    let platforms = raw.platforms.map_or_else(
+        || vec![defaults::PLATFORM.to_string()],
+        |platforms| {
+            platforms.iter().for_each(|p| check_platform(p, sink));
+            platforms.into_iter().map(Spanned::into_inner).collect()
+        },
+    );
+    Images {
+        discover,
+        include: raw.include.unwrap_or_default(),
+        exclude: raw.exclude.unwrap_or_default(),
+        proxy: raw.proxy.unwrap_or_default(),
+        private: raw.private.unwrap_or_default(),
+        pull_secret: raw.pull_secret.unwrap_or_default(),
+        platforms,
+    }
+}
+
+fn resolve_config(raw: Option<RawConfig>, sink: &mut ProblemSink) -> Vec<ConfigGroup> {
+    let Some(raw) = raw else { return Vec::new() };
+    let mut group_names = BTreeSet::new();
+    let mut item_names = BTreeSet::new();
+    let mut groups = Vec::new();
+    for raw_group in raw.groups {
+        if !is_config_name(raw_group.name.get_ref()) {
+            sink.push(name_problem(&raw_group.name, "group"));
+        }
+        if !group_names.insert(raw_group.name.get_ref().clone()) {
+            sink.push(
+                Problem::at(
+                    raw_group.name.span(),
+                    format!("duplicate group name `{}`", raw_group.name.get_ref()),
+                )
+                .with_help("group names must be unique; rename one of them"),
+            );
+        }
+        let items = raw_group
+            .items
+            .into_iter()
+            .filter_map(|raw_item| {
+                let name = raw_item.name.clone();
+                if !item_names.insert(name.get_ref().clone()) {
+                    sink.push(
+                        Problem::at(name.span(), format!("duplicate item name `{}`", name.get_ref()))
+                            .with_help(
+                                "item names must be unique across all groups; KOTS keys values by them",
+                            ),
+                    );
+                }
+                resolve_item(raw_item, sink)
+            })
+            .collect();
+        groups.push(ConfigGroup {
+            name: raw_group.name,
+            title: raw_group.title,
+            description: raw_group.description,
+            when: raw_group.when,
+            items,
+        });
+    }
+    groups
+}
+
+fn resolve_item(raw: RawItem, sink: &mut ProblemSink) -> Option<ConfigItem> {
+    if !is_config_name(raw.name.get_ref()) {
+        sink.push(name_problem(&raw.name, "item"));
+    }
+    let type_name = raw.item_type.get_ref().as_str();
+    let Some(item_type) = ItemType::ALL.iter().find(|(name, _)| *name == type_name).map(|(_, t)| *t) else {
+        let known: Vec<&str> = ItemType::ALL.iter().map(|(name, _)| *name).collect();
+        let help = match nearest(type_name, known.iter().copied()) {
+            Some(best) => format!("did you mean \"{best}\"? KOTS item types: {}", known.join(", ")),
+            None => format!("KOTS item types: {}", known.join(", ")),
+        };
+        sink.push(
+            Problem::at(raw.item_type.span(), format!("`{type_name}` is not a KOTS item type"))
+                .with_help(help),
+        );
+        return None;
+    };
+    let choices: Vec<Choice> = raw
+        .choices
+        .unwrap_or_default()
+        .into_iter()
+        .map(|choice| Choice {
+            title: choice.title.unwrap_or_else(|| choice.name.get_ref().clone()),
+            name: choice.name.into_inner(),
+        })
+        .collect();
+    let item_span = raw.name.span();
+    if item_type.has_choices() && choices.is_empty() {
+        sink.push(
+            Problem::at(
+                item_span.clone(),
+                format!("{item_type} item `{}` has no choices", raw.name.get_ref()),
+            )
+            .with_help("add `choices = [{ name = \"a\", title = \"A\" }, ...]`"),
+        );
+    }
+    if !item_type.has_choices() && !choices.is_empty() {
+        sink.push(
+            Problem::at(
+                item_span.clone(),
+                format!("{item_type} item `{}` cannot have choices", raw.name.get_ref()),
+            )
+            .with_help("use type \"select_one\", \"radio\" or \"dropdown\", or remove `choices`"),
+        );
+    }
+    let mut seen_choices = BTreeSet::new();
+    for choice in &choices {
+        if !seen_choices.insert(choice.name.as_str()) {
+            sink.push(Problem::at(item_span.clone(), format!("duplicate choice `{}`", choice.name)));
+        }
+    }
+    let default = raw.default.as_ref().and_then(|default| check_default(default, item_type, &choices, sink));
+    let value = raw.value.as_ref().and_then(|value| {
+        if !item_type.holds_value() {
+            sink.push(
+                Problem::at(value.span(), format!("a {item_type} item holds no value to map"))
+                    .with_help("remove `value`, or change the type"),
+            );
+            return None;
+        }
+        match ValuePath::parse(value.get_ref()) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                // +1 skips the opening quote of the TOML string.
+                let start = value.span().start + 1 + error.offset;
+                sink.push(
+                    Problem::at(start..start + 1, format!("malformed values path `{}`: {}", value.get_ref(), error.reason))
+                        .with_help("write a dotted path like `persistence.enabled`, `hosts[0].name` or `annotations.\"app.io/x\"`"),
+                );
+                None
+            }
+        }
+    });
+    Some(ConfigItem {
+        title: raw.title.unwrap_or_else(|| raw.name.get_ref().clone()),
+        name: raw.name,
+        item_type,
+        help_text: raw.help_text,
+        default,
+        when: raw.when,
+        value,
+        secret: raw.secret.unwrap_or(false) || item_type == ItemType::Password,
+        required: raw.required.unwrap_or(false),
+        hidden: raw.hidden.unwrap_or(false),
+        readonly: raw.readonly.unwrap_or(false),
+        choices,
+    })
+}
+
+/// Normalizes a `default` to KOTS's string form, reporting one that does not fit the type.
+fn check_default(
+    default: &Spanned<toml::Value>,
+    item_type: ItemType,
+    choices: &[Choice],
+    sink: &mut ProblemSink,
+) -> Option<String> {
+    let span = default.span();
+    let text = match (default.get_ref(), item_type) {
+        (toml::Value::Boolean(b), ItemType::Bool) => if *b { "1" } else { "0" }.to_string(),
+        (toml::Value::String(s), ItemType::Bool) => match s.as_str() {
+            "1" | "true" => "1".to_string(),
+            "0" | "false" | "" => "0".to_string(),
+            other => {
+                sink.push(
+                    Problem::at(span, format!("`{other}` is not a bool default"))
+                        .with_help("a bool item's default is \"1\" (checked) or \"0\" (unchecked)"),
+                );
+                return None;
+            }
+        },
+        (toml::Value::String(s), _) => s.clone(),
+        (toml::Value::Integer(i), t) if t != ItemType::Bool => i.to_string(),
+        (toml::Value::Float(f), t) if t != ItemType::Bool => f.to_string(),
+        (other, t) => {
+            sink.push(
+                Problem::at(span, format!("a {} default does not fit a {t} item", other.type_str()))
+                    .with_help("write the default as a string, e.g. default = \"value\""),
+            );
+            return None;
+        }
+    };
+    if !item_type.holds_value() {
+        sink.push(
+            Problem::at(default.span(), format!("a {item_type} item has no default"))
+                .with_help("remove `default`"),
+        );
+        return None;
+    }
+    if item_type.has_choices() && !choices.is_empty() && !choices.iter().any(|c| c.name == text) {
+        let names: Vec<&str> = choices.iter().map(|c| c.name.as_str()).collect();
+        sink.push(
+            Problem::at(default.span(), format!("default `{text}` is not one of the choices"))
+                .with_help(format!("use one of: {}", names.join(", "))),
+        );
+        return None;
+    }
+    Some(text)
+}
+
+fn name_problem(name: &Spanned<String>, what: &str) -> Problem {
+    Problem::at(name.span(), format!("`{}` is not a valid {what} name", name.get_ref()))
+        .with_help("use letters, digits, `_` and `-`, starting with a letter or digit")
+}
+
+fn is_config_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_platform(platform: &Spanned<String>, sink: &mut ProblemSink) {
+    let parts: Vec<&str> = platform.get_ref().split('/').collect();
+    let valid = (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if !valid {
+        sink.push(
+            Problem::at(platform.span(), format!("`{}` is not a platform", platform.get_ref()))
+                .with_help("write `os/arch[/variant]`, e.g. \"linux/amd64\" or \"linux/arm64/v8\""),
+        );
+    }
+}
+
+fn check_dns_label(value: &Spanned<String>, max_len: usize, what: &str, sink: &mut ProblemSink) {
+    if let Err(reason) = dns_label(value.get_ref(), max_len) {
+        sink.push(
+            Problem::at(value.span(), format!("{what} `{}` is not a DNS-1123 label: {reason}", value.get_ref()))
+                .with_help(format!(
+                    "use at most {max_len} lower-case letters, digits and `-`, starting and ending with a letter or digit{}",
+                    suggestion(value.get_ref(), max_len).map(|s| format!(", e.g. \"{s}\"")).unwrap_or_default()
+                )),
+        );
+    }
+}
+
+/// Checks a DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most `max_len` characters.
+pub fn dns_label(value: &str, max_len: usize) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    if value.len() > max_len {
+        return Err(format!("it is {} characters long, more than {max_len}", value.len()));
+    }
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(format!("`{bad}` is not allowed"));
+    }
+    if value.starts_with('-') || value.ends_with('-') {
+        return Err("it starts or ends with `-`".to_string());
+    }
+    Ok(())
+}
+
+fn is_dns_subdomain(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 253 && value.split('.').all(|label| dns_label(label, 63).is_ok())
+}
+
+/// A DNS-1123 form of `value`, offered in hints.
+fn suggestion(value: &str, max_len: usize) -> Option<String> {
+    let mut fixed: String =
+        value.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    fixed.truncate(max_len);
+    let fixed = fixed.trim_matches('-').to_string();
+    (dns_label(&fixed, max_len).is_ok() && fixed != value).then_some(fixed)
+}
+
+/// The span of a problem in release.toml that concerns `span`, for callers outside this module.
+pub fn span_of<T>(value: &Spanned<T>) -> Range<usize> {
+    value.span()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[app]
+slug = "demo-app"
+title = "Demo"
+
+[chart]
+path = "charts/demo-app"
+release_name = "demo"
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Utf8Path::new("release.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.located_lines(),
+        }
+    }
+
+    fn check_fails(text: &str, line: usize, needle: &str) {
+        let lines = problems(text);
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("release.toml:{line}:")) && l.contains(needle)),
+            "expected `{needle}` on line {line}, got {lines:#?}"
+        );
+    }
+
+    #[test]
+    fn minimal_release_parses_with_defaults() {
+        let release = parse(Utf8Path::new("x/release.toml"), MINIMAL).unwrap();
+        assert_eq!(release.root, "x");
+        assert_eq!(release.job.name, "kots-helm-cli");
+        assert_eq!(release.helm_cli.workdir, "/apps");
+        assert_eq!(release.images.platforms, vec!["linux/amd64"]);
+        assert_eq!(release.chart_path(), "x/charts/demo-app");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_nearest() {
+        let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nicno = \"x\"");
+        check_fails(&text, 5, "unknown key `icno`");
+        assert!(problems(&text)[0].contains("did you mean `icon`?"));
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        check_fails(&MINIMAL.replace("\"demo\"", "3"), 8, "invalid type");
+    }
+
+    #[test]
+    fn bad_slug_and_release_name() {
+        check_fails(&MINIMAL.replace("demo-app\"\n", "Demo_App\"\n"), 3, "not a DNS-1123 label");
+        let long = "a".repeat(54);
+        check_fails(&MINIMAL.replace("\"demo\"", &format!("\"{long}\"")), 8, "more than 53");
+    }
+
+    #[test]
+    fn config_problems_are_all_reported() {
+        let text = format!(
+            "{MINIMAL}
+[[config.groups]]
+name = \"settings\"
+title = \"Settings\"
+  [[config.groups.items]]
+  name = \"a\"
+  type = \"bool\"
+  default = \"yes\"
+  [[config.groups.items]]
+  name = \"a\"
+  type = \"texte\"
+  [[config.groups.items]]
+  name = \"size\"
+  type = \"select_one\"
+  value = \"persistence..size\"
+"
+        );
+        let lines = problems(&text);
+        assert!(lines.iter().any(|l| l.contains("not a bool default")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("duplicate item name `a`")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("did you mean \"text\"")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("has no choices")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("malformed values path")), "{lines:#?}");
+    }
+
+    #[test]
+    fn bool_defaults_normalize() {
+        let text = format!(
+            "{MINIMAL}
+[[config.groups]]
+name = \"g\"
+title = \"G\"
+  [[config.groups.items]]
+  name = \"on\"
+  type = \"bool\"
+  default = true
+  value = \"a.enabled\"
+"
+        );
+        let release = parse(Utf8Path::new("release.toml"), &text).unwrap();
+        assert_eq!(release.config[0].items[0].default.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        check_fails("[app]\nslug = \"x\n", 2, "");
+    }
+}

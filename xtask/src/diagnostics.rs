@@ -1,0 +1,51 @@
+//! Turns engine errors into rustc-style diagnostics (miette) and an exit code.
+
+use std::process::ExitCode;
+
+use helmkots::{diagnostic::FileProblems, Error};
+use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report};
+
+/// Prints an error with its whole cause chain and returns the exit code.
+pub fn report(error: anyhow::Error) -> ExitCode {
+    match error.downcast::<Error>() {
+        Ok(Error::Invalid(problems)) => print_file_problems(&problems),
+        Ok(other) => print_engine_error(&other),
+        Err(other) => eprintln!("error: {other:#}"),
+    }
+    ExitCode::FAILURE
+}
+
+/// One diagnostic per problem, each underlining its span in the file.
+pub fn print_file_problems(problems: &FileProblems) {
+    let source = NamedSource::new(problems.file.path.as_str(), problems.file.text.to_string());
+    for problem in &problems.problems {
+        let mut diagnostic = MietteDiagnostic::new(problem.message.clone());
+        if let Some(span) = &problem.span {
+            let (line, column) = problems.file.line_col(span.start);
+            let label = format!("{}:{line}:{column}", problems.file.path);
+            diagnostic = diagnostic.with_label(LabeledSpan::new(Some(label), span.start, span.len()));
+        }
+        if let Some(help) = &problem.help {
+            diagnostic = diagnostic.with_help(help.clone());
+        }
+        let report = Report::new(diagnostic).with_source_code(source.clone());
+        eprintln!("{report:?}");
+    }
+    let count = problems.problems.len();
+    eprintln!("error: {count} problem{} in {}", if count == 1 { "" } else { "s" }, problems.file.path);
+}
+
+fn print_engine_error(error: &Error) {
+    let mut diagnostic = MietteDiagnostic::new(error.to_string());
+    match error {
+        Error::Chart { help: Some(help), .. } | Error::Unsupported { help, .. } => {
+            diagnostic = diagnostic.with_help(help.clone());
+        }
+        Error::UnsafeArchive { .. } => {
+            diagnostic = diagnostic
+                .with_help("only use chart archives you trust; repackage the chart from its sources");
+        }
+        _ => {}
+    }
+    eprintln!("{:?}", Report::new(diagnostic));
+}
