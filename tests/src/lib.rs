@@ -1,1 +1,439 @@
-//! Test harness.
+//! Test harness for the end-to-end tests in `tests/e2e/`: a temp-dir fixture, a command
+//! runner for the real `xtask` binary, and small helpers for digests, trees and the
+//! Python front ends to the real Helm engine (`tests/tools/helmcheck.py`).
+//!
+//! Modelled on ripgrep's `tests/util.rs`: tests say what they run and what they expect;
+//! every process boundary goes through one helper here.
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsStr,
+    fmt::Write as _,
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::OnceLock,
+};
+
+use sha2::{Digest, Sha256};
+
+/// The repository root: the parent of this crate's folder.
+pub fn repo_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// `<repo_root>/../shared` (fixtures, schemas) when it exists. Tests that need it print
+/// `skipping: ../shared is absent` and return when this is `None`.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = repo_root().join("..").join("shared");
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// The `xtask` binary, built once per test process with `$CARGO build -q -p xtask`.
+/// Cargo reports where it put the binary, so `CARGO_TARGET_DIR` and profiles are honoured.
+pub fn xtask_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(&cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "xtask",
+                "--bin",
+                "xtask",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(repo_root())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {cargo:?} build -p xtask: {error}"));
+        assert!(
+            output.status.success(),
+            "`cargo build -p xtask` failed ({}); see the compiler output above",
+            output.status
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let executable = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| {
+                message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask"
+            })
+            .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .last();
+        let executable = executable.expect("cargo reported no `xtask` executable");
+        assert!(executable.is_file(), "cargo reported {} but it does not exist", executable.display());
+        executable
+    })
+}
+
+/// Creates a [`TestDir`] named after the enclosing test function.
+#[macro_export]
+macro_rules! testdir {
+    () => {{
+        fn f() {}
+        let name = std::any::type_name_of_val(&f);
+        let name = name.strip_suffix("::f").unwrap_or(name);
+        $crate::TestDir::new(name.rsplit("::").find(|part| !part.starts_with('{')).unwrap_or("test"))
+    }};
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// A new empty temp dir whose name starts with `helmkots-e2e-<name>-`.
+    pub fn new(name: &str) -> TestDir {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("helmkots-e2e-{name}-"))
+            .tempdir()
+            .expect("cannot create a temp dir");
+        TestDir { dir }
+    }
+
+    /// The directory (canonical, so it compares equal to paths the product prints).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `self.path().join(relative)`.
+    pub fn join(&self, relative: impl AsRef<Path>) -> PathBuf {
+        self.path().join(relative)
+    }
+
+    /// Copies the example release (`release.toml`, `charts/`, and `manifests/` when present)
+    /// of the repository into this directory.
+    pub fn copy_example(&self) -> &TestDir {
+        let root = repo_root();
+        fs::copy(root.join("release.toml"), self.join("release.toml")).expect("cannot copy release.toml");
+        copy_dir(&root.join("charts"), &self.join("charts"));
+        if root.join("manifests").is_dir() {
+            copy_dir(&root.join("manifests"), &self.join("manifests"));
+        }
+        self
+    }
+
+    /// Writes `text` to `relative`, creating parent folders.
+    pub fn write(&self, relative: impl AsRef<Path>, text: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+        }
+        fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+
+    /// Reads `relative` as UTF-8.
+    pub fn read(&self, relative: impl AsRef<Path>) -> String {
+        let path = self.join(relative);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Removes a file or a whole folder.
+    pub fn remove(&self, relative: impl AsRef<Path>) {
+        let path = self.join(relative);
+        let result = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+        result.unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+    }
+
+    /// `cargo xtask <subcommand> -f <dir>/release.toml`, run in this directory.
+    pub fn xtask(&self, subcommand: &str) -> TestCommand {
+        let mut command = TestCommand::new(self.path());
+        command.arg(subcommand).arg("-f").arg(self.join("release.toml"));
+        command
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
+    let entries = fs::read_dir(from).unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.expect("cannot read a directory entry");
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().expect("cannot stat a directory entry");
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap_or_else(|e| {
+                panic!("cannot copy {} to {}: {e}", entry.path().display(), target.display())
+            });
+        }
+    }
+}
+
+/// The `xtask` binary with arguments, a working directory and environment overrides.
+/// `SOURCE_DATE_EPOCH` is removed and colours are off unless a test sets them.
+pub struct TestCommand {
+    command: Command,
+    shown: Vec<String>,
+}
+
+impl TestCommand {
+    /// `xtask` run in `dir` with no arguments yet.
+    pub fn new(dir: &Path) -> TestCommand {
+        let mut command = Command::new(xtask_bin());
+        command
+            .current_dir(dir)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("HELMKOTS_INJECT_FAILURE")
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null());
+        TestCommand { command, shown: vec!["xtask".to_string()] }
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut TestCommand {
+        self.shown.push(arg.as_ref().to_string_lossy().into_owned());
+        self.command.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut TestCommand {
+        for arg in args {
+            self.arg(arg);
+        }
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env(&mut self, key: &str, value: impl AsRef<OsStr>) -> &mut TestCommand {
+        self.shown.insert(0, format!("{key}={}", value.as_ref().to_string_lossy()));
+        self.command.env(key, value);
+        self
+    }
+
+    /// Runs to completion and captures the output.
+    pub fn run(&mut self) -> TestOutput {
+        let output =
+            self.command.output().unwrap_or_else(|e| panic!("cannot run `{}`: {e}", self.shown.join(" ")));
+        TestOutput {
+            command: self.shown.join(" "),
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts the child with its output discarded (for kill tests).
+    pub fn spawn(&mut self) -> Child {
+        self.command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.shown.join(" ")))
+    }
+}
+
+/// The outcome of a [`TestCommand`] or a [`python_tool`] run.
+#[derive(Debug)]
+pub struct TestOutput {
+    /// The command line, for messages.
+    pub command: String,
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl TestOutput {
+    fn describe(&self) -> String {
+        format!(
+            "command: {}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+
+    fn assert_no_panic(&self) {
+        assert!(
+            self.status.code() != Some(101) && !self.stderr.contains("panicked"),
+            "the command panicked\n{}",
+            self.describe()
+        );
+    }
+
+    /// Asserts exit code 0.
+    pub fn assert_success(&self) -> &TestOutput {
+        self.assert_no_panic();
+        assert!(self.status.success(), "expected success\n{}", self.describe());
+        self
+    }
+
+    /// Asserts a non-zero exit code that is not a panic.
+    pub fn assert_failure(&self) -> &TestOutput {
+        self.assert_no_panic();
+        assert!(!self.status.success(), "expected failure\n{}", self.describe());
+        self
+    }
+
+    /// Asserts this exact exit code (and no panic).
+    pub fn assert_code(&self, code: i32) -> &TestOutput {
+        self.assert_no_panic();
+        assert_eq!(self.status.code(), Some(code), "unexpected exit code\n{}", self.describe());
+        self
+    }
+
+    /// Asserts that stderr, with miette's line wrapping and box drawing undone
+    /// ([`flatten_diagnostics`]), contains `needle`.
+    pub fn assert_stderr_contains(&self, needle: &str) -> &TestOutput {
+        assert!(
+            flatten_diagnostics(&self.stderr).contains(needle) || self.stderr.contains(needle),
+            "expected stderr to contain {needle:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", self.describe()))
+    }
+}
+
+/// miette output as one line of words: box-drawing characters dropped and every run of
+/// whitespace made one space, so a message wrapped at 80 columns can be searched.
+pub fn flatten_diagnostics(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if ('\u{2500}'..='\u{257f}').contains(&c) || c == '·' { ' ' } else { c })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Hex sha256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest.iter() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    let mut file = fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    sha256_hex(&bytes)
+}
+
+/// Every file (and symlink) under `dir`, as sorted `/`-separated relative paths; folders
+/// are not listed. Symlinks are listed, never followed. An absent `dir` has no files.
+pub fn files_under(dir: impl AsRef<Path>) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().expect("cannot stat a directory entry");
+            if kind.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).expect("walked outside the root");
+                let parts: Vec<String> =
+                    relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    let dir = dir.as_ref();
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `relative path → sha256` of every file under `dir`.
+pub fn tree_digests(dir: impl AsRef<Path>) -> BTreeMap<String, String> {
+    let dir = dir.as_ref();
+    files_under(dir)
+        .into_iter()
+        .map(|file| {
+            let digest = sha256_file(dir.join(&file));
+            (file, digest)
+        })
+        .collect()
+}
+
+/// The lines of a `SHA256SUMS` file as `path → hex`, asserting the `<hex>  <path>` form.
+pub fn parse_sha256sums(text: &str) -> BTreeMap<String, String> {
+    let mut sums = BTreeMap::new();
+    for line in text.lines() {
+        let (hex, path) =
+            line.split_once("  ").unwrap_or_else(|| panic!("malformed SHA256SUMS line {line:?}"));
+        assert!(
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "malformed digest in SHA256SUMS line {line:?}"
+        );
+        assert!(sums.insert(path.to_string(), hex.to_string()).is_none(), "SHA256SUMS lists {path} twice");
+    }
+    sums
+}
+
+/// Asserts that a release tree is whole: it has a `SHA256SUMS` that lists every other file
+/// of the tree exactly once, and every listed file has that digest. Returns the digests.
+pub fn assert_tree_intact(tree: impl AsRef<Path>) -> BTreeMap<String, String> {
+    let tree = tree.as_ref();
+    let sums_path = tree.join("SHA256SUMS");
+    let text = fs::read_to_string(&sums_path).unwrap_or_else(|e| {
+        panic!("cannot read {}: {e} (files: {:?})", sums_path.display(), files_under(tree))
+    });
+    let sums = parse_sha256sums(&text);
+    let files: Vec<String> = files_under(tree).into_iter().filter(|f| f != "SHA256SUMS").collect();
+    let listed: Vec<String> = sums.keys().cloned().collect();
+    assert_eq!(listed, files, "SHA256SUMS of {} does not list exactly the files of the tree", tree.display());
+    for (path, hex) in &sums {
+        assert_eq!(
+            &sha256_file(tree.join(path)),
+            hex,
+            "{path} in {} does not match its SHA256SUMS line",
+            tree.display()
+        );
+    }
+    sums
+}
+
+/// Runs `python3 tests/tools/helmcheck.py ARGS...` from the repository root.
+pub fn python_tool<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> TestOutput {
+    let script = repo_root().join("tests/tools/helmcheck.py");
+    let mut command = Command::new("python3");
+    command.arg(&script).current_dir(repo_root()).stdin(Stdio::null());
+    let mut shown = vec!["python3".to_string(), script.display().to_string()];
+    for arg in args {
+        shown.push(arg.as_ref().to_string_lossy().into_owned());
+        command.arg(arg);
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run `{}`: {e}", shown.join(" ")));
+    TestOutput {
+        command: shown.join(" "),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Sets the modification time of every file under `dir`.
+pub fn set_mtimes(dir: impl AsRef<Path>, time: std::time::SystemTime) {
+    let dir = dir.as_ref();
+    for file in files_under(dir) {
+        let path = dir.join(file);
+        let handle = fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        handle
+            .set_modified(time)
+            .unwrap_or_else(|e| panic!("cannot set the mtime of {}: {e}", path.display()));
+    }
+}

@@ -25,7 +25,9 @@ from typing import Any
 
 import helm_python
 
-import helmrender
+# helmrender sits next to this script; do not leave a __pycache__ in the repository.
+sys.dont_write_bytecode = True
+import helmrender  # noqa: E402
 
 # API groups of objects that are not Kubernetes built-ins: KOTS and Troubleshoot kinds.
 # Their schemas are not in kubernetes-validate, so k8s-validate skips them.

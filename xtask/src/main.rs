@@ -31,7 +31,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             let checked = helmkots::pipeline::check(&file)?;
             if cmd.json {
                 let summary = serde_json::json!({
-                    "release_file": file,
+                    "release_file": file.as_str(),
                     "slug": checked.release.app.slug.get_ref(),
                     "version": checked.version(),
                     "chart": { "name": checked.chart.metadata.name, "version": checked.chart.metadata.version.to_string() },
@@ -58,6 +58,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if cmd.json {
                 println!("{}", outcome.record.to_json());
             } else {
+                for warning in &outcome.warnings {
+                    eprintln!("warning: {warning}");
+                }
                 eprintln!("✓ wrote {}", outcome.dir);
                 for output in &outcome.record.outputs {
                     eprintln!("  {}  {}", &output.sha256[..19], output.path);

@@ -46,9 +46,12 @@ fn install_apt(sh: &Shell) -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("installing Debian packages: {}", missing.join(" "));
-    let sudo: Vec<&str> = if is_root(sh) { vec![] } else { vec!["sudo"] };
-    cmd!(sh, "{sudo...} apt-get update -q").env("DEBIAN_FRONTEND", "noninteractive").run()?;
-    cmd!(sh, "{sudo...} apt-get install -y -q --no-install-recommends {missing...}")
+    // Not root: go through sudo, which keeps the rest of the command line as it is.
+    let (program, prefix): (&str, &[&str]) =
+        if is_root(sh) { ("apt-get", &[]) } else { ("sudo", &["apt-get"]) };
+    let missing: &[&str] = &missing;
+    cmd!(sh, "{program} {prefix...} update -q").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "{program} {prefix...} install -y -q --no-install-recommends {missing...}")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .run()?;
     Ok(())
@@ -57,13 +60,17 @@ fn install_apt(sh: &Shell) -> anyhow::Result<()> {
 fn install_pip(sh: &Shell) -> anyhow::Result<()> {
     let missing: Vec<&str> = PIP_TOOLS
         .iter()
-        .filter(|(module, _)| cmd!(sh, "python3 -c 'import {module}'").quiet().ignore_stderr().run().is_err())
+        .filter(|(module, _)| {
+            let script = format!("import {module}");
+            cmd!(sh, "python3 -c {script}").quiet().ignore_stderr().run().is_err()
+        })
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
     eprintln!("installing PyPI packages: {}", missing.join(" "));
+    let missing: &[&str] = &missing;
     if cmd!(sh, "python3 -m pip install -q {missing...}").run().is_err() {
         // Debian's own python3 marks itself externally managed (PEP 668).
         cmd!(sh, "python3 -m pip install -q --break-system-packages {missing...}").run()?;

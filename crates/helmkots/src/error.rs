@@ -48,6 +48,21 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// Image references in the chart that cannot be used (invalid, or without a tag).
+    #[error("the chart's images cannot be used as they are:\n  {}", problems.join("\n  "))]
+    Images {
+        /// One line per problem, naming the chart and the values path.
+        problems: Vec<String>,
+    },
+
+    /// Two images would land on the same name in the customer's registry.
+    #[error("{0}")]
+    ImageCollision(Box<crate::kots::ImageCollision>),
+
+    /// A broken invariant inside helmkots: a bug, not a problem with the input.
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
+
     /// A capability this build of helmkots does not have yet.
     #[error("not supported yet: {what}")]
     Unsupported {

@@ -30,7 +30,7 @@
 //! local-registry naming. `oci-spec`'s `Reference` (the likely choice for the registry client)
 //! has coarse errors without positions, resolves Docker Hub to `index.docker.io`, and is not a
 //! dependency of the engine yet; converting an [`ImageRef`] to it is one `parse` of
-//! [`ImageRef::to_string`].
+//! the `Display` form.
 //!
 //! Architecture Invariant: pure functions on strings; no I/O, no network.
 

@@ -10,13 +10,15 @@
 pub mod chart;
 pub mod diagnostic;
 pub mod digest;
+pub mod discover;
 pub mod dist;
 pub mod error;
 pub mod helmignore;
 pub mod image_ref;
+pub mod image_routing;
 pub mod kots;
 pub mod lock;
-// pub mod pipeline; (re-enabled once chart::load lands)
+pub mod pipeline;
 pub mod release;
 pub mod reproducible;
 pub mod value_path;

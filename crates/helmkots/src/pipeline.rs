@@ -3,8 +3,11 @@
 //! Stages, in order:
 //! 1. [`check`]: read and validate `release.toml` ([`crate::release`]), then load and
 //!    validate the chart it points at ([`crate::chart`]). No network, no writes.
-//! 2. [`release`]: package the chart, plan the output tree (chart archive, build record,
-//!    checksums), and hand it to [`crate::dist::write_atomically`].
+//! 2. [`plan`]: package the chart, discover its images ([`crate::discover`]), build the
+//!    Helm values with every image rewritten ([`crate::kots::kots_values`]), render the KOTS
+//!    manifests ([`crate::kots::render`]) and pass `manifests/` through.
+//! 3. [`release`]: add the build record and checksums, and hand the tree to
+//!    [`crate::dist::write_atomically`].
 //!
 //! Architecture Invariant: this is the only module that sequences stages; each stage is a
 //! function of its inputs and returns data.
@@ -12,11 +15,13 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
-    chart::{self, Chart},
+    chart::{self, Chart, PackagedChart},
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
+    discover::{self, DiscoveryProblemKind, ImageSet},
     dist::{self, OutputTree},
-    error::{Error, Result},
+    error::{Error, IoContext, Result},
+    kots::{self, KotsValues},
     lock::{self, BuildRecord, ChartRecord, FileRecord},
     release::{self, Release},
     reproducible,
@@ -56,9 +61,9 @@ pub fn check(release_file: &Utf8Path) -> Result<Checked> {
             file: release.file.clone(),
             problems: vec![Problem::at(spec.span(), format!("chart `{}` does not exist", spec.get_ref()))
                 .with_help(format!(
-                    "`chart.path` is resolved from {}; point it at a chart directory (with Chart.yaml) or a .tgz",
-                    release.root
-                ))],
+                "`chart.path` is resolved from {}; point it at a chart directory (with Chart.yaml) or a .tgz",
+                release.root
+            ))],
         }));
     }
     let chart = chart::load(&chart_path)?;
@@ -83,6 +88,143 @@ pub struct ReleaseOutcome {
     pub dir: Utf8PathBuf,
     /// The build record written into it.
     pub record: BuildRecord,
+    /// Things worth a look that did not stop the build.
+    pub warnings: Vec<String>,
+}
+
+/// Every output of a release, computed before anything is written.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The validated inputs.
+    pub checked: Checked,
+    /// The packaged chart.
+    pub packaged: PackagedChart,
+    /// The discovered images.
+    pub images: ImageSet,
+    /// The Helm values document.
+    pub values: KotsValues,
+    /// The helm-cli image reference the Job runs.
+    pub helm_cli_image: String,
+    /// Every output file except the build record and the checksums.
+    pub tree: OutputTree,
+    /// Things worth a look that did not stop the build.
+    pub warnings: Vec<String>,
+}
+
+/// The folder of extra KOTS manifests passed through unchanged, beside the release file.
+pub const MANIFESTS_DIR: &str = "manifests";
+
+/// Discovers the chart's images; a reference that does not parse or lacks a tag is fatal.
+pub fn images(checked: &Checked) -> Result<ImageSet> {
+    let images = &checked.release.images;
+    let include: Vec<String> = images.include.iter().map(|i| i.get_ref().clone()).collect();
+    let set = discover::discover(&checked.chart, &include, &images.exclude);
+    let fatal: Vec<String> = set
+        .problems
+        .iter()
+        .filter(|problem| !matches!(problem.kind, DiscoveryProblemKind::UnusedExclude { .. }))
+        .map(ToString::to_string)
+        .collect();
+    if !fatal.is_empty() {
+        return Err(Error::Images { problems: fatal });
+    }
+    Ok(set)
+}
+
+/// Computes every output without writing anything.
+pub fn plan(checked: Checked, epoch: u64) -> Result<Plan> {
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let images = images(&checked)?;
+    let mut warnings: Vec<String> = images.problems.iter().map(ToString::to_string).collect();
+    let values = kots::kots_values(&checked.release, &checked.chart.values, &images)
+        .map_err(|collision| Error::ImageCollision(Box::new(collision)))?;
+    if values.pull_secret_paths.is_empty() {
+        warnings.push(format!(
+            "chart `{}` offers no values path for image pull secrets (imagePullSecrets, pullSecrets): \
+             pods it creates cannot pull from an authenticated local registry or the proxy",
+            checked.chart.metadata.name
+        ));
+    }
+    for image in &values.not_rewritable {
+        warnings.push(format!(
+            "image `{image}` is not set by any values path, so it cannot be rewritten for a local registry; \
+             it is still listed in additionalImages"
+        ));
+    }
+    if checked.release.airgap.channel_id.is_empty() {
+        warnings.push("[airgap] channel_id is empty: a customer's KOTS accepts an airgap bundle only when it matches their license".to_string());
+    }
+    let helm_cli_image = helm_cli_image(&checked, &packaged);
+    let mut additional_images: Vec<String> = images.references().map(|r| r.familiar()).collect();
+    additional_images.sort();
+    additional_images.dedup();
+    let chart_sha256 = packaged.sha256.oci();
+    let manifests = kots::render(&kots::ManifestInputs {
+        release: &checked.release,
+        chart: &checked.chart.metadata,
+        chart_file_name: &packaged.file_name,
+        chart_sha256: &chart_sha256,
+        helm_cli_image: &helm_cli_image,
+        values: &values,
+        additional_images: &additional_images,
+    })
+    .map_err(|error| Error::Internal(error.to_string()))?;
+
+    let mut tree = OutputTree::new();
+    tree.insert(format!("charts/{}", packaged.file_name), packaged.bytes.clone());
+    for manifest in manifests {
+        tree.insert(format!("manifests/{}", manifest.file_name), manifest.text.into_bytes());
+    }
+    for (name, bytes) in passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))? {
+        let path = format!("manifests/{name}");
+        if tree.get(&path).is_some() {
+            return Err(Error::Chart {
+                chart: checked.release.root.join(MANIFESTS_DIR).join(&name),
+                reason: format!("`{name}` has the name of a file helmkots generates"),
+                help: Some("rename it; helmkots writes kots-app.yaml, kots-config.yaml, helm-values.yaml and helm-cli-job.yaml".into()),
+            });
+        }
+        tree.insert(path, bytes);
+    }
+    Ok(Plan { checked, packaged, images, values, helm_cli_image, tree, warnings })
+}
+
+/// The tag the helm-cli image gets: the chart version and the start of the chart's sha256,
+/// so that any change to the chart gives a new tag.
+pub fn helm_cli_tag(packaged: &PackagedChart, chart: &Chart) -> String {
+    format!("{}-{}", chart.metadata.version, &packaged.sha256.hex()[..12])
+}
+
+fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
+    let name = match &checked.release.helm_cli.name {
+        Some(name) => name.get_ref().clone(),
+        None => format!("{}-helm-cli", checked.release.app.slug.get_ref()),
+    };
+    format!("{name}:{}", helm_cli_tag(packaged, &checked.chart))
+}
+
+/// Every file in `manifests/` (recursively, sorted), read as bytes and passed through.
+fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|error| Error::Io {
+            action: "read",
+            path: dir.to_path_buf(),
+            source: error.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = Utf8Path::from_path(entry.path())
+            .ok_or_else(|| Error::NonUtf8Path(entry.path().display().to_string()))?;
+        let relative = path.strip_prefix(dir).map(|p| p.as_str().replace('\\', "/")).unwrap_or_default();
+        let bytes = std::fs::read(path).io_context("read", path)?;
+        files.push((relative, bytes));
+    }
+    Ok(files)
 }
 
 /// Builds the release tree `dist/<slug>-<version>/`.
@@ -99,22 +241,14 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         None => checked.release.root.join("dist"),
     };
     let epoch = reproducible::source_date_epoch();
-    let tree = plan_tree(&checked, epoch)?;
+    let tree_name = checked.tree_name();
+    let Plan { checked, mut tree, warnings, .. } = plan(checked, epoch)?;
     let record = build_record(&checked, &tree, epoch)?;
-    let mut tree = tree;
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
-    let dir = dist::write_atomically(&out_dir, &checked.tree_name(), &tree)?;
-    Ok(ReleaseOutcome { dir, record })
-}
-
-/// Every output file except the build record and the checksums.
-fn plan_tree(checked: &Checked, epoch: u64) -> Result<OutputTree> {
-    let packaged = chart::package(&checked.chart, epoch)?;
-    let mut tree = OutputTree::new();
-    tree.insert(format!("charts/{}", packaged.file_name), packaged.bytes);
-    Ok(tree)
+    let dir = dist::write_atomically(&out_dir, &tree_name, &tree)?;
+    Ok(ReleaseOutcome { dir, record, warnings })
 }
 
 fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<BuildRecord> {

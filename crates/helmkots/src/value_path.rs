@@ -112,6 +112,11 @@ impl ValuePath {
         &self.segments
     }
 
+    /// Builds a path from segments.
+    pub fn from_segments(segments: Vec<Segment>) -> ValuePath {
+        ValuePath { segments }
+    }
+
     /// Builds a path from plain map keys.
     pub fn from_keys<S: Into<String>>(keys: impl IntoIterator<Item = S>) -> ValuePath {
         ValuePath { segments: keys.into_iter().map(|key| Segment::Key(key.into())).collect() }

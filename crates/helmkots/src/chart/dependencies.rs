@@ -58,7 +58,8 @@ fn to_semver_syntax(text: &str) -> Result<String, String> {
             index += 3;
         } else if token.chars().all(is_operator_char) {
             // An operator written apart from its version: `>= 1.0.0`.
-            let version = tokens.get(index + 1).ok_or_else(|| format!("`{token}` has no version after it"))?;
+            let version =
+                tokens.get(index + 1).ok_or_else(|| format!("`{token}` has no version after it"))?;
             comparators.push(comparator(&format!("{token}{version}"))?);
             index += 2;
         } else {
@@ -85,7 +86,9 @@ fn comparator(text: &str) -> Result<String, String> {
         "=>" => ">=",
         "=<" => "<=",
         "~>" => "~",
-        "!=" => return Err(format!("`{text}`: `!=` ranges are not supported; list the allowed versions instead")),
+        "!=" => {
+            return Err(format!("`{text}`: `!=` ranges are not supported; list the allowed versions instead"))
+        }
         other => other,
     };
     let wildcard_only = version.split('.').all(|part| matches!(part, "*" | "x" | "X"));
@@ -130,7 +133,9 @@ pub(crate) fn check_vendored(parsed: &ParsedMetadata, vendored: &[Chart]) -> Res
         let candidates: Vec<&Chart> = vendored.iter().filter(|chart| &chart.metadata.name == name).collect();
         if candidates.is_empty() {
             let problem = Problem {
-                message: format!("dependency `{name}` is not vendored: no chart named `{name}` under charts/"),
+                message: format!(
+                    "dependency `{name}` is not vendored: no chart named `{name}` under charts/"
+                ),
                 span: site.name_or_entry(),
                 help: Some(format!(
                     "vendor it: copy the chart into charts/{name}/ or run `helm dependency build`"

@@ -169,19 +169,20 @@ pub(crate) fn parse_chart_yaml(
     requirements: Option<&SourceFile>,
 ) -> Result<ParsedMetadata> {
     let mut sink = ProblemSink::new(chart_yaml.clone());
-    let raw: RawChart = match parse_yaml::<Option<RawChart>>(chart_yaml, DuplicateKeyPolicy::Error) {
-        Ok(Some(raw)) => raw,
-        Ok(None) => {
-            sink.push(Problem::whole_file("Chart.yaml is empty").with_help(
-                "a chart needs at least `apiVersion: v2`, `name:` and `version:` in Chart.yaml",
-            ));
-            return Err(finish_err(sink));
-        }
-        Err(problem) => {
-            sink.push(problem);
-            return Err(finish_err(sink));
-        }
-    };
+    let raw: RawChart =
+        match parse_yaml::<Option<RawChart>>(chart_yaml, DuplicateKeyPolicy::Error) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                sink.push(Problem::whole_file("Chart.yaml is empty").with_help(
+                    "a chart needs at least `apiVersion: v2`, `name:` and `version:` in Chart.yaml",
+                ));
+                return Err(finish_err(sink));
+            }
+            Err(problem) => {
+                sink.push(problem);
+                return Err(finish_err(sink));
+            }
+        };
 
     let api_version = api_version(chart_yaml, raw.api_version.as_ref(), &mut sink);
     let name = chart_name(chart_yaml, raw.name.as_ref(), &mut sink);
@@ -192,8 +193,7 @@ pub(crate) fn parse_chart_yaml(
     check_maintainers(chart_yaml, raw.maintainers.as_deref().unwrap_or_default(), &mut sink);
     let mut annotations = BTreeMap::new();
     for (key, value) in raw.annotations.unwrap_or_default() {
-        let field = format!("annotations.{key}");
-        if let Some(text) = string_value(chart_yaml, &field, &value, &mut sink) {
+        if let Some(text) = string_value(chart_yaml, &key, &value, &mut sink) {
             annotations.insert(key, text);
         }
     }
@@ -290,6 +290,11 @@ fn yaml_problem(file: &SourceFile, error: &serde_saphyr::Error) -> Problem {
     let formatted = serde_saphyr::DefaultMessageFormatter.format_message(error.without_snippet());
     // The parser's hint names its own API option, which means nothing to a chart author.
     let message = formatted.split(", set DuplicateKeyPolicy").next().unwrap_or_default();
+    let message = match message {
+        "expected sequence start" => "expected a list here (`- item` lines)",
+        "expected mapping start" => "expected a map here (`key: value` lines)",
+        other => other,
+    };
     let message: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let span = error.location().and_then(|location| span_of(file, &location));
     located(span, message)
@@ -349,12 +354,12 @@ fn written<'a>(file: &'a SourceFile, span: &Option<Range<usize>>) -> Option<&'a 
     span.as_ref().and_then(|span| file.text.get(span.clone())).map(str::trim)
 }
 
-/// Reads a field Helm stores as a string. Numbers and booleans are accepted when Helm's
-/// conversion gives back exactly what was written (`2`, `true`), and refused when it does
-/// not (`1.10` becomes `1.1`). `null` counts as absent.
+/// Reads a field Helm stores as a string; `key` is the YAML key, for messages. Numbers and
+/// booleans are accepted when Helm's conversion gives back exactly what was written (`2`,
+/// `true`), and refused when it does not (`1.10` becomes `1.1`). `null` counts as absent.
 fn string_value(
     file: &SourceFile,
-    field: &str,
+    key: &str,
     scalar: &Spanned<Scalar>,
     sink: &mut ProblemSink,
 ) -> Option<String> {
@@ -370,11 +375,8 @@ fn string_value(
         return Some(converted);
     }
     sink.push(
-        located(
-            span,
-            format!("`{field}: {as_written}` is a YAML number, which Helm reads as `{converted}`"),
-        )
-        .with_help(format!("quote it: `{field}: \"{as_written}\"`")),
+        located(span, format!("`{key}: {as_written}` is a YAML number, which Helm reads as `{converted}`"))
+            .with_help(format!("quote it: `{key}: \"{as_written}\"`")),
     );
     None
 }
@@ -426,9 +428,11 @@ fn chart_name(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut Pr
         None
     };
     if let Some(reason) = reason {
-        sink.push(located(span, reason).with_help(
-            "use a plain name such as `my-app`; it becomes the top folder of the chart archive",
-        ));
+        sink.push(
+            located(span, reason).with_help(
+                "use a plain name such as `my-app`; it becomes the top folder of the chart archive",
+            ),
+        );
     }
     name
 }
@@ -537,7 +541,11 @@ fn chart_type(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut Pr
 }
 
 /// Every maintainer needs a name.
-fn check_maintainers(file: &SourceFile, maintainers: &[Spanned<Option<RawMaintainer>>], sink: &mut ProblemSink) {
+fn check_maintainers(
+    file: &SourceFile,
+    maintainers: &[Spanned<Option<RawMaintainer>>],
+    sink: &mut ProblemSink,
+) {
     for maintainer in maintainers {
         let span = span_of(file, &maintainer.referenced);
         let name = maintainer
@@ -546,7 +554,9 @@ fn check_maintainers(file: &SourceFile, maintainers: &[Spanned<Option<RawMaintai
             .and_then(|m| m.name.as_ref())
             .and_then(|name| string_value(file, "name", name, sink));
         if name.is_none_or(|name| name.trim().is_empty()) {
-            sink.push(located(span, "a maintainer has no name").with_help("add `name:` to the entry, or remove it"));
+            sink.push(
+                located(span, "a maintainer has no name").with_help("add `name:` to the entry, or remove it"),
+            );
         }
     }
 }
@@ -595,7 +605,9 @@ fn check_dependencies(
                     site.version_or_name(),
                     format!("dependency `{name}`: version range `{version}` is not valid: {reason}"),
                 )
-                .with_help("use a SemVer range such as `1.2.3`, `^1.2.0`, `~1.2.0`, `1.2.x` or `>=1.0.0 <2.0.0`"),
+                .with_help(
+                    "use a SemVer range such as `1.2.3`, `^1.2.0`, `~1.2.0`, `1.2.x` or `>=1.0.0 <2.0.0`",
+                ),
             );
         }
         let alias = optional_string(file, "alias", raw.alias.as_ref(), sink);
@@ -605,8 +617,11 @@ fn check_dependencies(
             if !valid {
                 let span = raw.alias.as_ref().and_then(|s| span_of(file, &s.referenced));
                 sink.push(
-                    located(span, format!("dependency `{name}` has disallowed characters in its alias `{alias}`"))
-                        .with_help("an alias may use letters, digits, `-` and `_` only"),
+                    located(
+                        span,
+                        format!("dependency `{name}` has disallowed characters in its alias `{alias}`"),
+                    )
+                    .with_help("an alias may use letters, digits, `-` and `_` only"),
                 );
             }
         }
@@ -615,8 +630,13 @@ fn check_dependencies(
             if let Err(reason) = dependencies::check_condition(condition) {
                 let span = raw.condition.as_ref().and_then(|s| span_of(file, &s.referenced));
                 sink.push(
-                    located(span, format!("dependency `{name}`: condition `{condition}` is malformed: {reason}"))
-                        .with_help("write values paths separated by commas, e.g. `redis.enabled,global.redis.enabled`"),
+                    located(
+                        span,
+                        format!("dependency `{name}`: condition `{condition}` is malformed: {reason}"),
+                    )
+                    .with_help(
+                        "write values paths separated by commas, e.g. `redis.enabled,global.redis.enabled`",
+                    ),
                 );
             }
         }
@@ -639,10 +659,9 @@ fn check_dependencies(
                     .and_then(|s| span_of(file, &s.referenced))
                     .or_else(|| site.name_or_entry());
                 sink.push(
-                    located(span, format!("more than one dependency with name or alias `{key}`"))
-                        .with_help(format!(
-                            "the first is on line {first_line}; give one of them a distinct `alias:`"
-                        )),
+                    located(span, format!("more than one dependency with name or alias `{key}`")).with_help(
+                        format!("the first is on line {first_line}; give one of them a distinct `alias:`"),
+                    ),
                 );
             } else {
                 seen.insert(key, line);
@@ -749,17 +768,19 @@ mod tests {
     fn dependency_fields_are_checked() {
         let lines = problems(
             "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n\
+             \x20 -\n\
              \x20 - version: 1.0.0\n\
              \x20 - name: b\n\
              \x20 - name: c\n    version: \"!!nope\"\n\
              \x20 - name: d\n    version: \"1.0.0\"\n    alias: \"a b\"\n    condition: \"x..y\"\n",
         );
-        assert_eq!(lines.len(), 5, "{lines:?}");
-        assert!(lines[0].contains("a dependency has no name"), "{lines:?}");
-        assert!(lines[1].contains("dependency `b` has no version range"), "{lines:?}");
-        assert!(lines[2].contains(":8:14: dependency `c`: version range"), "{lines:?}");
-        assert!(lines[3].contains("alias"), "{lines:?}");
-        assert!(lines[4].contains("condition `x..y`"), "{lines:?}");
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines[0].contains(":5:4: empty dependency entry"), "{lines:?}");
+        assert!(lines[1].contains("a dependency has no name"), "{lines:?}");
+        assert!(lines[2].contains("dependency `b` has no version range"), "{lines:?}");
+        assert!(lines[3].contains(":9:14: dependency `c`: version range"), "{lines:?}");
+        assert!(lines[4].contains("alias"), "{lines:?}");
+        assert!(lines[5].contains("condition `x..y`"), "{lines:?}");
     }
 
     #[test]
@@ -770,6 +791,8 @@ mod tests {
         let lines = problems("apiVersion: v2\nname: a\nname: b\nversion: 1.0.0\n");
         assert!(lines[0].contains(":3:1: duplicate mapping key"), "{lines:?}");
         assert!(!lines[0].contains("DuplicateKeyPolicy"), "{lines:?}");
+        let lines = problems("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: redis\n");
+        assert!(lines[0].contains(":4:15: expected a list here"), "{lines:?}");
     }
 
     #[test]
@@ -794,7 +817,8 @@ mod tests {
         assert_eq!(empty, serde_json::json!({}));
         let values = parse_values(&SourceFile::new("values.yaml", "a: 1\na: 2\nb: {c: [x]}\n"))?;
         assert_eq!(values, serde_json::json!({"a": 2, "b": {"c": ["x"]}}));
-        let Err(Error::Invalid(problems)) = parse_values(&SourceFile::new("values.yaml", "a: 1\nb: [\n")) else {
+        let Err(Error::Invalid(problems)) = parse_values(&SourceFile::new("values.yaml", "a: 1\nb: [\n"))
+        else {
             panic!("expected a syntax problem");
         };
         assert!(problems.located_lines()[0].starts_with("values.yaml:2:"), "{problems}");
@@ -805,7 +829,8 @@ mod tests {
     #[test]
     fn schema_must_be_json() {
         assert!(check_schema(&SourceFile::new("values.schema.json", "{\"type\": \"object\"}")).is_ok());
-        let Err(Error::Invalid(problems)) = check_schema(&SourceFile::new("values.schema.json", "{\n  \"a\": ,\n}"))
+        let Err(Error::Invalid(problems)) =
+            check_schema(&SourceFile::new("values.schema.json", "{\n  \"a\": ,\n}"))
         else {
             panic!("expected a JSON problem");
         };

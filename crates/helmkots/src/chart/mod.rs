@@ -8,13 +8,18 @@
 
 use std::collections::BTreeMap;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{diagnostic::SourceFile, digest::Sha256Digest};
 
 // Submodules (one job each): metadata (Chart.yaml), load (directory walk + .helmignore),
 // archive (safe .tgz reading), package (reproducible .tgz writing), dependencies (vendored
 // subcharts checked against Chart.yaml).
+mod archive;
+mod dependencies;
+mod load;
+mod metadata;
+mod package;
 
 /// A loaded, validated chart with its vendored subcharts.
 #[derive(Debug, Clone)]
@@ -115,4 +120,35 @@ pub struct PackagedChart {
     pub bytes: Vec<u8>,
     /// sha256 of `bytes`.
     pub sha256: Sha256Digest,
+}
+
+/// Loads and validates a chart: a directory (with `.helmignore` applied) or a `.tgz`
+/// archive (read in memory, never extracted), with its vendored subcharts under `charts/`.
+///
+/// Mistakes in Chart.yaml, requirements.yaml, values.yaml, values.schema.json or
+/// .helmignore come back as [`crate::Error::Invalid`], all of a file's problems at once;
+/// a missing Chart.yaml as [`crate::Error::Chart`]; a refused archive entry as
+/// [`crate::Error::UnsafeArchive`]. Every declared dependency must be vendored at a
+/// version inside its range.
+pub fn load(path: &Utf8Path) -> crate::Result<Chart> {
+    if path.is_dir() {
+        return load::load_dir(path);
+    }
+    if path.file_name().is_some_and(|name| name == "Chart.yaml" || name == "Chart.yml") {
+        return Err(crate::Error::Chart {
+            chart: path.to_path_buf(),
+            reason: "this is a chart's metadata file, not a chart".to_string(),
+            help: Some("point at the directory that holds Chart.yaml, or at a chart .tgz".to_string()),
+        });
+    }
+    archive::load_archive(path)
+}
+
+/// Packages a chart as `<name>-<version>.tgz` in Helm's layout, with subcharts expanded
+/// under `<name>/charts/<subname>/`, every entry stamped `mtime` (seconds since the epoch).
+///
+/// The bytes depend only on the chart's content and `mtime`: the same chart packaged twice
+/// gives the same sha256, whatever the files' timestamps or the order they were found in.
+pub fn package(chart: &Chart, mtime: u64) -> crate::Result<PackagedChart> {
+    package::package(chart, mtime)
 }

@@ -2,10 +2,21 @@
 //!
 //! Layers, lowest first: the static `[chart] values` of release.toml, then one template per
 //! config item at its values path, then the image rewrites and pull secrets.
+//!
+//! Image rewrites follow where KOTS puts an airgap image: `<LocalRegistryHost>/
+//! <LocalRegistryNamespace>/<last path component>` (kots `DestImage`; the organisation is
+//! dropped, and an empty namespace leaves no empty segment). Online, public images stay as
+//! they are and private ones go through the proxy ([`crate::image_routing`]).
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::{
+    discover::{ImageSet, ImageShape, PullSecretPath},
+    image_ref::ImageRef,
+    image_routing::{local_suffix, Routing},
+    kots::PULL_SECRET_TEMPLATE,
     release::{ConfigItem, ItemType, Release},
     value_path::{Segment, ValuePath},
     values_yaml::Node,
@@ -18,11 +29,44 @@ pub struct KotsValues {
     pub tree: Node,
     /// True when a secret item is mapped: the document then goes into a Secret.
     pub holds_secret: bool,
+    /// Every values path that was rewritten for an image, with the image (familiar form).
+    pub image_rewrites: BTreeMap<String, String>,
+    /// Values paths set to the KOTS pull secret.
+    pub pull_secret_paths: Vec<String>,
+    /// Images that no values path can rewrite (from annotations or `[images] include`);
+    /// they reach the bundle through `additionalImages` only.
+    pub not_rewritable: Vec<String>,
 }
 
-/// Builds the values document from the release's static values and config items.
-/// `chart_values` are the chart's defaults, used to keep numbers numbers.
-pub fn kots_values(release: &Release, chart_values: &Value) -> KotsValues {
+/// Two images that KOTS would push to the same place in the customer's registry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "images `{first}` (values {first_paths}) and `{second}` (values {second_paths}) both end in \
+     `{last_component}`: KOTS pushes airgap images to <registry>/<namespace>/{last_component}, so \
+     they would collide in the customer's registry"
+)]
+pub struct ImageCollision {
+    /// The shared last path component.
+    pub last_component: String,
+    /// The first image.
+    pub first: String,
+    /// Its values paths (or where else it came from).
+    pub first_paths: String,
+    /// The second image.
+    pub second: String,
+    /// Its values paths.
+    pub second_paths: String,
+}
+
+/// Builds the values document from the release's static values, its config items and the
+/// discovered images. `chart_values` are the chart's defaults, used to keep numbers numbers
+/// and to keep the pull secrets a chart already lists.
+pub fn kots_values(
+    release: &Release,
+    chart_values: &Value,
+    images: &ImageSet,
+) -> Result<KotsValues, ImageCollision> {
+    check_collisions(images)?;
     let mut tree = Node::from_json(&release.chart.values);
     let mut holds_secret = false;
     for item in release.config.iter().flat_map(|group| &group.items) {
@@ -31,7 +75,149 @@ pub fn kots_values(release: &Release, chart_values: &Value) -> KotsValues {
         let default = lookup(chart_values, path);
         tree.set(path, Node::Template(item_template(item, default)));
     }
-    KotsValues { tree, holds_secret }
+    let routing = Routing { proxy: release.images.proxy.clone(), private: release.images.private.clone() };
+    let mut image_rewrites = BTreeMap::new();
+    let mut not_rewritable = Vec::new();
+    let mut global_registry = false;
+    for image in &images.images {
+        let mut rewritten = false;
+        for source in &image.sources {
+            let Some(path) = source.values_path.as_deref() else { continue };
+            for (key_path, template) in rewrites(&image.reference, path, &source.shape, &routing) {
+                image_rewrites.insert(key_path.to_string(), image.reference.familiar());
+                tree.set(&key_path, Node::Template(template));
+                rewritten = true;
+            }
+            global_registry |= matches!(source.shape, ImageShape::RegistryRepositoryTag { .. });
+        }
+        if !rewritten {
+            not_rewritable.push(image.reference.familiar());
+        }
+    }
+    // Bitnami-style charts let `global.imageRegistry` override every image's registry.
+    let global_path = ValuePath::from_keys(["global", "imageRegistry"]);
+    if global_registry && lookup(chart_values, &global_path).is_some() {
+        let original = lookup(chart_values, &global_path).and_then(Value::as_str).unwrap_or_default();
+        tree.set(&global_path, Node::Template(if_local_registry("{{repl LocalRegistryHost }}", original)));
+    }
+    let pull_secret_paths = set_pull_secrets(&mut tree, chart_values, &images.pull_secret_paths);
+    Ok(KotsValues { tree, holds_secret, image_rewrites, pull_secret_paths, not_rewritable })
+}
+
+/// `'{{repl if HasLocalRegistry }}LOCAL{{repl else }}ONLINE{{repl end }}'`, quoted because a
+/// plain YAML scalar cannot start with `{`.
+fn if_local_registry(local: &str, online: &str) -> String {
+    format!("'{{{{repl if HasLocalRegistry }}}}{local}{{{{repl else }}}}{online}{{{{repl end }}}}'")
+}
+
+/// The values to set, and their templates, for one image found at `path` in `shape`.
+fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing) -> Vec<(ValuePath, String)> {
+    let Ok(base) = (if path.is_empty() { Ok(None) } else { ValuePath::parse(path).map(Some) }) else {
+        return Vec::new();
+    };
+    let at = |key: &str| -> ValuePath {
+        let mut segments: Vec<Segment> = base.as_ref().map(|b| b.segments().to_vec()).unwrap_or_default();
+        segments.push(Segment::Key(key.to_string()));
+        ValuePath::from_segments(segments)
+    };
+    let last = image.last_component();
+    let local_repository = format!("{{{{repl LocalRegistryAddress }}}}/{last}");
+    match shape {
+        ImageShape::String => match base {
+            Some(base) => vec![(
+                base,
+                if_local_registry(
+                    &format!("{local_repository}{}", local_suffix(image)),
+                    &routing.online_reference(image),
+                ),
+            )],
+            None => Vec::new(),
+        },
+        ImageShape::RepositoryTag { .. } => {
+            vec![(at("repository"), if_local_registry(&local_repository, &routing.online_repository(image)))]
+        }
+        ImageShape::SiblingNameTag { name_key, .. } => {
+            vec![(at(name_key), if_local_registry(&local_repository, &routing.online_repository(image)))]
+        }
+        ImageShape::RegistryRepositoryTag { .. } => {
+            let online = routing.online_repository(image);
+            let (online_registry, online_path) =
+                online.split_once('/').unwrap_or((image.domain(), image.path()));
+            let local_path = format!(
+                "{{{{repl if LocalRegistryNamespace }}}}{{{{repl LocalRegistryNamespace }}}}/{{{{repl end }}}}{last}"
+            );
+            vec![
+                (at("registry"), if_local_registry("{{repl LocalRegistryHost }}", online_registry)),
+                (at("repository"), if_local_registry(&local_path, online_path)),
+            ]
+        }
+        ImageShape::Annotation { .. } | ImageShape::Include => Vec::new(),
+    }
+}
+
+/// Points every pull-secret value the chart offers at the secret KOTS creates for the
+/// customer's local registry and the proxy, keeping the secrets the chart already lists.
+/// A missing secret is harmless for public images (the kubelet only logs it), so this is
+/// set for online installs too.
+fn set_pull_secrets(tree: &mut Node, chart_values: &Value, paths: &[PullSecretPath]) -> Vec<String> {
+    let mut set = Vec::new();
+    for secret_path in paths {
+        let Ok(path) = ValuePath::parse(&secret_path.values_path) else { continue };
+        let existing = lookup(chart_values, &path).and_then(Value::as_array).cloned().unwrap_or_default();
+        // `imagePullSecrets` is a pod-spec list of `{name}`; `pullSecrets` lists are names
+        // (Bitnami, grafana), unless the chart's own default says otherwise.
+        let as_names = match existing.first() {
+            Some(Value::String(_)) => true,
+            Some(_) => false,
+            None => !path_key_is(&path, "imagePullSecrets"),
+        };
+        let mut items: Vec<Node> = existing.iter().map(Node::from_json).collect();
+        let secret = Node::Template(format!("'{PULL_SECRET_TEMPLATE}'"));
+        items.push(if as_names { secret } else { Node::Map(BTreeMap::from([("name".to_string(), secret)])) });
+        tree.set(&path, Node::List(items));
+        set.push(secret_path.values_path.clone());
+    }
+    set
+}
+
+fn path_key_is(path: &ValuePath, key: &str) -> bool {
+    matches!(path.segments().last(), Some(Segment::Key(last)) if last == key)
+}
+
+/// Refuses two different repositories with the same last path component.
+fn check_collisions(images: &ImageSet) -> Result<(), ImageCollision> {
+    let mut by_last: BTreeMap<&str, &crate::discover::DiscoveredImage> = BTreeMap::new();
+    for image in &images.images {
+        let last = image.reference.last_component();
+        if let Some(first) = by_last.get(last) {
+            if first.reference.repository() != image.reference.repository() {
+                return Err(ImageCollision {
+                    last_component: last.to_string(),
+                    first: first.reference.familiar(),
+                    first_paths: describe_sources(first),
+                    second: image.reference.familiar(),
+                    second_paths: describe_sources(image),
+                });
+            }
+        } else {
+            by_last.insert(last, image);
+        }
+    }
+    Ok(())
+}
+
+fn describe_sources(image: &crate::discover::DiscoveredImage) -> String {
+    let places: Vec<String> = image
+        .sources
+        .iter()
+        .map(|source| match (&source.values_path, &source.shape) {
+            (Some(path), _) => format!("`{path}`"),
+            (None, ImageShape::Include) => "[images] include".to_string(),
+            (None, ImageShape::Annotation { key, .. }) => format!("annotation {key}"),
+            (None, _) => "?".to_string(),
+        })
+        .collect();
+    places.join(", ")
 }
 
 /// The KOTS template that gives a config item's value its YAML type.
