@@ -64,7 +64,7 @@ pub fn xtask_bin() -> &'static Path {
                 message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask"
             })
             .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .last();
+            .next_back();
         let executable = executable.expect("cargo reported no `xtask` executable");
         assert!(executable.is_file(), "cargo reported {} but it does not exist", executable.display());
         executable
@@ -282,11 +282,11 @@ impl TestOutput {
         self
     }
 
-    /// Asserts that stderr, with miette's line wrapping and box drawing undone
-    /// ([`flatten_diagnostics`]), contains `needle`.
+    /// Asserts that stderr contains `needle`, ignoring whitespace and box drawing, so that
+    /// a message miette wrapped at 80 columns (even inside a path) still matches.
     pub fn assert_stderr_contains(&self, needle: &str) -> &TestOutput {
         assert!(
-            flatten_diagnostics(&self.stderr).contains(needle) || self.stderr.contains(needle),
+            squash_diagnostics(&self.stderr).contains(&squash_diagnostics(needle)),
             "expected stderr to contain {needle:?}\n{}",
             self.describe()
         );
@@ -300,14 +300,12 @@ impl TestOutput {
     }
 }
 
-/// miette output as one line of words: box-drawing characters dropped and every run of
-/// whitespace made one space, so a message wrapped at 80 columns can be searched.
-pub fn flatten_diagnostics(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if ('\u{2500}'..='\u{257f}').contains(&c) || c == '·' { ' ' } else { c })
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Text with every whitespace and box-drawing character (miette's `│`, `╰`, `·`, ...)
+/// removed, for searching diagnostics regardless of where they were wrapped.
+pub fn squash_diagnostics(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !('\u{2500}'..='\u{257f}').contains(c) && *c != '·')
+        .collect()
 }
 
 /// Hex sha256 of a byte slice.

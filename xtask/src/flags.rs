@@ -25,6 +25,13 @@ xflags::xflags! {
             /// Print the result as JSON.
             optional --json
         }
+        /// List every image the chart may pull, with its values paths and shape.
+        cmd images {
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Print the result as JSON.
+            optional --json
+        }
         /// Install the test tools that are missing, then run every test.
         cmd test {
             /// Do not install anything; just run the tests.

@@ -68,7 +68,42 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        flags::XtaskCmd::Images(cmd) => {
+            let checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
+            let images = helmkots::pipeline::images(&checked)?;
+            if cmd.json {
+                println!("{}", serde_json::to_string_pretty(&images)?);
+            } else {
+                print_images(&images);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
+    }
+}
+
+fn print_images(images: &helmkots::discover::ImageSet) {
+    for image in &images.images {
+        println!("{}", image.reference.familiar());
+        for source in &image.sources {
+            let place = match (&source.chart, &source.values_path) {
+                (Some(chart), Some(path)) => format!("values `{path}` of chart {chart}"),
+                (Some(chart), None) => format!("Chart.yaml annotation of chart {chart}"),
+                (None, _) => "[images] include".to_string(),
+            };
+            let shape = serde_json::to_value(&source.shape)
+                .ok()
+                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
+            println!("    {place} ({shape}{fallback})");
+        }
+    }
+    for excluded in &images.excluded {
+        println!("excluded: {} (pattern `{}`)", excluded.image.reference.familiar(), excluded.pattern);
+    }
+    for problem in &images.problems {
+        eprintln!("warning: {problem}");
     }
 }
 

@@ -73,6 +73,7 @@ use serde_json::{Map, Value};
 
 use crate::chart::Chart;
 use crate::image_ref::{ImageRef, ImageRefError};
+use crate::image_routing::glob_match;
 use crate::value_path::{Segment, ValuePath};
 
 /// The Chart.yaml annotations that list a chart's images.
@@ -1086,36 +1087,6 @@ fn excludes(pattern: &str, reference: &ImageRef) -> bool {
     ]
     .iter()
     .any(|spelling| glob_match(pattern, spelling))
-}
-
-/// A glob where `*` matches any run of characters (`/` included) and `?` one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    // Where the last `*` was, and the text position it has swallowed up to.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
