@@ -9,6 +9,10 @@ use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report};
 pub fn report(error: anyhow::Error) -> ExitCode {
     match error.downcast::<Error>() {
         Ok(Error::Invalid(problems)) => print_file_problems(&problems),
+        Ok(Error::ProofFailed(report)) => {
+            crate::proof_report::print(&report);
+            eprintln!("error: the airgap proof failed; nothing was written");
+        }
         Ok(other) => print_engine_error(&other),
         Err(other) => eprintln!("error: {other:#}"),
     }

@@ -22,6 +22,32 @@ xflags::xflags! {
             optional --out dir: PathBuf
             /// Skip every step that needs a registry.
             optional --offline
+            /// Do not run the airgap proof before writing.
+            optional --no-proof
+            /// Print the result as JSON.
+            optional --json
+        }
+        /// Print the manifests and kots-values.yaml as KOTS would render them.
+        cmd preview {
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Render for an airgap install (needs --registry).
+            optional --airgap
+            /// The local registry, HOST[/NAMESPACE].
+            optional --registry registry: String
+            /// A config item's value, ITEM=VALUE (repeat the flag for several).
+            repeated --set assignment: String
+            /// The namespace KOTS deploys into.
+            optional --namespace namespace: String
+        }
+        /// Check a release tree; with --proof, prove every configuration's images.
+        cmd verify {
+            /// The release tree, dist/<slug>-<version>.
+            required dir: PathBuf
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Run the airgap proof (needs helm on PATH).
+            optional --proof
             /// Print the result as JSON.
             optional --json
         }

@@ -3,6 +3,7 @@
 
 mod diagnostics;
 mod flags;
+mod proof_report;
 mod test_tools;
 
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 release_file: release_file(cmd.file)?,
                 out_dir: cmd.out.map(utf8).transpose()?,
                 offline: cmd.offline,
+                proof: !cmd.no_proof,
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {
@@ -60,6 +62,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             } else {
                 for warning in &outcome.warnings {
                     eprintln!("warning: {warning}");
+                }
+                if let Some(report) = &outcome.proof {
+                    proof_report::print(report);
                 }
                 eprintln!("✓ wrote {}", outcome.dir);
                 for output in &outcome.record.outputs {
@@ -77,6 +82,45 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 print_images(&images);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Preview(cmd) => {
+            let mut options =
+                helmkots::pipeline::PreviewOptions { namespace: cmd.namespace, ..Default::default() };
+            for assignment in &cmd.set {
+                let (item, value) = assignment
+                    .split_once('=')
+                    .ok_or_else(|| format_err!("--set takes ITEM=VALUE, got `{assignment}`"))?;
+                options.set.insert(item.to_string(), value.to_string());
+            }
+            match (cmd.airgap, cmd.registry) {
+                (true, Some(registry)) => {
+                    let (host, namespace) = registry.split_once('/').unwrap_or((registry.as_str(), ""));
+                    options.local_registry = Some((host.to_string(), namespace.to_string()));
+                }
+                (true, None) => return Err(format_err!("--airgap needs --registry HOST[/NAMESPACE]")),
+                (false, Some(_)) => return Err(format_err!("--registry only applies with --airgap")),
+                (false, None) => {}
+            }
+            let preview = helmkots::pipeline::preview(&release_file(cmd.file)?, &options)?;
+            for (name, text) in &preview.manifests {
+                println!("# ---- manifests/{name}\n{text}");
+            }
+            println!("# ---- kots-values.yaml (resolved)\n{}", preview.values);
+            Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Verify(cmd) => {
+            let file = release_file(cmd.file)?;
+            let dir = utf8(cmd.dir)?;
+            if !cmd.proof {
+                return Err(format_err!("nothing to verify yet without --proof (bundle verification comes with the airgap bundle)"));
+            }
+            let report = helmkots::pipeline::prove_tree(&file, &dir)?;
+            if cmd.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                proof_report::print(&report);
+            }
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
     }

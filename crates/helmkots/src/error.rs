@@ -59,6 +59,18 @@ pub enum Error {
     #[error("{0}")]
     ImageCollision(Box<crate::kots::ImageCollision>),
 
+    /// KOTS templates could not be previewed.
+    #[error("cannot preview the release: {0}")]
+    Preview(String),
+
+    /// The airgap proof could not run.
+    #[error("the airgap proof could not run: {0}")]
+    Proof(String),
+
+    /// The airgap proof found images that would fail at the customer.
+    #[error("the airgap proof failed: {} problem(s); nothing was written", .0.failures().count())]
+    ProofFailed(Box<crate::proof::ProofReport>),
+
     /// A broken invariant inside helmkots: a bug, not a problem with the input.
     #[error("internal error (please report it): {0}")]
     Internal(String),
@@ -75,6 +87,14 @@ pub enum Error {
     /// A path that is not UTF-8 (helmkots works with UTF-8 paths only).
     #[error("path is not UTF-8: {0}")]
     NonUtf8Path(String),
+
+    /// A registry could not be reached, refused a request, or served bad content.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+
+    /// The helm-cli image could not be built from its base image and the chart.
+    #[error(transparent)]
+    Image(#[from] crate::oci_image::ImageError),
 }
 
 /// The engine's result type.

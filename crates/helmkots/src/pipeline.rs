@@ -23,6 +23,7 @@ use crate::{
     error::{Error, IoContext, Result},
     kots::{self, KotsValues},
     lock::{self, BuildRecord, ChartRecord, FileRecord},
+    proof::{self, ProofInputs, ProofReport},
     release::{self, Release},
     reproducible,
 };
@@ -79,6 +80,38 @@ pub struct ReleaseOptions {
     pub out_dir: Option<Utf8PathBuf>,
     /// Skip every step that needs a registry.
     pub offline: bool,
+    /// Run the airgap proof before writing (needs `helm` on PATH; skipped with a warning
+    /// when there is none).
+    pub proof: bool,
+}
+
+/// The program the proof renders charts with.
+pub const HELM_PROGRAM: &str = "helm";
+
+/// Whether a program is on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Runs the airgap proof on a plan. `shipped_images` is what the bundle holds, or
+/// `additionalImages` for a tree without a bundle.
+pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport> {
+    let chart_dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
+    let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&plan.packaged.file_name))
+        .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
+    std::fs::write(&chart_path, &plan.packaged.bytes).io_context("write", &chart_path)?;
+    let values_template = plan.values.tree.to_yaml();
+    let inputs = ProofInputs {
+        release: &plan.checked.release,
+        values_template: &values_template,
+        chart_archive: &chart_path,
+        images: &plan.images,
+        shipped_images,
+        chart_sets_pull_secrets: !plan.values.pull_secret_paths.is_empty(),
+        helm: HELM_PROGRAM,
+    };
+    proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
 
 /// What `release` produced.
@@ -90,6 +123,8 @@ pub struct ReleaseOutcome {
     pub record: BuildRecord,
     /// Things worth a look that did not stop the build.
     pub warnings: Vec<String>,
+    /// The airgap proof, when it ran.
+    pub proof: Option<ProofReport>,
 }
 
 /// Every output of a release, computed before anything is written.
@@ -105,6 +140,8 @@ pub struct Plan {
     pub values: KotsValues,
     /// The helm-cli image reference the Job runs.
     pub helm_cli_image: String,
+    /// Every image for `additionalImages`, familiar form, sorted.
+    pub additional_images: Vec<String>,
     /// Every output file except the build record and the checksums.
     pub tree: OutputTree,
     /// Things worth a look that did not stop the build.
@@ -186,7 +223,7 @@ pub fn plan(checked: Checked, epoch: u64) -> Result<Plan> {
         }
         tree.insert(path, bytes);
     }
-    Ok(Plan { checked, packaged, images, values, helm_cli_image, tree, warnings })
+    Ok(Plan { checked, packaged, images, values, helm_cli_image, additional_images, tree, warnings })
 }
 
 /// The tag the helm-cli image gets: the chart version and the start of the chart's sha256,
@@ -242,13 +279,29 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     };
     let epoch = reproducible::source_date_epoch();
     let tree_name = checked.tree_name();
-    let Plan { checked, mut tree, warnings, .. } = plan(checked, epoch)?;
+    let plan = plan(checked, epoch)?;
+    let mut warnings = plan.warnings.clone();
+    let proof = if !options.proof {
+        None
+    } else if !on_path(HELM_PROGRAM) {
+        warnings.push(format!(
+            "airgap proof skipped: no `{HELM_PROGRAM}` on PATH to render the chart with (install Helm, or pass --no-proof)"
+        ));
+        None
+    } else {
+        let report = prove_plan(&plan, &plan.additional_images)?;
+        if !report.passed() {
+            return Err(Error::ProofFailed(Box::new(report)));
+        }
+        Some(report)
+    };
+    let Plan { checked, mut tree, .. } = plan;
     let record = build_record(&checked, &tree, epoch)?;
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
     let dir = dist::write_atomically(&out_dir, &tree_name, &tree)?;
-    Ok(ReleaseOutcome { dir, record, warnings })
+    Ok(ReleaseOutcome { dir, record, warnings, proof })
 }
 
 fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<BuildRecord> {
@@ -301,4 +354,99 @@ fn file_record(path: &str, bytes: &[u8]) -> FileRecord {
 
 fn relative_to(path: &Utf8Path, root: &Utf8Path) -> String {
     path.strip_prefix(root).map_or_else(|_| path.to_string(), |p| p.to_string())
+}
+
+/// A release as KOTS would render it for one configuration.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// Every manifest (generated and passed through), rendered, by file name.
+    pub manifests: Vec<(String, String)>,
+    /// The resolved `kots-values.yaml`.
+    pub values: String,
+}
+
+/// Where the preview pretends the customer's cluster is.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewOptions {
+    /// `Some((host, namespace))` for an airgap install with a local registry.
+    pub local_registry: Option<(String, String)>,
+    /// Config item values, item name → value (defaults for the others).
+    pub set: std::collections::BTreeMap<String, String>,
+    /// The namespace KOTS deploys into.
+    pub namespace: Option<String>,
+}
+
+/// Renders every manifest's KOTS templates as KOTS would, without writing anything.
+pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Preview> {
+    use crate::kots_template::{self, Context, LocalRegistry};
+    let checked = check(release_file)?;
+    let plan = plan(checked, reproducible::source_date_epoch())?;
+    let mut ctx = Context::from_release(&plan.checked.release, &options.set)
+        .map_err(|error| Error::Preview(error.to_string()))?;
+    if let Some(namespace) = &options.namespace {
+        ctx.namespace = namespace.clone();
+    }
+    if let Some((host, namespace)) = &options.local_registry {
+        ctx.local_registry = Some(LocalRegistry { host: host.clone(), namespace: namespace.clone() });
+        ctx.airgap = true;
+    }
+    let render = |name: &str, text: &str| {
+        kots_template::render(text, &ctx, name).map_err(|error| Error::Preview(error.to_string()))
+    };
+    let mut manifests = Vec::new();
+    for (path, bytes) in plan.tree.files() {
+        let Some(name) = path.strip_prefix("manifests/") else { continue };
+        let text = String::from_utf8_lossy(bytes);
+        manifests.push((name.to_string(), render(name, &text)?));
+    }
+    let values = render("kots-values.yaml", &plan.values.tree.to_yaml())?;
+    Ok(Preview { manifests, values })
+}
+
+/// Runs the airgap proof on a written release tree (`dist/<slug>-<version>/`), with the
+/// configuration space and routing of `release_file`.
+pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofReport> {
+    let release = release::load(release_file)?;
+    let read_yaml = |relative: &str| -> Result<serde_json::Value> {
+        let path = tree_dir.join(relative);
+        let text = std::fs::read_to_string(&path).io_context("read", &path)?;
+        serde_saphyr::from_str(&text)
+            .map_err(|error| Error::Proof(format!("{path} is not valid YAML: {error}")))
+    };
+    let values_object = read_yaml("manifests/helm-values.yaml")?;
+    let values_template = ["data", "stringData"]
+        .iter()
+        .find_map(|key| values_object.get(key)?.get("kots-values.yaml")?.as_str())
+        .ok_or_else(|| {
+            Error::Proof(format!("{tree_dir}/manifests/helm-values.yaml has no kots-values.yaml key"))
+        })?
+        .to_string();
+    let app = read_yaml("manifests/kots-app.yaml")?;
+    let shipped: Vec<String> = app
+        .pointer("/spec/additionalImages")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let charts_dir = tree_dir.join("charts");
+    let chart_archive = std::fs::read_dir(&charts_dir)
+        .io_context("read", &charts_dir)?
+        .flatten()
+        .filter_map(|entry| Utf8PathBuf::from_path_buf(entry.path()).ok())
+        .find(|path| path.extension() == Some("tgz"))
+        .ok_or_else(|| Error::Proof(format!("{charts_dir} holds no chart archive")))?;
+    let chart = chart::load(&chart_archive)?;
+    let checked = Checked { release, chart };
+    let images = images(&checked)?;
+    let inputs = ProofInputs {
+        release: &checked.release,
+        values_template: &values_template,
+        chart_archive: &chart_archive,
+        images: &images,
+        shipped_images: &shipped,
+        chart_sets_pull_secrets: !images.pull_secret_paths.is_empty(),
+        helm: HELM_PROGRAM,
+    };
+    proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }

@@ -10,7 +10,7 @@
 
 mod values;
 
-pub use values::{kots_values, ImageCollision, KotsValues};
+pub use values::{kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues};
 
 use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
 use serde_json::{json, Value};

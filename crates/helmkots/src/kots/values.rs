@@ -110,49 +110,62 @@ fn if_local_registry(local: &str, online: &str) -> String {
     format!("'{{{{repl if HasLocalRegistry }}}}{local}{{{{repl else }}}}{online}{{{{repl end }}}}'")
 }
 
-/// The values to set, and their templates, for one image found at `path` in `shape`.
-fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing) -> Vec<(ValuePath, String)> {
-    let Ok(base) = (if path.is_empty() { Ok(None) } else { ValuePath::parse(path).map(Some) }) else {
-        return Vec::new();
+/// The values paths rewritten for an image found at `path` (in [`ValuePath`] syntax) in
+/// `shape`, in the order [`rewrites`] sets them: the string itself, the map's `repository`,
+/// the sibling name, or the map's `registry` and `repository`.
+pub fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
+    let base: Vec<Segment> = match ValuePath::parse(path) {
+        Ok(parsed) => parsed.segments().to_vec(),
+        Err(_) if path.is_empty() => Vec::new(),
+        Err(_) => return Vec::new(),
     };
-    let at = |key: &str| -> ValuePath {
-        let mut segments: Vec<Segment> = base.as_ref().map(|b| b.segments().to_vec()).unwrap_or_default();
+    let at = |key: &str| {
+        let mut segments = base.clone();
         segments.push(Segment::Key(key.to_string()));
         ValuePath::from_segments(segments)
     };
+    match shape {
+        ImageShape::String if !base.is_empty() => vec![ValuePath::from_segments(base.clone())],
+        ImageShape::String => Vec::new(),
+        ImageShape::RepositoryTag { .. } => vec![at("repository")],
+        ImageShape::SiblingNameTag { name_key, .. } => vec![at(name_key)],
+        ImageShape::RegistryRepositoryTag { .. } => vec![at("registry"), at("repository")],
+        ImageShape::Annotation { .. } | ImageShape::Include => Vec::new(),
+    }
+}
+
+/// [`rewrite_targets`] as text, for messages.
+pub fn rewrite_paths(path: &str, shape: &ImageShape) -> Vec<String> {
+    rewrite_targets(path, shape).iter().map(ToString::to_string).collect()
+}
+
+/// The values to set, and their templates, for one image found at `path` in `shape`.
+fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing) -> Vec<(ValuePath, String)> {
     let last = image.last_component();
     let local_repository = format!("{{{{repl LocalRegistryAddress }}}}/{last}");
-    match shape {
-        ImageShape::String => match base {
-            Some(base) => vec![(
-                base,
-                if_local_registry(
-                    &format!("{local_repository}{}", local_suffix(image)),
-                    &routing.online_reference(image),
-                ),
-            )],
-            None => Vec::new(),
-        },
-        ImageShape::RepositoryTag { .. } => {
-            vec![(at("repository"), if_local_registry(&local_repository, &routing.online_repository(image)))]
-        }
-        ImageShape::SiblingNameTag { name_key, .. } => {
-            vec![(at(name_key), if_local_registry(&local_repository, &routing.online_repository(image)))]
+    let online = routing.online_repository(image);
+    let templates = match shape {
+        ImageShape::String => vec![if_local_registry(
+            &format!("{local_repository}{}", local_suffix(image)),
+            &routing.online_reference(image),
+        )],
+        ImageShape::RepositoryTag { .. } | ImageShape::SiblingNameTag { .. } => {
+            vec![if_local_registry(&local_repository, &online)]
         }
         ImageShape::RegistryRepositoryTag { .. } => {
-            let online = routing.online_repository(image);
             let (online_registry, online_path) =
                 online.split_once('/').unwrap_or((image.domain(), image.path()));
             let local_path = format!(
                 "{{{{repl if LocalRegistryNamespace }}}}{{{{repl LocalRegistryNamespace }}}}/{{{{repl end }}}}{last}"
             );
             vec![
-                (at("registry"), if_local_registry("{{repl LocalRegistryHost }}", online_registry)),
-                (at("repository"), if_local_registry(&local_path, online_path)),
+                if_local_registry("{{repl LocalRegistryHost }}", online_registry),
+                if_local_registry(&local_path, online_path),
             ]
         }
         ImageShape::Annotation { .. } | ImageShape::Include => Vec::new(),
-    }
+    };
+    rewrite_targets(path, shape).into_iter().zip(templates).collect()
 }
 
 /// Points every pull-secret value the chart offers at the secret KOTS creates for the

@@ -110,7 +110,8 @@ impl Lexer<'_> {
             let mut cursor = open + self.delimiters.left.len();
             let rest = &self.input[cursor..];
             let trim_left = rest.starts_with('-') && rest[1..].starts_with(is_space);
-            let text_end = if trim_left { pos + self.input[pos..open].trim_end_matches(SPACES).len() } else { open };
+            let text_end =
+                if trim_left { pos + self.input[pos..open].trim_end_matches(SPACES).len() } else { open };
             self.push_text(pos, text_end);
             if trim_left {
                 cursor += 2;
@@ -251,7 +252,10 @@ impl Lexer<'_> {
     fn number(&mut self, pos: usize) -> Result<usize, PassError> {
         let bytes = self.input.as_bytes();
         let digits = |mut end: usize, hex: bool| {
-            while bytes.get(end).is_some_and(|b| *b == b'_' || if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() }) {
+            while bytes
+                .get(end)
+                .is_some_and(|b| *b == b'_' || if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+            {
                 end += 1;
             }
             end
@@ -276,7 +280,8 @@ impl Lexer<'_> {
                 end = digits(end, false);
             }
         }
-        let bad = |end: usize| PassError::new(pos, Kind::BadNumber { text: self.input[pos..end].to_string() });
+        let bad =
+            |end: usize| PassError::new(pos, Kind::BadNumber { text: self.input[pos..end].to_string() });
         if self.input[end..].starts_with(|c: char| is_word(c) || c == '.') {
             return Err(bad(self.word_end(end + 1).max(end + 1)));
         }
@@ -312,8 +317,8 @@ impl Lexer<'_> {
                     return self.terminated(index + 1);
                 }
                 '\\' => {
-                    let (escaped, length) =
-                        unescape(&self.input[index + 1..], '"').map_err(|kind| PassError::new(index, kind))?;
+                    let (escaped, length) = unescape(&self.input[index + 1..], '"')
+                        .map_err(|kind| PassError::new(index, kind))?;
                     escaped.push_to(&mut value);
                     index += 1 + length;
                 }

@@ -35,12 +35,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::{
-    diagnostic::nearest,
-    image_ref::ImageRefError,
-    image_routing::Routing,
-    release::Release,
-};
+use crate::{diagnostic::nearest, image_ref::ImageRefError, image_routing::Routing, release::Release};
 
 /// How deeply `if` blocks and parenthesised pipelines may nest, together.
 pub const MAX_DEPTH: usize = 64;
@@ -108,7 +103,10 @@ impl Context {
     pub fn from_release(release: &Release, set: &BTreeMap<String, String>) -> Result<Context, ContextError> {
         let mut config = BTreeMap::new();
         for item in release.config.iter().flat_map(|group| &group.items) {
-            config.insert(item.name.get_ref().clone(), ConfigValue { value: None, default: item.default.clone() });
+            config.insert(
+                item.name.get_ref().clone(),
+                ConfigValue { value: None, default: item.default.clone() },
+            );
         }
         for (name, value) in set {
             match config.get_mut(name) {
@@ -158,9 +156,9 @@ pub enum ContextError {
 pub fn render(text: &str, ctx: &Context, file: &str) -> Result<String, TemplateError> {
     let lines = LineIndex::new(text);
     let first = eval::render_pass(text, lexer::FIRST_PASS, ctx)
-        .map_err(|error| error.locate(file, lines.line_of(error.offset)))?;
+        .map_err(|error| error.locate(file, |offset| lines.line_of(offset)))?;
     let second = eval::render_pass(&first.text, lexer::SECOND_PASS, ctx)
-        .map_err(|error| error.locate(file, first.original_line(error.offset, &lines)))?;
+        .map_err(|error| error.locate(file, |offset| first.original_line(offset, &lines)))?;
     Ok(second.text)
 }
 
@@ -187,8 +185,9 @@ impl TemplateError {
             | K::UnknownConfigItem { name }
             | K::InvalidFileItem { name } => Some(name),
             K::UnexpectedToken { found, .. } | K::NotAFunction { found } => Some(found),
-            K::WrongArgCount { function, .. } | K::WrongArgType { function, .. } => Some(function),
-            K::DivisionByZero { function } => Some(function),
+            K::WrongArgCount { function, .. }
+            | K::WrongArgType { function, .. }
+            | K::InvalidArgument { function, .. } => Some(function),
             K::UnexpectedKeyword { keyword } => Some(keyword),
             _ => None,
         }
@@ -291,6 +290,9 @@ pub enum TemplateErrorKind {
         /// The value's description.
         found: String,
     },
+    /// `nil` used as a command.
+    #[error("nil is not a command")]
+    NilCommand,
     /// A function called with the wrong number of arguments (piped values count as the last).
     #[error("wrong number of arguments for `{function}`: want {expected}, got {found}")]
     WrongArgCount {
@@ -312,6 +314,14 @@ pub enum TemplateErrorKind {
         expected: &'static str,
         /// The type given.
         found: &'static str,
+    },
+    /// An argument of the right type with a value the function cannot use.
+    #[error("invalid argument for `{function}`: {reason}")]
+    InvalidArgument {
+        /// The function.
+        function: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// `eq`, `ne`, `lt`, ... on values of different kinds.
     #[error("incompatible types for comparison: {left} and {right}")]
@@ -336,12 +346,6 @@ pub enum TemplateErrorKind {
     /// `LocalImageName` on something that is not an image reference.
     #[error("LocalImageName: {0}")]
     InvalidImage(#[from] ImageRefError),
-    /// Integer division by zero.
-    #[error("`{function}`: integer division by zero")]
-    DivisionByZero {
-        /// The function.
-        function: String,
-    },
 }
 
 /// A template error at a byte offset of one pass's input, before it is placed in a file.
@@ -356,8 +360,9 @@ impl PassError {
         PassError { offset, kind }
     }
 
-    fn locate(self, file: &str, line: usize) -> TemplateError {
-        TemplateError { file: file.to_string(), line, kind: self.kind }
+    /// Places the error in `file`, with `line_of` turning its offset into a line.
+    fn locate(self, file: &str, line_of: impl FnOnce(usize) -> usize) -> TemplateError {
+        TemplateError { file: file.to_string(), line: line_of(self.offset), kind: self.kind }
     }
 }
 
@@ -368,7 +373,9 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(text: &str) -> LineIndex {
-        LineIndex { newlines: text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect() }
+        LineIndex {
+            newlines: text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect(),
+        }
     }
 
     /// The 1-based line holding byte `offset`.

@@ -23,7 +23,8 @@ pub fn allows_plain_http(domain: &str, insecure: &[String]) -> bool {
     is_loopback(domain)
         || insecure.iter().any(|entry| {
             let entry = entry.trim().trim_start_matches("http://").trim_end_matches('/');
-            entry.eq_ignore_ascii_case(domain) || (!has_port(entry) && entry.eq_ignore_ascii_case(host_without_port(domain)))
+            entry.eq_ignore_ascii_case(domain)
+                || (!has_port(entry) && entry.eq_ignore_ascii_case(host_without_port(domain)))
         })
 }
 
@@ -46,7 +47,9 @@ fn has_port(domain: &str) -> bool {
 /// refresh-token flow, which `oci-client` lacks: they go anonymous, and a refusal says so.
 pub(crate) fn client_auth(found: Option<&FoundCredential>) -> RegistryAuth {
     match found.map(|found| &found.credential) {
-        Some(Credential::Basic { username, password }) => RegistryAuth::Basic(username.clone(), password.expose().to_string()),
+        Some(Credential::Basic { username, password }) => {
+            RegistryAuth::Basic(username.clone(), password.expose().to_string())
+        }
         Some(Credential::Bearer(token)) => RegistryAuth::Bearer(token.expose().to_string()),
         Some(Credential::IdentityToken(_)) | None => RegistryAuth::Anonymous,
     }
@@ -72,7 +75,9 @@ mod tests {
 
     #[test]
     fn plain_http_only_for_loopback_and_listed_hosts() {
-        for domain in ["127.0.0.1:5000", "127.0.0.1", "127.1.2.3:80", "localhost:5000", "localhost", "[::1]:5000"] {
+        for domain in
+            ["127.0.0.1:5000", "127.0.0.1", "127.1.2.3:80", "localhost:5000", "localhost", "[::1]:5000"]
+        {
             assert!(allows_plain_http(domain, &[]), "{domain}");
         }
         for domain in ["10.0.0.1:5000", "registry.example.com", "localhost.example.com:5000", "[::2]:5000"] {
@@ -89,7 +94,10 @@ mod tests {
     fn identity_tokens_go_anonymous() {
         let found = |credential| FoundCredential { credential, source: CredentialSource::Helper("h".into()) };
         assert_eq!(client_auth(None), RegistryAuth::Anonymous);
-        assert_eq!(client_auth(Some(&found(Credential::IdentityToken(Secret::new("t"))))), RegistryAuth::Anonymous);
+        assert_eq!(
+            client_auth(Some(&found(Credential::IdentityToken(Secret::new("t"))))),
+            RegistryAuth::Anonymous
+        );
         assert_eq!(
             client_auth(Some(&found(Credential::Basic { username: "u".into(), password: Secret::new("p") }))),
             RegistryAuth::Basic("u".into(), "p".into())

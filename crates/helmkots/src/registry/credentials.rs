@@ -169,7 +169,9 @@ impl DockerConfig {
         let path = dir.join(CONFIG_FILE);
         let text = match std::fs::read(&path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(DockerConfig::empty(path)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(DockerConfig::empty(path))
+            }
             Err(error) => {
                 return Err(RegistryError::Credentials {
                     host: None,
@@ -192,7 +194,11 @@ impl DockerConfig {
         let raw: RawConfig = serde_json::from_slice(text).map_err(|error| RegistryError::Credentials {
             host: None,
             source_name: path.to_string(),
-            reason: format!("not a valid Docker config.json (line {}, column {})", error.line(), error.column()),
+            reason: format!(
+                "not a valid Docker config.json (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
         })?;
         let auths = raw.auths.into_iter().map(|(key, entry)| (normalize_host(&key), (key, entry))).collect();
         let cred_helpers =
@@ -253,12 +259,16 @@ impl DockerConfig {
                 .map_err(|_| malformed())?;
             let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
             let (username, password) = decoded.split_once(':').ok_or_else(malformed)?;
-            return Ok(Some(Credential::Basic { username: username.to_string(), password: Secret::new(password) }));
+            return Ok(Some(Credential::Basic {
+                username: username.to_string(),
+                password: Secret::new(password),
+            }));
         }
         match (&entry.username, &entry.password) {
-            (Some(username), Some(password)) if !username.is_empty() => {
-                Ok(Some(Credential::Basic { username: username.clone(), password: Secret::new(password.clone()) }))
-            }
+            (Some(username), Some(password)) if !username.is_empty() => Ok(Some(Credential::Basic {
+                username: username.clone(),
+                password: Secret::new(password.clone()),
+            })),
             _ => Ok(None),
         }
     }
@@ -276,10 +286,7 @@ pub fn config_dir_from(docker_config: Option<String>, home: Option<String>) -> O
 /// Docker Hub's aliases folded into `docker.io`.
 pub fn normalize_host(key: &str) -> String {
     let key = key.trim();
-    let without_scheme = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
+    let without_scheme = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
     let host = without_scheme.split('/').next().unwrap_or(without_scheme).to_ascii_lowercase();
     match host.as_str() {
         "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
@@ -288,14 +295,20 @@ pub fn normalize_host(key: &str) -> String {
 }
 
 /// Runs `docker-credential-<helper> get` with the server URL on stdin.
-fn run_helper(helper: &str, server_url: &str, domain: &str) -> Result<Option<FoundCredential>, RegistryError> {
+fn run_helper(
+    helper: &str,
+    server_url: &str,
+    domain: &str,
+) -> Result<Option<FoundCredential>, RegistryError> {
     let program = format!("docker-credential-{helper}");
     let fail = |reason: String| RegistryError::Credentials {
         host: Some(domain.to_string()),
         source_name: program.clone(),
         reason,
     };
-    if helper.is_empty() || !helper.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+    if helper.is_empty()
+        || !helper.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
         return Err(fail("the helper name may hold only letters, digits, `-`, `_` and `.`".to_string()));
     }
     let mut child = match Command::new(&program)
@@ -370,7 +383,9 @@ mod tests {
     #[test]
     fn auths_in_every_spelling() {
         // "user:pa:ss" base64; a password may contain colons.
-        let found = config(r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYTpzcw=="}}}"#).lookup("127.0.0.1:5000").unwrap();
+        let found = config(r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYTpzcw=="}}}"#)
+            .lookup("127.0.0.1:5000")
+            .unwrap();
         let found = found.unwrap();
         assert_eq!(found.credential, basic("user", "pa:ss"));
         assert_eq!(found.source, CredentialSource::ConfigFile("/home/u/.docker/config.json".into()));
@@ -379,7 +394,10 @@ mod tests {
         assert_eq!(hub.lookup("docker.io").unwrap().unwrap().credential, basic("me", "pw"));
 
         let token = config(r#"{"auths":{"acr.example.io":{"auth":"","identitytoken":"tok"}}}"#);
-        assert_eq!(token.lookup("acr.example.io").unwrap().unwrap().credential, Credential::IdentityToken(Secret::new("tok")));
+        assert_eq!(
+            token.lookup("acr.example.io").unwrap().unwrap().credential,
+            Credential::IdentityToken(Secret::new("tok"))
+        );
 
         let none = config(r#"{"auths":{"other.io":{"auth":"dTpw"}}}"#);
         assert_eq!(none.lookup("quay.io").unwrap(), None);
@@ -388,12 +406,15 @@ mod tests {
 
     #[test]
     fn malformed_entries_say_where_without_quoting_secrets() {
-        let error = config(r#"{"auths":{"q.io":{"auth":"c2VjcmV0LXdpdGhvdXQtY29sb24="}}}"#).lookup("q.io").unwrap_err();
+        let error = config(r#"{"auths":{"q.io":{"auth":"c2VjcmV0LXdpdGhvdXQtY29sb24="}}}"#)
+            .lookup("q.io")
+            .unwrap_err();
         let message = error.to_string();
         assert!(message.contains("config.json"), "{message}");
         assert!(!message.contains("secret-without-colon") && !message.contains("c2VjcmV0"), "{message}");
 
-        let error = DockerConfig::parse("/x/config.json".into(), br#"{"auths": {"q.io": {"auth": "hunter2""#).unwrap_err();
+        let error = DockerConfig::parse("/x/config.json".into(), br#"{"auths": {"q.io": {"auth": "hunter2""#)
+            .unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 

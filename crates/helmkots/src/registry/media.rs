@@ -32,7 +32,8 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 
 /// Every manifest media type a pull accepts (sent as `Accept`): without the index types some
 /// registries quietly answer with one platform's manifest.
-pub const ACCEPTED_MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+pub const ACCEPTED_MANIFEST_TYPES: [&str; 4] =
+    [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
 
 /// The largest manifest or config helmkots reads into memory. The distribution spec asks
 /// registries to accept manifests up to 4 MiB; configs of real images are far smaller.
@@ -189,7 +190,8 @@ struct RawPlatform {
 
 impl RawDescriptor {
     fn into_descriptor(self) -> Result<Descriptor, ManifestProblem> {
-        let digest = parse_sha256(&self.digest).ok_or_else(|| ManifestProblem::UnsupportedDigest(self.digest.clone()))?;
+        let digest = parse_sha256(&self.digest)
+            .ok_or_else(|| ManifestProblem::UnsupportedDigest(self.digest.clone()))?;
         let size = u64::try_from(self.size).map_err(|_| ManifestProblem::BadSize(self.digest.clone()))?;
         let platform = self.platform.map(|platform| super::Platform {
             os: platform.os,
@@ -223,7 +225,8 @@ pub fn parse_index(kind: ManifestKind, bytes: &[u8]) -> Result<ImageIndex, Manif
     }
     let raw: Raw = serde_json::from_slice(bytes)
         .map_err(|error| ManifestProblem::Malformed { what: "index", detail: error.to_string() })?;
-    let manifests = raw.manifests.into_iter().map(RawDescriptor::into_descriptor).collect::<Result<_, _>>()?;
+    let manifests =
+        raw.manifests.into_iter().map(RawDescriptor::into_descriptor).collect::<Result<_, _>>()?;
     Ok(ImageIndex { kind, manifests })
 }
 
@@ -251,7 +254,8 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"{DOCKER_CONFIG}","digest":"{SHA_A}","size":3}},"layers":[]}}"#
         );
         assert_eq!(detect_kind(docker.as_bytes()), Some(ManifestKind::DockerManifest));
-        let bare_oci = format!(r#"{{"schemaVersion":2,"config":{{"digest":"{SHA_A}","size":3}},"layers":[]}}"#);
+        let bare_oci =
+            format!(r#"{{"schemaVersion":2,"config":{{"digest":"{SHA_A}","size":3}},"layers":[]}}"#);
         assert_eq!(detect_kind(bare_oci.as_bytes()), Some(ManifestKind::OciManifest));
         let bare_index = r#"{"schemaVersion":2,"manifests":[]}"#;
         assert_eq!(detect_kind(bare_index.as_bytes()), Some(ManifestKind::OciIndex));
@@ -288,7 +292,8 @@ mod tests {
             parse_manifest(ManifestKind::OciManifest, sha512.as_bytes()),
             Err(ManifestProblem::UnsupportedDigest(_))
         ));
-        let negative = format!(r#"{{"schemaVersion":2,"config":{{"digest":"{SHA_A}","size":-1}},"layers":[]}}"#);
+        let negative =
+            format!(r#"{{"schemaVersion":2,"config":{{"digest":"{SHA_A}","size":-1}},"layers":[]}}"#);
         assert!(matches!(
             parse_manifest(ManifestKind::OciManifest, negative.as_bytes()),
             Err(ManifestProblem::BadSize(_))

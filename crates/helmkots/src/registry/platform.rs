@@ -20,7 +20,9 @@ pub struct Platform {
 
 /// Why a platform string is not `os/architecture[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid platform `{input}`: expected `os/architecture` or `os/architecture/variant`, e.g. `linux/amd64`")]
+#[error(
+    "invalid platform `{input}`: expected `os/architecture` or `os/architecture/variant`, e.g. `linux/amd64`"
+)]
 pub struct PlatformError {
     /// The string as given.
     pub input: String,
@@ -31,8 +33,12 @@ impl Platform {
     pub fn parse(input: &str) -> Result<Platform, PlatformError> {
         let fail = || PlatformError { input: input.to_string() };
         let parts: Vec<&str> = input.split('/').collect();
-        let valid =
-            |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|part| valid(part)) {
             return Err(fail());
         }
@@ -65,7 +71,9 @@ impl Platform {
 
     /// True when `other` (an index entry's platform) is this platform.
     pub fn matches(&self, other: &Platform) -> bool {
-        self.os == other.os && self.architecture == other.architecture && self.normalized_variant() == other.normalized_variant()
+        self.os == other.os
+            && self.architecture == other.architecture
+            && self.normalized_variant() == other.normalized_variant()
     }
 }
 
@@ -104,7 +112,8 @@ fn image_entries(index: &ImageIndex) -> impl Iterator<Item = (&Descriptor, &Plat
         let kind = ManifestKind::from_media_type(&entry.media_type);
         let is_image = matches!(kind, Some(kind) if !kind.is_index()) || entry.media_type.is_empty();
         let platform = entry.platform.as_ref()?;
-        (is_image && platform.os != "unknown" && platform.architecture != "unknown").then_some((entry, platform))
+        (is_image && platform.os != "unknown" && platform.architecture != "unknown")
+            .then_some((entry, platform))
     })
 }
 
