@@ -178,11 +178,13 @@ fn json_output_lists_the_outputs() {
 }
 
 #[test]
-fn bad_flags_and_online_release_are_refused() {
+fn bad_flags_exit_with_2() {
     let dir = example();
-    dir.xtask("release").arg("--no-such-flag").run().assert_code(2);
-    dir.xtask("release").run().assert_code(1).assert_stderr_contains("not supported yet");
-    assert!(files_under(dir.join("dist")).is_empty(), "a refused release must write nothing");
+    for args in [&["--no-such-flag"][..], &["--offline", "--out"], &["--offline", "extra"]] {
+        dir.xtask("release").args(args).run().assert_code(2);
+    }
+    dir.xtask("check").arg("--offline").run().assert_code(2);
+    assert!(files_under(dir.path().join("dist")).is_empty(), "a refused command must write nothing");
 }
 
 // --- reproducibility ----------------------------------------------------------------------
@@ -196,13 +198,15 @@ fn chart_is_identical_across_runs() {
 }
 
 #[test]
-fn tree_is_identical_across_copies_with_different_mtimes() {
+fn tree_is_identical_across_copies_with_different_mtimes_and_modes() {
     let old = TestDir::new("mtimes-2001");
     let new = TestDir::new("mtimes-2020");
     old.copy_example();
     new.copy_example();
     set_mtimes(old.path(), SystemTime::UNIX_EPOCH + Duration::from_secs(978_307_200)); // 2001-01-01
     set_mtimes(new.path(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_592_222_400)); // 2020-06-15
+    set_modes(old.path(), 0o600);
+    set_modes(new.path(), 0o664);
     let (old_tree, new_tree) = (release(&old), release(&new));
     assert_eq!(
         sha256_file(old_tree.join(EXAMPLE_CHART)),
@@ -214,6 +218,15 @@ fn tree_is_identical_across_copies_with_different_mtimes() {
         fs::read_to_string(new_tree.join("SHA256SUMS")).unwrap(),
         "the release tree depends on file mtimes (or on the checkout path)"
     );
+}
+
+/// Sets the permission bits of every file under `dir` (none of the example's is executable).
+fn set_modes(dir: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in files_under(dir) {
+        fs::set_permissions(dir.join(&file), fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("cannot chmod {file}: {e}"));
+    }
 }
 
 #[test]
@@ -409,9 +422,14 @@ fn grafana_fixture_is_repacked_for_helm() {
 /// One tar entry, written with a raw header so that names the `tar` crate would refuse to
 /// write (`..`, absolute paths) really get into the archive.
 enum Raw {
-    File(String, &'static str),
+    File(String, Vec<u8>),
     Symlink(String, String),
     HardLink(String, String),
+    CharDevice(String),
+}
+
+fn file(name: &str, text: &str) -> Raw {
+    Raw::File(name.to_string(), text.as_bytes().to_vec())
 }
 
 fn raw_name(field: &mut [u8], name: &str) {
@@ -430,7 +448,11 @@ fn raw_tgz(entries: &[Raw]) -> Vec<u8> {
         let (name, data) = match entry {
             Raw::File(name, data) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                (name, data.as_bytes())
+                (name, data.as_slice())
+            }
+            Raw::CharDevice(name) => {
+                header.set_entry_type(tar::EntryType::Char);
+                (name, &[][..])
             }
             Raw::Symlink(name, target) | Raw::HardLink(name, target) => {
                 let kind = if matches!(entry, Raw::Symlink(..)) {
@@ -453,14 +475,20 @@ fn raw_tgz(entries: &[Raw]) -> Vec<u8> {
 
 fn good_entries() -> Vec<Raw> {
     vec![
-        Raw::File("demo/Chart.yaml".into(), "apiVersion: v2\nname: demo\nversion: 0.1.0\n"),
-        Raw::File("demo/values.yaml".into(), "replicaCount: 1\n"),
-        Raw::File(
-            "demo/templates/cm.yaml".into(),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
-        ),
+        file("demo/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 0.1.0\n"),
+        file("demo/values.yaml", "replicaCount: 1\n"),
+        file("demo/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n"),
     ]
 }
+
+const ARCHIVE_RELEASE: &str = r#"[app]
+slug = "demo"
+title = "Demo"
+
+[chart]
+path = "input/chart.tgz"
+release_name = "demo"
+"#;
 
 /// Releases a chart archive made of `entries`. Returns the run and the test dir, after
 /// asserting that nothing appeared outside `out/` and that `sentinels` do not exist.
@@ -470,10 +498,7 @@ fn release_archive(entries: Vec<Raw>, sentinels: &[PathBuf]) -> (helmkots_e2e::T
         assert!(!sentinel.exists(), "sentinel {} exists before the run; remove it", sentinel.display());
     }
     dir.write("input/chart.tgz", raw_tgz(&entries));
-    dir.write(
-        "release.toml",
-        "[app]\nslug = \"demo\"\ntitle = \"Demo\"\n\n[chart]\npath = \"input/chart.tgz\"\nrelease_name = \"demo\"\n",
-    );
+    dir.write("release.toml", ARCHIVE_RELEASE);
     let output = dir.xtask("release").args(["--offline", "--out", "out"]).run();
     for sentinel in sentinels {
         assert!(!sentinel.exists(), "the archive wrote {} outside the output dir", sentinel.display());
@@ -499,49 +524,115 @@ fn well_formed_archive_is_released() {
 fn unsafe_archives_are_refused() {
     let unique = format!("helmkots-e2e-{}", std::process::id());
     let temp = std::env::temp_dir();
-    // (bad entry, text the diagnostic must contain, paths a naive extraction would create)
-    let cases: Vec<(Raw, String, Vec<PathBuf>)> = vec![
+    let big = Raw::File("demo/big.bin".into(), vec![0; 5 * 1024 * 1024 + 1]);
+    // (bad entry, texts the diagnostic must contain, paths a naive extraction would create)
+    let cases: Vec<(Raw, Vec<String>, Vec<PathBuf>)> = vec![
         (
-            Raw::File(format!("../{unique}-dotdot"), "pwned\n"),
-            format!("../{unique}-dotdot"),
+            file(&format!("../{unique}-dotdot"), "pwned\n"),
+            vec![format!("../{unique}-dotdot"), "..".into()],
             vec![temp.join(format!("{unique}-dotdot"))],
         ),
         (
-            Raw::File(format!("demo/../../{unique}-nested"), "pwned\n"),
-            format!("demo/../../{unique}-nested"),
+            file(&format!("demo/../../{unique}-nested"), "pwned\n"),
+            vec![format!("demo/../../{unique}-nested")],
             vec![temp.join(format!("{unique}-nested"))],
         ),
         (
-            Raw::File(format!("{}/{unique}-absolute", temp.display()), "pwned\n"),
-            format!("{}/{unique}-absolute", temp.display()),
+            file(&format!("{}/{unique}-absolute", temp.display()), "pwned\n"),
+            vec![format!("{}/{unique}-absolute", temp.display())],
             vec![temp.join(format!("{unique}-absolute"))],
         ),
         (
             Raw::Symlink("demo/evil".into(), format!("../../{unique}-outside")),
-            "demo/evil".into(),
-            vec![temp.join(format!("{unique}-outside"))],
+            vec!["demo/evil".into(), "symbolic link".into()],
+            vec![temp.join(format!("{unique}-outside")), temp.join(format!("{unique}-outside/pwned"))],
         ),
-        (Raw::HardLink("demo/passwd".into(), "/etc/passwd".into()), "demo/passwd".into(), vec![]),
+        (
+            Raw::HardLink("demo/passwd".into(), "/etc/passwd".into()),
+            vec!["demo/passwd".into(), "hard link".into()],
+            vec![],
+        ),
+        (Raw::CharDevice("demo/tty".into()), vec!["demo/tty".into(), "device".into()], vec![]),
+        (big, vec!["demo/big.bin".into(), "5 MiB".into()], vec![]),
     ];
-    for (bad, needle, sentinels) in cases {
+    for (bad, needles, sentinels) in cases {
         let mut entries = good_entries();
         let follow_through = matches!(bad, Raw::Symlink(..));
         entries.insert(1, bad);
         if follow_through {
             // A file written through the link, as a tar-slip via symlink would.
-            entries.push(Raw::File("demo/evil/pwned".into(), "pwned\n"));
+            entries.push(file("demo/evil/pwned", "pwned\n"));
         }
         let (output, dir) = release_archive(entries, &sentinels);
-        output
-            .assert_code(1)
-            .assert_stderr_contains(&needle)
-            .assert_stderr_contains("refusing chart archive");
-        assert!(
-            files_under(dir.join("out")).is_empty(),
-            "a refused archive produced files: {:#?}",
-            files_under(dir.join("out"))
-        );
+        output.assert_code(1).assert_stderr_contains("refusing chart archive");
+        for needle in &needles {
+            output.assert_stderr_contains(needle);
+        }
+        let written = files_under(dir.join("out"));
+        assert!(written.is_empty(), "a refused archive produced files: {written:#?}");
     }
+}
+
+#[test]
+fn chart_directory_symlink_out_of_the_chart_is_refused() {
+    let dir = example();
+    let outside = dir.write("outside/secret.txt", "secret\n");
+    std::os::unix::fs::symlink(&outside, dir.join("charts/demo-app/templates/leak.txt")).unwrap();
+    dir.xtask("release")
+        .args(["--offline", "--out", "out"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("templates/leak.txt")
+        .assert_stderr_contains("outside the chart");
+    assert!(files_under(dir.join("out")).is_empty(), "a refused chart produced files");
+}
+
+// --- the build record of a chart that is not a folder beside release.toml --------------------
+
+/// `release.lock.json` says inputs are files "relative to the release file's folder"; each
+/// must exist there with the recorded digest.
+fn assert_inputs_are_files(dir: &TestDir, tree: &Path) {
+    let lock = read_json(&tree.join("release.lock.json"));
+    for input in lock["inputs"].as_array().expect("`inputs` is not a list") {
+        let path = input["path"].as_str().expect("input without path");
+        assert!(Path::new(path).is_relative(), "input {path} is not relative to the release file's folder");
+        let file = dir.join(path);
+        assert!(file.is_file(), "input {path} is not a file beside release.toml");
+        assert_eq!(input["sha256"], format!("sha256:{}", sha256_file(&file)), "wrong sha256 for input {path}");
+    }
+}
+
+#[test]
+fn archive_chart_inputs_are_files() {
+    let (output, dir) = release_archive(good_entries(), &[]);
+    output.assert_success();
+    assert_inputs_are_files(&dir, &dir.join("out/demo-0.1.0"));
+}
+
+#[test]
+fn tree_does_not_depend_on_an_absolute_chart_path() {
+    let trees: Vec<(TestDir, PathBuf)> = ["abs-a", "abs-b"]
+        .into_iter()
+        .map(|name| {
+            let dir = TestDir::new(name);
+            let chart = dir.write("input/chart.tgz", raw_tgz(&good_entries()));
+            let path = serde_json::to_string(chart.to_str().unwrap()).unwrap();
+            dir.write("release.toml", ARCHIVE_RELEASE.replace("\"input/chart.tgz\"", &path));
+            dir.xtask("release").args(["--offline", "--out", "out"]).run().assert_success();
+            let tree = dir.join("out/demo-0.1.0");
+            (dir, tree)
+        })
+        .collect();
+    let lock = fs::read_to_string(trees[0].1.join("release.lock.json")).unwrap();
+    assert!(
+        !lock.contains(trees[0].0.path().to_str().unwrap()),
+        "release.lock.json records the machine's absolute chart path:\n{lock}"
+    );
+    assert_eq!(
+        fs::read_to_string(trees[0].1.join("SHA256SUMS")).unwrap(),
+        fs::read_to_string(trees[1].1.join("SHA256SUMS")).unwrap(),
+        "the same chart at two absolute paths gives different trees"
+    );
 }
 
 // --- malformed inputs -----------------------------------------------------------------------
@@ -734,6 +825,16 @@ fn bad_chart_yaml_api_version() {
         "demo-app/Chart.yaml",
         1,
         &["unsupported chart apiVersion `v3`"],
+    );
+}
+
+#[test]
+fn bad_chart_yaml_name_with_path() {
+    check_bad(
+        chart_yaml(&CHART_YAML.replace("name: demo-app", "name: ../evil")),
+        "demo-app/Chart.yaml",
+        2,
+        &["path separator"],
     );
 }
 

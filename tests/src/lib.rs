@@ -435,3 +435,5 @@ pub fn set_mtimes(dir: impl AsRef<Path>, time: std::time::SystemTime) {
             .unwrap_or_else(|e| panic!("cannot set the mtime of {}: {e}", path.display()));
     }
 }
+
+pub mod registry;

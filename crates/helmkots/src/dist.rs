@@ -28,6 +28,9 @@ pub const INJECT_FAILURE_ENV: &str = "HELMKOTS_INJECT_FAILURE";
 #[derive(Debug, Default, Clone)]
 pub struct OutputTree {
     files: BTreeMap<String, Vec<u8>>,
+    /// Large files already written elsewhere (the airgap bundle): moved into the tree when it
+    /// is written, with their digest and size known from when they were written.
+    moved: BTreeMap<String, (Utf8PathBuf, Sha256Digest, u64)>,
 }
 
 impl OutputTree {
@@ -39,6 +42,17 @@ impl OutputTree {
     /// Adds (or replaces) a file.
     pub fn insert(&mut self, path: impl Into<String>, contents: Vec<u8>) {
         self.files.insert(path.into(), contents);
+    }
+
+    /// Adds a file already on disk (on the same filesystem as the output directory), to be
+    /// moved into the tree; `sha256` and `size` describe its bytes.
+    pub fn insert_moved(&mut self, path: impl Into<String>, source: Utf8PathBuf, sha256: Sha256Digest, size: u64) {
+        self.moved.insert(path.into(), (source, sha256, size));
+    }
+
+    /// The files moved into the tree: path, digest, size.
+    pub fn moved_files(&self) -> impl Iterator<Item = (&str, &Sha256Digest, u64)> {
+        self.moved.iter().map(|(path, (_, digest, size))| (path.as_str(), digest, *size))
     }
 
     /// The files, sorted by path.
@@ -53,10 +67,13 @@ impl OutputTree {
 
     /// `SHA256SUMS` text (`<hex>  <path>` lines, sorted by path) for every file so far.
     pub fn checksums(&self) -> String {
-        self.files
+        let mut lines: BTreeMap<&str, String> = self
+            .files
             .iter()
-            .map(|(path, bytes)| format!("{}  {path}\n", Sha256Digest::of(bytes).hex()))
-            .collect()
+            .map(|(path, bytes)| (path.as_str(), Sha256Digest::of(bytes).hex()))
+            .collect();
+        lines.extend(self.moved.iter().map(|(path, (_, digest, _))| (path.as_str(), digest.hex())));
+        lines.iter().map(|(path, hex)| format!("{hex}  {path}\n")).collect()
     }
 }
 
@@ -97,6 +114,13 @@ fn write_tree(root: &Utf8Path, tree: &OutputTree) -> Result<()> {
         file.write_all(bytes).io_context("write", &path)?;
         file.sync_all().io_context("sync", &path)?;
     }
+    for (relative, (source, _, _)) in &tree.moved {
+        let path = root.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).io_context("create", parent)?;
+        }
+        fs::rename(source, &path).io_context("move", source)?;
+    }
     Ok(())
 }
 
@@ -130,6 +154,8 @@ fn remove_stale_siblings(out_dir: &Utf8Path, name: &str) {
         let file_name = entry.file_name();
         if file_name.starts_with(&format!(".{name}.partial-")) {
             let _ = fs::remove_dir_all(entry.path());
+        } else if file_name.starts_with(&format!(".{name}.bundle-")) {
+            let _ = fs::remove_file(entry.path());
         } else if file_name.starts_with(&format!(".{name}.old-")) {
             if final_dir.exists() {
                 let _ = fs::remove_dir_all(entry.path());

@@ -7,6 +7,7 @@
 //! The engine returns data and typed errors; only the `xtask` CLI prints.
 #![deny(missing_docs)]
 
+pub mod airgap;
 pub mod chart;
 pub mod diagnostic;
 pub mod digest;
@@ -14,6 +15,7 @@ pub mod discover;
 pub mod dist;
 pub mod error;
 pub mod helmignore;
+pub mod image_lock;
 pub mod image_ref;
 pub mod image_routing;
 pub mod kots;
@@ -25,6 +27,7 @@ pub mod proof;
 pub mod registry;
 pub mod release;
 pub mod rendered_images;
+pub mod store;
 pub mod reproducible;
 pub mod value_path;
 pub mod values_yaml;

@@ -12,6 +12,8 @@
 //! Architecture Invariant: this is the only module that sequences stages; each stage is a
 //! function of its inputs and returns data.
 
+pub mod online;
+
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
@@ -19,6 +21,7 @@ use crate::{
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
     discover::{self, DiscoveryProblemKind, ImageSet},
+    image_lock,
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
     kots::{self, KotsValues},
@@ -169,7 +172,7 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
 }
 
 /// Computes every output without writing anything.
-pub fn plan(checked: Checked, epoch: u64) -> Result<Plan> {
+pub fn plan(checked: Checked, epoch: u64, pinned_helm_cli: Option<String>) -> Result<Plan> {
     let packaged = chart::package(&checked.chart, epoch)?;
     let images = images(&checked)?;
     let mut warnings: Vec<String> = images.problems.iter().map(ToString::to_string).collect();
@@ -191,7 +194,7 @@ pub fn plan(checked: Checked, epoch: u64) -> Result<Plan> {
     if checked.release.airgap.channel_id.is_empty() {
         warnings.push("[airgap] channel_id is empty: a customer's KOTS accepts an airgap bundle only when it matches their license".to_string());
     }
-    let helm_cli_image = helm_cli_image(&checked, &packaged);
+    let helm_cli_image = pinned_helm_cli.unwrap_or_else(|| helm_cli_image(&checked, &packaged));
     let mut additional_images: Vec<String> = images.references().map(|r| r.familiar()).collect();
     additional_images.sort();
     additional_images.dedup();
@@ -264,22 +267,18 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(files)
 }
 
-/// Builds the release tree `dist/<slug>-<version>/`.
+/// Builds the release tree `dist/<slug>-<version>/`: offline, the chart, manifests and build
+/// record; online also the helm-cli image (built, pushed and pinned) and the airgap bundle.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let checked = check(&options.release_file)?;
-    if !options.offline {
-        return Err(Error::Unsupported {
-            what: "building the helm-cli image and the airgap bundle (they need a registry client)".into(),
-            help: "run `cargo xtask release --offline` to build the chart, manifests and build record".into(),
-        });
-    }
     let out_dir = match &options.out_dir {
         Some(dir) => dir.clone(),
         None => checked.release.root.join("dist"),
     };
     let epoch = reproducible::source_date_epoch();
     let tree_name = checked.tree_name();
-    let plan = plan(checked, epoch)?;
+    let mut online = if options.offline { None } else { Some(online::prepare(&checked, epoch)?) };
+    let plan = plan(checked, epoch, online.as_ref().map(|o| o.helm_cli.reference.to_string()))?;
     let mut warnings = plan.warnings.clone();
     let proof = if !options.proof {
         None
@@ -295,12 +294,31 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         }
         Some(report)
     };
-    let Plan { checked, mut tree, .. } = plan;
-    let record = build_record(&checked, &tree, epoch)?;
+    let mut bundle_temp = None;
+    let mut tree = plan.tree.clone();
+    if let Some(online) = &mut online {
+        std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
+        let bundle = online::bundle(online, &plan, &out_dir, epoch)?;
+        tree.insert_moved(
+            format!("{tree_name}.airgap"),
+            bundle.path.clone(),
+            bundle.sha256,
+            bundle.size,
+        );
+        bundle_temp = Some(bundle);
+    }
+    let record = build_record(&plan.checked, &tree, epoch)?;
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
-    let dir = dist::write_atomically(&out_dir, &tree_name, &tree)?;
+    let written = dist::write_atomically(&out_dir, &tree_name, &tree);
+    if let (Err(_), Some(bundle)) = (&written, &bundle_temp) {
+        let _ = std::fs::remove_file(&bundle.path);
+    }
+    let dir = written?;
+    if let Some(online) = &online {
+        online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
+    }
     Ok(ReleaseOutcome { dir, record, warnings, proof })
 }
 
@@ -321,7 +339,16 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
             sha256: chart_sha,
         },
         inputs: input_records(checked),
-        outputs: tree.files().map(|(path, bytes)| file_record(path, bytes)).collect(),
+        outputs: {
+            let mut outputs: Vec<FileRecord> = tree.files().map(|(path, bytes)| file_record(path, bytes)).collect();
+            outputs.extend(tree.moved_files().map(|(path, digest, size)| FileRecord {
+                path: path.to_string(),
+                sha256: digest.oci(),
+                size,
+            }));
+            outputs.sort();
+            outputs
+        },
     })
 }
 
@@ -380,7 +407,7 @@ pub struct PreviewOptions {
 pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Preview> {
     use crate::kots_template::{self, Context, LocalRegistry};
     let checked = check(release_file)?;
-    let plan = plan(checked, reproducible::source_date_epoch())?;
+    let plan = plan(checked, reproducible::source_date_epoch(), None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set)
         .map_err(|error| Error::Preview(error.to_string()))?;
     if let Some(namespace) = &options.namespace {

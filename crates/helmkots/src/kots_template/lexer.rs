@@ -282,8 +282,8 @@ impl Lexer<'_> {
         }
         let bad =
             |end: usize| PassError::new(pos, Kind::BadNumber { text: self.input[pos..end].to_string() });
-        if self.input[end..].starts_with(|c: char| is_word(c) || c == '.') {
-            return Err(bad(self.word_end(end + 1).max(end + 1)));
+        if let Some(c) = self.input[end..].chars().next().filter(|c| is_word(*c) || *c == '.') {
+            return Err(bad(self.word_end(end + c.len_utf8())));
         }
         let text = self.input[pos..end].replace('_', "");
         let kind = if hex {
@@ -314,7 +314,7 @@ impl Lexer<'_> {
                 '\n' => return Err(PassError::new(pos, Kind::UnterminatedString)),
                 '"' => {
                     self.push(TokenKind::String(String::from_utf8_lossy(&value).into_owned()), pos);
-                    return self.terminated(index + 1);
+                    return Ok(index + 1);
                 }
                 '\\' => {
                     let (escaped, length) = unescape(&self.input[index + 1..], '"')
@@ -337,7 +337,7 @@ impl Lexer<'_> {
         };
         let value = self.input[pos + 1..pos + 1 + length].replace('\r', "");
         self.push(TokenKind::String(value), pos);
-        self.terminated(pos + 1 + length + 1)
+        Ok(pos + 1 + length + 1)
     }
 
     /// A character constant starting at `pos`: its code point, as an integer.
@@ -360,7 +360,7 @@ impl Lexer<'_> {
             return Err(bad());
         }
         self.push(TokenKind::Int(value), pos);
-        self.terminated(pos + 1 + length + 1)
+        Ok(pos + 1 + length + 1)
     }
 }
 

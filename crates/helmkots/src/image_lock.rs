@@ -1,0 +1,71 @@
+//! `helmkots.lock`: every image reference the release uses, pinned to the digest it resolved
+//! to (manifest or index), like `Cargo.lock`. Committed by the vendor; `release` pulls the
+//! locked digests, so a release is reproducible from the lock even after upstream tags move;
+//! `cargo xtask lock --update` re-resolves every reference.
+
+use std::collections::BTreeMap;
+
+use camino::Utf8Path;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    digest::Sha256Digest,
+    error::{Error, IoContext, Result},
+};
+
+/// The lock file's name, at the folder of the release file.
+pub const FILE_NAME: &str = "helmkots.lock";
+
+/// The lock's schema version.
+pub const VERSION: u32 = 1;
+
+/// The whole lock file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageLock {
+    /// [`VERSION`].
+    pub version: u32,
+    /// Normalised reference → digest (`sha256:<hex>`), sorted.
+    pub images: BTreeMap<String, String>,
+}
+
+impl ImageLock {
+    /// Reads the lock; a missing file is an empty lock.
+    pub fn read(path: &Utf8Path) -> Result<ImageLock> {
+        if !path.exists() {
+            return Ok(ImageLock { version: VERSION, images: BTreeMap::new() });
+        }
+        let text = std::fs::read_to_string(path).io_context("read", path)?;
+        serde_json::from_str(&text).map_err(|error| Error::Chart {
+            chart: path.to_path_buf(),
+            reason: format!("not a valid lock file: {error}"),
+            help: Some(format!("delete it and run `cargo xtask lock --update` to write a new {FILE_NAME}")),
+        })
+    }
+
+    /// The locked digest of a normalised reference.
+    pub fn get(&self, reference: &str) -> Option<Sha256Digest> {
+        let hex = self.images.get(reference)?.strip_prefix("sha256:")?;
+        let bytes: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
+        Some(Sha256Digest(bytes))
+    }
+
+    /// Pins a reference.
+    pub fn set(&mut self, reference: &str, digest: &Sha256Digest) {
+        self.images.insert(reference.to_string(), digest.oci());
+    }
+
+    /// Writes the lock atomically (temporary file, then rename), only when it changed.
+    pub fn write(&self, path: &Utf8Path) -> Result<bool> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
+        text.push('\n');
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(false);
+        }
+        let dir = path.parent().unwrap_or(Utf8Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir).io_context("create", dir)?;
+        std::io::Write::write_all(&mut temp, text.as_bytes()).io_context("write", path)?;
+        temp.as_file().sync_all().io_context("sync", path)?;
+        temp.persist(path).map_err(|e| e.error).io_context("rename", path)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,154 @@
+//! The steps of `release` that need registries: build, push and pin the helm-cli image, then
+//! pull every image into the store and write the airgap bundle.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::{
+    airgap::{
+        bundle::{self, AirgapMeta},
+        pull::{self, PullOptions, PullRequest},
+    },
+    chart,
+    diagnostic::{FileProblems, Problem},
+    digest::Sha256Digest,
+    error::{Error, IoContext, Result},
+    image_lock::{self, ImageLock},
+    image_ref::ImageRef,
+    oci_image::{self, HelmCliImage, HelmCliSpec, PushSummary},
+    pipeline::{Checked, Plan},
+    registry::{Platform, Registry, RegistryOptions},
+    store::{self, BlobStore},
+};
+
+/// The registry session of one release.
+pub struct Online {
+    /// The client.
+    pub registry: Registry,
+    /// The local image store.
+    pub store: BlobStore,
+    /// `helmkots.lock`, updated as references resolve.
+    pub lock: ImageLock,
+    /// The built helm-cli image.
+    pub image: HelmCliImage,
+    /// Where it was pushed, pinned by digest.
+    pub helm_cli: PushSummary,
+}
+
+/// A written bundle, before it is moved into the release tree.
+#[derive(Debug, Clone)]
+pub struct BundleFile {
+    /// The temporary file.
+    pub path: Utf8PathBuf,
+    /// Its sha256.
+    pub sha256: Sha256Digest,
+    /// Its size.
+    pub size: u64,
+}
+
+fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, help: &str) -> Error {
+    Error::Invalid(FileProblems {
+        file: checked.release.file.clone(),
+        problems: vec![Problem::at(span, message).with_help(help)],
+    })
+}
+
+/// Builds the helm-cli image on its (locked) base, pushes it to `[helm_cli] name`, and opens
+/// the store for the pulls.
+pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
+    let release = &checked.release;
+    let registry = Registry::new(RegistryOptions::from_env())?;
+    let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
+    let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
+    let base_text = release.helm_cli.base.get_ref();
+    let base = ImageRef::parse(base_text).map_err(|error| {
+        located(checked, release.helm_cli.base.span(), format!("`{base_text}` is not an image reference: {error}"), "write a reference like \"docker.io/alpine/helm:3.16.2\"")
+    })?;
+    let Some(name_spec) = &release.helm_cli.name else {
+        return Err(Error::Unsupported {
+            what: "pushing the helm-cli image without `[helm_cli] name`".to_string(),
+            help: "set `[helm_cli] name` to the repository to push to, or run with --offline".to_string(),
+        });
+    };
+    let name = ImageRef::parse(name_spec.get_ref()).map_err(|error| {
+        located(checked, name_spec.span(), format!("`{}` is not an image name: {error}", name_spec.get_ref()), "write a repository like \"registry.example.com/acme/app-helm-cli\"")
+    })?;
+    let platform = Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+    let base_pinned = match lock.get(&base.to_string()) {
+        Some(digest) if base.digest().is_none() => {
+            ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base.clone())
+        }
+        _ => base.clone(),
+    };
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let version = checked.chart.metadata.version.to_string();
+    let revision = git_revision(&release.root);
+    let spec = HelmCliSpec {
+        workdir: &release.helm_cli.workdir,
+        platform: &platform,
+        chart: &packaged,
+        chart_version: &version,
+        revision: revision.as_deref(),
+        source: None,
+        created: epoch,
+    };
+    let image = oci_image::build_helm_cli_image(&registry, &base_pinned, &spec)?;
+    if base.digest().is_none() {
+        lock.set(&base.to_string(), &image.base.resolved.top.digest);
+    }
+    let helm_cli = oci_image::push(&registry, &image, &name, None)?;
+    Ok(Online { registry, store, lock, image, helm_cli })
+}
+
+/// The commit the release file's folder is at, when it is a git checkout.
+fn git_revision(root: &Utf8Path) -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    sh.change_dir(root);
+    xshell::cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok().filter(|rev| !rev.is_empty())
+}
+
+/// Pulls every image the release ships (the chart's, `[images] include`, the helm-cli image)
+/// and writes the bundle into a temporary file in `out_dir`.
+pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) -> Result<BundleFile> {
+    let release = &plan.checked.release;
+    let mut requests: Vec<PullRequest> = plan
+        .images
+        .references()
+        .map(|reference| PullRequest { reference: reference.clone(), locked: online.lock.get(&reference.to_string()) })
+        .collect();
+    requests.push(PullRequest { reference: online.helm_cli.reference.clone(), locked: None });
+    let platforms = release
+        .images
+        .platforms
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Error::Internal(error.to_string()))?;
+    let pulled = pull::pull_all(&online.registry, &online.store, &requests, &PullOptions::new(platforms))?;
+    for image in &pulled {
+        if image.reference.digest().is_none() && image.reference != online.helm_cli.reference {
+            online.lock.set(&image.reference.to_string(), &image.resolved);
+        }
+    }
+    let manifests: Vec<(String, Vec<u8>)> = plan
+        .tree
+        .files()
+        .filter_map(|(path, bytes)| Some((path.strip_prefix("manifests/")?.to_string(), bytes.to_vec())))
+        .collect();
+    let app = bundle::app_tar_gz(&manifests, epoch).io_context("write", "app.tar.gz")?;
+    let meta = AirgapMeta {
+        app_slug: release.app.slug.get_ref().clone(),
+        channel_id: release.airgap.channel_id.clone(),
+        channel_name: release.airgap.channel_name.clone(),
+        version_label: plan.checked.version(),
+        release_notes: release.airgap.release_notes.clone(),
+        update_cursor: release.airgap.update_cursor.map_or_else(|| "0".to_string(), |c| c.to_string()),
+    };
+    let path = out_dir.join(format!(".{}.bundle-{}", plan.checked.tree_name(), std::process::id()));
+    match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch) {
+        Ok(info) => Ok(BundleFile { path, sha256: info.sha256, size: info.size }),
+        Err(error) => {
+            let _ = std::fs::remove_file(&path);
+            Err(error)
+        }
+    }
+}
