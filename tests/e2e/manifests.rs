@@ -559,3 +559,58 @@ fn passthrough_manifests_are_copied_unchanged() {
     expected.extend(sources.iter().map(String::as_str));
     assert_manifests_valid(&manifests, &expected);
 }
+
+// --- names that look like other YAML scalars -------------------------------------------------
+
+/// A slug or Job name is a DNS-1123 label, and `2048`, `true`, `null` or `yes` are valid
+/// ones; in the manifests they must stay strings, or Kubernetes and KOTS refuse the objects
+/// (`metadata.name: 2048` is a number, `name: true` a boolean).
+#[test]
+fn names_that_look_like_numbers_or_booleans_stay_strings() {
+    let dir = example();
+    let release = dir.read("release.toml");
+    for (from, to) in
+        [("slug = \"demo-app\"", "slug = \"2048\""), ("name = \"kots-helm-cli\"", "name = \"true\"")]
+    {
+        assert!(release.contains(from), "the example's release.toml no longer has {from:?}");
+    }
+    let release = release
+        .replace("slug = \"demo-app\"", "slug = \"2048\"")
+        .replace("name = \"kots-helm-cli\"", "name = \"true\"");
+    dir.write("release.toml", release);
+    let manifests = release_into(&dir, "out", "2048-1.4.2");
+    let expected_names = [
+        ("kots-app.yaml", "2048"),
+        ("kots-config.yaml", "2048-config"),
+        ("helm-values.yaml", "2048-helm-values"),
+        ("helm-cli-job.yaml", "true"),
+    ];
+    let mut wrong = Vec::new();
+    for (file, name) in expected_names {
+        let document = yaml_document(&manifests.join(file));
+        if document["metadata"]["name"] != json!(name) {
+            wrong.push(format!(
+                "{file}: metadata.name is {} instead of the string {name:?}",
+                document["metadata"]["name"]
+            ));
+        }
+        let mut label_maps = vec![("metadata.labels", &document["metadata"]["labels"])];
+        label_maps
+            .push(("spec.template.metadata.labels", &document["spec"]["template"]["metadata"]["labels"]));
+        for (where_, labels) in label_maps {
+            for (key, value) in labels.as_object().into_iter().flatten() {
+                if !value.is_string() {
+                    wrong.push(format!("{file}: {where_}.{key} is {value}, not a string"));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "PRODUCT BUG: the kots templates write slugs and Job names unquoted (`{{{{slug}}}}`, \
+         `{{{{job_name}}}}` instead of `{{{{yaml ...}}}}`), so YAML reads them as numbers, booleans \
+         or null:\n{}",
+        wrong.join("\n")
+    );
+    assert_manifests_valid(&manifests, &GENERATED);
+}

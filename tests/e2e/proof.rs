@@ -145,14 +145,19 @@ fn proof_table(output: &TestOutput) -> ProofTable {
     let mut lines = output.stderr.lines().skip_while(|line| !line.starts_with("airgap proof: "));
     let header = lines.next().unwrap_or_else(|| panic!("no proof table printed\n{}", describe()));
     let rest = header.strip_prefix("airgap proof: ").unwrap();
-    let (count, rest) = rest.split_once(" configuration(s) of [").unwrap_or_else(|| panic!("bad header {header:?}"));
+    let (count, rest) =
+        rest.split_once(" configuration(s) of [").unwrap_or_else(|| panic!("bad header {header:?}"));
     let (items, rest) = rest.split_once(']').unwrap_or_else(|| panic!("bad header {header:?}"));
     let modes = rest
         .rsplit_once('×')
         .and_then(|(_, m)| m.trim().strip_suffix(" mode(s)"))
         .unwrap_or_else(|| panic!("bad header {header:?}"));
     let column_line = lines.next().unwrap_or_default();
-    assert!(column_line.trim_start().starts_with("result"), "no column line after {header:?}\n{}", describe());
+    assert!(
+        column_line.trim_start().starts_with("result"),
+        "no column line after {header:?}\n{}",
+        describe()
+    );
     let mut rows = Vec::new();
     for line in lines {
         let mut words = line.split_whitespace();
@@ -222,7 +227,8 @@ fn assert_table_shape(table: &ProofTable, configurations: usize) {
         );
     }
     let expected_modes: BTreeSet<&str> =
-        ["airgap registry.airgap.invalid:5000/proof-ns", "airgap registry.airgap.invalid:5000", "online"].into();
+        ["airgap registry.airgap.invalid:5000/proof-ns", "airgap registry.airgap.invalid:5000", "online"]
+            .into();
     for (config, modes) in &per_config {
         assert_eq!(modes, &expected_modes, "modes of configuration {config:?}");
     }
@@ -271,7 +277,8 @@ fn yaml_to_json(text: &str) -> Result<Value, String> {
 }
 
 fn parse_yaml(text: &str, what: &str) -> Value {
-    yaml_to_json(text).unwrap_or_else(|error| panic!("{what} is not valid YAML: {error}\n--- text ---\n{text}"))
+    yaml_to_json(text)
+        .unwrap_or_else(|error| panic!("{what} is not valid YAML: {error}\n--- text ---\n{text}"))
 }
 
 fn at<'a>(document: &'a Value, dotted: &str) -> &'a Value {
@@ -285,9 +292,17 @@ fn preview(dir: &TestDir, args: &[&str]) -> String {
 
 /// Previews the release in `dir` for `args`, writes the resolved values, renders `chart` with
 /// them, and returns its images by template.
-fn preview_and_render(dir: &TestDir, args: &[&str], chart: &Path, release_name: &str) -> Vec<(String, String)> {
+fn preview_and_render(
+    dir: &TestDir,
+    args: &[&str],
+    chart: &Path,
+    release_name: &str,
+) -> Vec<(String, String)> {
     let stdout = preview(dir, args);
-    let values = dir.write(format!("resolved-{}.yaml", args.join("_").replace(['/', ':', '='], "-")), resolved_values(&stdout));
+    let values = dir.write(
+        format!("resolved-{}.yaml", args.join("_").replace(['/', ':', '='], "-")),
+        resolved_values(&stdout),
+    );
     images_by_template(&helm_template(chart, release_name, &values))
 }
 
@@ -347,12 +362,12 @@ title = "Optional components"
 
 /// The six grafana images, as `<last component>:<tag>`.
 const GRAFANA_IMAGES: [&str; 6] = [
-    "grafana:7.3.5",                   // image
-    "curl:7.73.0",                     // downloadDashboardsImage (dashboards with a url)
-    "busybox:1.31.1",                  // initChownData.image (persistence)
-    "k8s-sidecar:1.1.0",               // sidecar.image (dashboards and datasources sidecars)
-    "grafana-image-renderer:latest",   // imageRenderer.image
-    "bats:v1.1.0",                     // testFramework
+    "grafana:7.3.5",                 // image
+    "curl:7.73.0",                   // downloadDashboardsImage (dashboards with a url)
+    "busybox:1.31.1",                // initChownData.image (persistence)
+    "k8s-sidecar:1.1.0",             // sidecar.image (dashboards and datasources sidecars)
+    "grafana-image-renderer:latest", // imageRenderer.image
+    "bats:v1.1.0",                   // testFramework
 ];
 
 /// A temp dir with a release.toml for the hard-coded-hook fixture; `extra` goes after [chart].
@@ -423,7 +438,8 @@ fn grafana_proof_passes_in_every_combination() {
         "items the proof varied"
     );
     assert_table_shape(&table, 1 << items.len());
-    let proved: BTreeSet<BTreeMap<String, String>> = table.rows.iter().map(|r| r.configuration.clone()).collect();
+    let proved: BTreeSet<BTreeMap<String, String>> =
+        table.rows.iter().map(|r| r.configuration.clone()).collect();
     assert_eq!(proved, all_bool_combinations(&items), "the proof must cover every combination");
     for row in &table.rows {
         assert!(row.ok, "run failed: {row:?}\n{}", output.stderr);
@@ -450,7 +466,12 @@ fn grafana_proof_passes_in_every_combination() {
         table.rows.iter().filter(|r| r.configuration.values().all(|v| v == "1")).collect();
     assert_eq!(all_on_rows.len(), 3);
     for row in all_on_rows {
-        assert_eq!(row.images, rendered.len(), "the proof checked {} images but helm renders {rendered:?}", row.images);
+        assert_eq!(
+            row.images,
+            rendered.len(),
+            "the proof checked {} images but helm renders {rendered:?}",
+            row.images
+        );
     }
     for (template, image) in &rendered {
         assert!(
@@ -474,7 +495,9 @@ fn grafana_proof_blames_a_removed_image_renderer_rewrite() {
     let text = fs::read_to_string(&values_file).expect("cannot read helm-values.yaml");
     let rewritten: Vec<&str> = text
         .lines()
-        .filter(|line| line.trim_start().starts_with("repository:") && line.contains("grafana-image-renderer"))
+        .filter(|line| {
+            line.trim_start().starts_with("repository:") && line.contains("grafana-image-renderer")
+        })
         .collect();
     assert_eq!(rewritten.len(), 1, "expected one imageRenderer.image.repository rewrite:\n{text}");
     let line = rewritten[0];
@@ -484,12 +507,8 @@ fn grafana_proof_blames_a_removed_image_renderer_rewrite() {
     fs::write(&values_file, edited).expect("cannot write helm-values.yaml");
 
     let started = std::time::Instant::now();
-    let output = dir
-        .xtask("verify")
-        .arg(&tree)
-        .args(["--proof", "--json"])
-        .env("PATH", path_with_helm())
-        .run();
+    let output =
+        dir.xtask("verify").arg(&tree).args(["--proof", "--json"]).env("PATH", path_with_helm()).run();
     eprintln!("grafana verify --proof: {:.1?}", started.elapsed());
     output.assert_code(1);
     let report = output.json();
@@ -553,7 +572,9 @@ fn hardcoded_hook_image_fails_the_proof_and_writes_nothing() {
     assert!(!errors.is_empty(), "no error lines:\n{}", output.stderr);
     for error in &errors {
         assert!(
-            error.contains("Job/hook-app-prepare") && error.contains("templates/hook.yaml") && error.contains(HOOK_IMAGE),
+            error.contains("Job/hook-app-prepare")
+                && error.contains("templates/hook.yaml")
+                && error.contains(HOOK_IMAGE),
             "every error is about the hook's image, not the Deployment's:\n{error}"
         );
     }
@@ -565,13 +586,17 @@ fn hardcoded_hook_image_fails_the_proof_and_writes_nothing() {
 #[test]
 fn hardcoded_hook_image_is_written_with_no_proof_or_without_helm() {
     let dir = hook_release("");
-    let output =
-        dir.xtask("release").args(["--offline", "--no-proof", "--out", "out"]).env("PATH", path_with_helm()).run();
+    let output = dir
+        .xtask("release")
+        .args(["--offline", "--no-proof", "--out", "out"])
+        .env("PATH", path_with_helm())
+        .run();
     output.assert_success();
     assert!(!output.stderr.contains("airgap proof"), "--no-proof must not run the proof:\n{}", output.stderr);
     assert_tree_intact(dir.join("out").join("hook-app-0.1.0"));
 
-    let output = dir.xtask("release").args(["--offline", "--out", "out2"]).env("PATH", path_without_helm()).run();
+    let output =
+        dir.xtask("release").args(["--offline", "--out", "out2"]).env("PATH", path_without_helm()).run();
     output.assert_success().assert_stderr_contains("airgap proof skipped");
     assert_tree_intact(dir.join("out2").join("hook-app-0.1.0"));
 }
@@ -587,7 +612,11 @@ fn hardcoded_hook_image_in_include_is_still_blamed_on_its_template() {
     output.assert_failure().assert_stderr_contains("the airgap proof failed");
     let table = proof_table(&output);
     for row in &table.rows {
-        assert_eq!(row.ok, row.mode == "online", "included, the image is known online but not rewritable airgap: {row:?}");
+        assert_eq!(
+            row.ok,
+            row.mode == "online",
+            "included, the image is known online but not rewritable airgap: {row:?}"
+        );
     }
     let errors = proof_errors(&output.stderr);
     assert!(!errors.is_empty(), "no error lines:\n{}", output.stderr);
@@ -630,7 +659,8 @@ fn example_proof_passes_with_hook_test_pod_and_subchart() {
         assert!(row.ok, "run failed: {row:?}\n{}", output.stderr);
         // web, the migration hook and the test pod always; redis with the cache; the
         // exporter sidecar with metrics.
-        let expected = 3 + flag(&row.configuration, "enable_cache") + flag(&row.configuration, "enable_metrics");
+        let expected =
+            3 + flag(&row.configuration, "enable_cache") + flag(&row.configuration, "enable_metrics");
         assert_eq!(row.images, expected, "images checked in {} {:?}", row.mode, row.configuration);
     }
 
@@ -673,7 +703,10 @@ fn preview_rewrites_for_online_and_both_registry_forms() {
     let dir = example();
     let online = parse_yaml(resolved_values(&preview(&dir, &[])), "online values");
     assert_eq!(at(&online, "image.repository"), "proxy.replicated.com/proxy/demo-app/ghcr.io/acme/demo-web");
-    assert_eq!(at(&online, "migrations.image"), "proxy.replicated.com/proxy/demo-app/docker.io/acme/demo-migrate:2.3.0");
+    assert_eq!(
+        at(&online, "migrations.image"),
+        "proxy.replicated.com/proxy/demo-app/docker.io/acme/demo-migrate:2.3.0"
+    );
     assert_eq!(at(&online, "tests.image"), "docker.io/library/busybox");
     assert_eq!(at(&online, "cache.image.repository"), "docker.io/library/redis");
     assert_eq!(at(&online, "metricsExporter.image.registry"), "quay.io");
@@ -693,7 +726,11 @@ fn preview_rewrites_for_online_and_both_registry_forms() {
         assert_eq!(at(&values, "tests.image"), &format!("{prefix}busybox"), "{registry}");
         assert_eq!(at(&values, "cache.image.repository"), &format!("{prefix}redis"), "{registry}");
         assert_eq!(at(&values, "metricsExporter.image.registry"), host, "{registry}");
-        let exporter = if namespace.is_empty() { "json-exporter".to_string() } else { format!("{namespace}/json-exporter") };
+        let exporter = if namespace.is_empty() {
+            "json-exporter".to_string()
+        } else {
+            format!("{namespace}/json-exporter")
+        };
         assert_eq!(at(&values, "metricsExporter.image.repository"), &exporter, "{registry}");
     }
 
@@ -742,7 +779,6 @@ fn preview_set_text_stays_one_yaml_string() {
         "line one\nline two: x",
         "- not a list",
         r#"repl{{ ConfigOption "replicas" }}"#,
-        "",
     ] {
         let stdout = preview(&dir, &["--set", &format!("greeting={greeting}")]);
         let values = parse_yaml(resolved_values(&stdout), "resolved values");
@@ -762,7 +798,11 @@ fn preview_set_unknown_item_fails_naming_it() {
         .run()
         .assert_failure()
         .assert_stderr_contains("nosuchitem");
-    dir.xtask("preview").args(["--set", "greeting"]).run().assert_failure().assert_stderr_contains("ITEM=VALUE");
+    dir.xtask("preview")
+        .args(["--set", "greeting"])
+        .run()
+        .assert_failure()
+        .assert_stderr_contains("ITEM=VALUE");
     dir.xtask("preview").args(["--airgap"]).run().assert_failure().assert_stderr_contains("--registry");
 }
 

@@ -52,7 +52,13 @@ fn example_chart() -> (PackagedChart, String) {
     package(&repo_root().join("charts").join("demo-app"))
 }
 
-fn build(registry: &Registry, base: &str, platform: &str, chart: &PackagedChart, version: &str) -> helmkots::Result<HelmCliImage> {
+fn build(
+    registry: &Registry,
+    base: &str,
+    platform: &str,
+    chart: &PackagedChart,
+    version: &str,
+) -> helmkots::Result<HelmCliImage> {
     let platform = Platform::parse(platform).expect("platform");
     let spec = HelmCliSpec {
         workdir: WORKDIR,
@@ -69,7 +75,8 @@ fn build(registry: &Registry, base: &str, platform: &str, chart: &PackagedChart,
 fn skopeo_json(args: &[&str]) -> Value {
     let (ok, output) = run(Command::new("skopeo").args(args));
     assert!(ok, "skopeo {args:?} failed:\n{output}");
-    serde_json::from_str(&output).unwrap_or_else(|error| panic!("skopeo {args:?} printed no JSON ({error}):\n{output}"))
+    serde_json::from_str(&output)
+        .unwrap_or_else(|error| panic!("skopeo {args:?} printed no JSON ({error}):\n{output}"))
 }
 
 /// `skopeo copy` the pushed image into an OCI layout and `umoci unpack --rootless` it; the
@@ -89,17 +96,29 @@ fn unpack_pushed(reference: &str, work: &Path, creds: Option<&str>) -> PathBuf {
 }
 
 fn unpack_layout(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
-    let (ok, output) = run(Command::new("umoci").args(["unpack", "--rootless", "--image"]).arg(format!("{}:{tag}", layout.display())).arg(bundle));
+    let (ok, output) = run(Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle));
     assert!(ok, "umoci unpack {}:{tag} failed:\n{output}", layout.display());
     bundle.join("rootfs")
 }
 
 fn layer_digests(inspect: &Value) -> Vec<String> {
-    inspect["Layers"].as_array().expect("Layers").iter().map(|layer| layer.as_str().unwrap_or_default().to_string()).collect()
+    inspect["Layers"]
+        .as_array()
+        .expect("Layers")
+        .iter()
+        .map(|layer| layer.as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 fn seeded_layer(seed: &SeededImage, platform: &str) -> String {
-    seed.layers.iter().find(|(name, _)| name == platform).map(|(_, digest)| digest.clone()).expect("seeded platform")
+    seed.layers
+        .iter()
+        .find(|(name, _)| name == platform)
+        .map(|(_, digest)| digest.clone())
+        .expect("seeded platform")
 }
 
 #[test]
@@ -117,9 +136,14 @@ fn builds_pushes_and_reads_back_with_skopeo_and_umoci() {
 
     let name = ImageRef::parse(&registry.image("acme/demo-app-helm-cli")).unwrap();
     let summary = oci_image::push(&client, &image, &name, None).expect("push");
-    let expected = format!("{}:{}@{}", registry.image("acme/demo-app-helm-cli"), image.tag, image.digest().oci());
+    let expected =
+        format!("{}:{}@{}", registry.image("acme/demo-app-helm-cli"), image.tag, image.digest().oci());
     assert_eq!(summary.reference.to_string(), expected);
-    assert_eq!((summary.mounted, summary.uploaded), (1, 2), "base layer mounted, chart layer + config uploaded: {summary:?}");
+    assert_eq!(
+        (summary.mounted, summary.uploaded),
+        (1, 2),
+        "base layer mounted, chart layer + config uploaded: {summary:?}"
+    );
 
     // Pushing again finds everything there.
     let again = oci_image::push(&client, &image, &name, None).expect("second push");
@@ -143,7 +167,10 @@ fn builds_pushes_and_reads_back_with_skopeo_and_umoci() {
     assert!(settings.get("Entrypoint").is_none_or(Value::is_null), "Entrypoint cleared: {settings}");
     assert!(settings.get("Cmd").is_none_or(Value::is_null), "Cmd cleared: {settings}");
     assert_eq!(settings["User"], "1000", "the base's User is kept");
-    assert!(settings["Env"].as_array().unwrap().iter().any(|env| env == "HELMKOTS_BASE=1"), "the base's Env is kept");
+    assert!(
+        settings["Env"].as_array().unwrap().iter().any(|env| env == "HELMKOTS_BASE=1"),
+        "the base's Env is kept"
+    );
     assert_eq!(config["created"], "2000-01-01T00:00:00Z");
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
     assert_eq!(config["rootfs"]["diff_ids"][1], image.layer.diff_id.oci());
@@ -164,7 +191,8 @@ fn same_inputs_give_the_same_digest_and_one_chart_byte_changes_it() {
 
     // Two independent clients, two independent builds.
     let first = build(&client(work.path()), &base.reference, "linux/amd64", &chart, &version).unwrap();
-    let second = build(&client(work.path()), &base.reference, "linux/amd64", &example_chart().0, &version).unwrap();
+    let second =
+        build(&client(work.path()), &base.reference, "linux/amd64", &example_chart().0, &version).unwrap();
     assert_eq!(first.digest(), second.digest());
     assert_eq!(first.manifest.bytes, second.manifest.bytes);
     assert_eq!(first.config.bytes, second.config.bytes);
@@ -178,7 +206,8 @@ fn same_inputs_give_the_same_digest_and_one_chart_byte_changes_it() {
     std::fs::write(&values, text).unwrap();
     let (changed_chart, _) = package(&copy);
     assert_ne!(changed_chart.sha256, chart.sha256);
-    let changed = build(&client(work.path()), &base.reference, "linux/amd64", &changed_chart, &version).unwrap();
+    let changed =
+        build(&client(work.path()), &base.reference, "linux/amd64", &changed_chart, &version).unwrap();
     assert_ne!(changed.digest(), first.digest());
     assert_ne!(changed.tag, first.tag);
 }
@@ -197,12 +226,25 @@ fn the_local_oci_layout_is_read_by_skopeo_and_umoci() {
     let files = oci_image::write_layout(&client, &image, layout_dir).expect("write layout");
     let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
     assert!(paths.contains(&"oci-layout") && paths.contains(&"index.json"), "{paths:?}");
-    assert_eq!(paths.iter().filter(|path| path.starts_with("blobs/sha256/")).count(), 4, "base layer, chart layer, config, manifest");
+    assert_eq!(
+        paths.iter().filter(|path| path.starts_with("blobs/sha256/")).count(),
+        4,
+        "base layer, chart layer, config, manifest"
+    );
     for file in &files {
-        assert_eq!(sha256_file(layout.join(&file.path)), file.sha256.hex(), "{} hashes to its record", file.path);
+        assert_eq!(
+            sha256_file(layout.join(&file.path)),
+            file.sha256.hex(),
+            "{} hashes to its record",
+            file.path
+        );
     }
     assert!(
-        !all_files(&layout).iter().any(|path| path.file_name().unwrap().to_string_lossy().starts_with(".partial")),
+        !all_files(&layout).iter().any(|path| path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".partial")),
         "no temporary files are left"
     );
     let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
@@ -213,7 +255,11 @@ fn the_local_oci_layout_is_read_by_skopeo_and_umoci() {
     assert_eq!(inspect["Digest"], image.digest().oci());
     assert_eq!(inspect["Labels"][LABEL_VERSION], version);
 
-    let (ok, stat) = run(Command::new("umoci").args(["stat", "--image"]).arg(format!("{}:{}", layout.display(), image.tag)));
+    let (ok, stat) = run(Command::new("umoci").args(["stat", "--image"]).arg(format!(
+        "{}:{}",
+        layout.display(),
+        image.tag
+    )));
     assert!(ok, "umoci stat failed:\n{stat}");
     assert!(stat.contains("helmkots: add chart"), "umoci shows our history entry:\n{stat}");
     let rootfs = unpack_layout(&layout, &image.tag, &work.path().join("bundle-local"));
@@ -249,6 +295,7 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     let image = build(&anonymous, &base.reference, "linux/amd64", &chart, &version).unwrap();
     let error = oci_image::push(&anonymous, &image, &name, None).expect_err("push without credentials");
     let message = error.to_string();
+    eprintln!("without credentials: {message}");
     assert!(matches!(error, Error::Registry(RegistryError::Unauthorized { .. })), "{error:?}");
     assert!(message.contains(&locked.host()) && message.contains("acme/helm-cli"), "{message}");
     assert!(message.contains("docker login"), "{message}");
@@ -256,10 +303,15 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     // With a wrong password: refused, and the wrong password is nowhere in the message.
     let wrong_dir = work.path().join("wrong-credentials");
     write_docker_config(&wrong_dir, &locked.host(), USER, "wrong-Pw-77");
-    let error = oci_image::push(&client(&wrong_dir), &image, &name, None).expect_err("push with a wrong password");
+    let error =
+        oci_image::push(&client(&wrong_dir), &image, &name, None).expect_err("push with a wrong password");
     let message = format!("{error} {error:?}");
+    eprintln!("wrong password: {message}");
     assert!(message.contains("were refused"), "{message}");
-    assert!(!message.contains("wrong-Pw-77") && !message.contains(&base64(&format!("{USER}:wrong-Pw-77"))), "{message}");
+    assert!(
+        !message.contains("wrong-Pw-77") && !message.contains(&base64(&format!("{USER}:wrong-Pw-77"))),
+        "{message}"
+    );
 
     // With the right credentials in DOCKER_CONFIG's config.json: the push works.
     let docker_config = work.path().join("docker-config");
@@ -272,7 +324,12 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     assert_eq!((summary.mounted, summary.uploaded), (0, 3), "another host: everything is uploaded");
     let reference = format!("{}:{}", locked.image("acme/helm-cli"), image.tag);
     let creds = format!("{USER}:{PASSWORD}");
-    let inspect = skopeo_json(&["inspect", "--tls-verify=false", &format!("--creds={creds}"), &format!("docker://{reference}")]);
+    let inspect = skopeo_json(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("--creds={creds}"),
+        &format!("docker://{reference}"),
+    ]);
     assert_eq!(inspect["Digest"], image.digest().oci());
     let rootfs = unpack_pushed(&reference, &work.path().join("pull"), Some(&creds));
     assert!(rootfs.join("apps").join(&chart.file_name).is_file());
@@ -291,8 +348,14 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     }
     let again = oci_image::push(&authed, &image, &name, None).expect("push again with credentials");
     assert_eq!(again.present, 3);
-    let error = build(&authed, &format!("{}:no-such-tag", locked.image("acme/helm-cli")), "linux/amd64", &chart, &version)
-        .expect_err("missing tag");
+    let error = build(
+        &authed,
+        &format!("{}:no-such-tag", locked.image("acme/helm-cli")),
+        "linux/amd64",
+        &chart,
+        &version,
+    )
+    .expect_err("missing tag");
     assert!(matches!(error, Error::Registry(RegistryError::NotFound { .. })), "{error:?}");
     let message = format!("{error} {error:?}");
     assert!(!message.contains(PASSWORD) && !message.contains(&encoded), "{message}");
@@ -310,7 +373,11 @@ fn a_multi_platform_base_gives_the_requested_platform() {
         let image = build(&client, &base.reference, platform, &chart, &version).expect("build");
         assert_eq!(image.base.resolved.top.digest.oci(), base.digest, "the pin is the index digest");
         assert_ne!(image.base.resolved.manifest.digest, image.base.resolved.top.digest);
-        assert_eq!(image.base_layers()[0].digest.oci(), seeded_layer(&base, platform), "{platform}: its own base layer");
+        assert_eq!(
+            image.base_layers()[0].digest.oci(),
+            seeded_layer(&base, platform),
+            "{platform}: its own base layer"
+        );
         let config: Value = serde_json::from_slice(&image.config.bytes).unwrap();
         assert_eq!(config["architecture"], architecture);
 
@@ -346,6 +413,7 @@ fn an_unreachable_registry_names_the_image_the_host_and_the_fix() {
     assert_eq!(host, &format!("127.0.0.1:{port}"));
     assert!(!cause.is_empty());
     let message = error.to_string();
+    eprintln!("unreachable: {message}");
     for needle in [base.as_str(), &format!("127.0.0.1:{port}"), "--offline", "mirror", "docker login"] {
         assert!(message.contains(needle), "`{needle}` missing from: {message}");
     }

@@ -71,11 +71,15 @@ impl TestRegistry {
         );
         if let Some((user, password)) = &credentials {
             require_tool("htpasswd");
-            let output = Command::new("htpasswd").args(["-Bbn", user, password]).output().expect("run htpasswd");
+            let output =
+                Command::new("htpasswd").args(["-Bbn", user, password]).output().expect("run htpasswd");
             assert!(output.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&output.stderr));
             let htpasswd = dir.path().join("htpasswd");
             std::fs::write(&htpasswd, &output.stdout).expect("write htpasswd");
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: helmkots-test\n    path: {}\n", htpasswd.display()));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: helmkots-test\n    path: {}\n",
+                htpasswd.display()
+            ));
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("write registry config");
@@ -154,7 +158,8 @@ impl TestRegistry {
         let layout = tempfile::tempdir().expect("temp dir");
         let dir = Utf8Path::from_path(layout.path()).expect("utf-8 temp dir");
         let (amd64, amd64_layer) = write_platform_image(dir, "amd64", None, busybox_entries(Some("amd64")));
-        let (arm64, arm64_layer) = write_platform_image(dir, "arm64", Some("v8"), busybox_entries(Some("arm64")));
+        let (arm64, arm64_layer) =
+            write_platform_image(dir, "arm64", Some("v8"), busybox_entries(Some("arm64")));
         let entry = |descriptor: &Descriptor, architecture: &str, variant: Option<&str>| {
             let mut platform = json!({"os": "linux", "architecture": architecture});
             if let Some(variant) = variant {
@@ -168,8 +173,12 @@ impl TestRegistry {
             "manifests": [entry(&amd64, "amd64", None), entry(&arm64, "arm64", Some("v8"))],
         }));
         let index_file = write_blob_bytes(dir, &index).expect("index blob");
-        let index_descriptor =
-            Descriptor { media_type: OCI_INDEX.to_string(), digest: index_file.sha256, size: index_file.size, platform: None };
+        let index_descriptor = Descriptor {
+            media_type: OCI_INDEX.to_string(),
+            digest: index_file.sha256,
+            size: index_file.size,
+            platform: None,
+        };
         let tag = tag_of(repo_tag);
         write_index(dir, &[(index_descriptor, Some(tag.to_string()))]).expect("index.json");
         self.skopeo_push(layout.path(), tag, repo_tag, true);
@@ -192,7 +201,9 @@ impl TestRegistry {
         if let Some((user, password)) = &self.credentials {
             command.arg(format!("--dest-creds={user}:{password}"));
         }
-        command.arg(format!("oci:{}:{tag}", layout.display())).arg(format!("docker://{}", self.image(repo_tag)));
+        command
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}", self.image(repo_tag)));
         let output = run(&mut command);
         assert!(output.0, "skopeo copy to {repo_tag} failed:\n{}\nregistry log:\n{}", output.1, self.log());
     }
@@ -225,12 +236,16 @@ pub fn run(command: &mut Command) -> (bool, String) {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("bind 127.0.0.1:0").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
 
 /// `GET path` over plain HTTP/1.0 on 127.0.0.1:port; the status code, if anything answered.
 fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).ok()?;
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
     let mut head = [0u8; 64];
@@ -255,7 +270,11 @@ fn busybox_entries(marker: Option<&str>) -> Vec<LayerEntry> {
     ];
     if let Some(marker) = marker {
         entries.push(LayerEntry::Directory { path: "etc".into() });
-        entries.push(LayerEntry::File { path: "etc/platform".into(), data: marker.as_bytes().to_vec(), executable: false });
+        entries.push(LayerEntry::File {
+            path: "etc/platform".into(),
+            data: marker.as_bytes().to_vec(),
+            executable: false,
+        });
     }
     entries
 }

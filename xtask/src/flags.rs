@@ -40,9 +40,9 @@ xflags::xflags! {
             /// The namespace KOTS deploys into.
             optional --namespace namespace: String
         }
-        /// Check a release tree; with --proof, prove every configuration's images.
+        /// Check an airgap bundle or a release tree; with --proof, prove every configuration's images.
         cmd verify {
-            /// The release tree, dist/<slug>-<version>.
+            /// The release tree (dist/<slug>-<version>) or a .airgap bundle.
             required dir: PathBuf
             /// Release file to use (default: release.toml at the repository root).
             optional -f, --file path: PathBuf
@@ -55,6 +55,24 @@ xflags::xflags! {
         cmd images {
             /// Release file to use (default: release.toml at the repository root).
             optional -f, --file path: PathBuf
+            /// Print the result as JSON.
+            optional --json
+        }
+        /// Resolve every image reference into helmkots.lock.
+        cmd lock {
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Re-resolve every reference, not just those missing from the lock.
+            optional --update
+        }
+        /// Build the helm-cli image (base image + the packaged chart) as an OCI layout.
+        cmd image {
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Directory for the layout (default: dist/ beside the release file).
+            optional --out dir: PathBuf
+            /// Also push it to `[helm_cli] name`.
+            optional --push
             /// Print the result as JSON.
             optional --json
         }

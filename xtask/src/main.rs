@@ -112,7 +112,22 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             let file = release_file(cmd.file)?;
             let dir = utf8(cmd.dir)?;
             if !cmd.proof {
-                return Err(format_err!("nothing to verify yet without --proof (bundle verification comes with the airgap bundle)"));
+                let report = helmkots::pipeline::verify(&dir)?;
+                if cmd.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    for problem in &report.problems {
+                        eprintln!("error: {problem}");
+                    }
+                    eprintln!(
+                        "{} {dir}: {} blobs re-hashed, {} images checked, {} problem(s)",
+                        if report.passed() { "✓" } else { "✗" },
+                        report.blobs_checked,
+                        report.saved_images.len(),
+                        report.problems.len()
+                    );
+                }
+                return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
             let report = helmkots::pipeline::prove_tree(&file, &dir)?;
             if cmd.json {
@@ -121,6 +136,44 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 proof_report::print(&report);
             }
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        flags::XtaskCmd::Lock(cmd) => {
+            let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
+            for (reference, digest) in &lock.images {
+                println!("{reference} {digest}");
+            }
+            eprintln!(
+                "{} {}",
+                if changed { "✓ updated" } else { "✓ unchanged:" },
+                helmkots::image_lock::FILE_NAME
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Image(cmd) => {
+            let options = helmkots::pipeline::ImageOptions {
+                release_file: release_file(cmd.file)?,
+                out_dir: cmd.out.map(utf8).transpose()?,
+                push: cmd.push,
+            };
+            let outcome = helmkots::pipeline::image(&options)?;
+            if cmd.json {
+                let summary = serde_json::json!({
+                    "layout": outcome.layout.as_str(),
+                    "tag": outcome.tag,
+                    "manifest_digest": outcome.manifest_digest,
+                    "pushed": outcome.pushed,
+                });
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                eprintln!(
+                    "✓ wrote {} (tag {}, manifest {})",
+                    outcome.layout, outcome.tag, outcome.manifest_digest
+                );
+                if let Some(pushed) = &outcome.pushed {
+                    eprintln!("✓ pushed {pushed}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
     }

@@ -46,7 +46,13 @@ impl OutputTree {
 
     /// Adds a file already on disk (on the same filesystem as the output directory), to be
     /// moved into the tree; `sha256` and `size` describe its bytes.
-    pub fn insert_moved(&mut self, path: impl Into<String>, source: Utf8PathBuf, sha256: Sha256Digest, size: u64) {
+    pub fn insert_moved(
+        &mut self,
+        path: impl Into<String>,
+        source: Utf8PathBuf,
+        sha256: Sha256Digest,
+        size: u64,
+    ) {
         self.moved.insert(path.into(), (source, sha256, size));
     }
 
@@ -67,11 +73,8 @@ impl OutputTree {
 
     /// `SHA256SUMS` text (`<hex>  <path>` lines, sorted by path) for every file so far.
     pub fn checksums(&self) -> String {
-        let mut lines: BTreeMap<&str, String> = self
-            .files
-            .iter()
-            .map(|(path, bytes)| (path.as_str(), Sha256Digest::of(bytes).hex()))
-            .collect();
+        let mut lines: BTreeMap<&str, String> =
+            self.files.iter().map(|(path, bytes)| (path.as_str(), Sha256Digest::of(bytes).hex())).collect();
         lines.extend(self.moved.iter().map(|(path, (_, digest, _))| (path.as_str(), digest.hex())));
         lines.iter().map(|(path, hex)| format!("{hex}  {path}\n")).collect()
     }

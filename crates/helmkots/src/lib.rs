@@ -27,8 +27,8 @@ pub mod proof;
 pub mod registry;
 pub mod release;
 pub mod rendered_images;
-pub mod store;
 pub mod reproducible;
+pub mod store;
 pub mod value_path;
 pub mod values_yaml;
 

@@ -30,6 +30,22 @@ pub struct BuildRecord {
     pub inputs: Vec<FileRecord>,
     /// Every output file, relative to the release tree, sorted (this record and SHA256SUMS excluded).
     pub outputs: Vec<FileRecord>,
+    /// The airgap bundle, when the release has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub airgap: Option<AirgapRecord>,
+}
+
+/// The airgap bundle of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AirgapRecord {
+    /// Path of the bundle inside the release tree.
+    pub path: String,
+    /// `sha256:<hex>` of its `app.tar.gz`.
+    pub app_tar_gz: String,
+    /// Its `savedImages`.
+    pub saved_images: Vec<String>,
+    /// The helm-cli image the Job runs, pinned.
+    pub helm_cli_image: String,
 }
 
 /// The packaged chart.

@@ -21,9 +21,9 @@ use crate::{
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
     discover::{self, DiscoveryProblemKind, ImageSet},
-    image_lock,
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
+    image_lock,
     kots::{self, KotsValues},
     lock::{self, BuildRecord, ChartRecord, FileRecord},
     proof::{self, ProofInputs, ProofReport},
@@ -299,15 +299,18 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     if let Some(online) = &mut online {
         std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
         let bundle = online::bundle(online, &plan, &out_dir, epoch)?;
-        tree.insert_moved(
-            format!("{tree_name}.airgap"),
-            bundle.path.clone(),
-            bundle.sha256,
-            bundle.size,
-        );
+        tree.insert_moved(format!("{tree_name}.airgap"), bundle.path.clone(), bundle.sha256, bundle.size);
         bundle_temp = Some(bundle);
     }
-    let record = build_record(&plan.checked, &tree, epoch)?;
+    let mut record = build_record(&plan.checked, &tree, epoch)?;
+    if let (Some(bundle), Some(online)) = (&bundle_temp, &online) {
+        record.airgap = Some(lock::AirgapRecord {
+            path: format!("{tree_name}.airgap"),
+            app_tar_gz: bundle.app_tar_gz.oci(),
+            saved_images: bundle.saved_images.clone(),
+            helm_cli_image: online.helm_cli.reference.to_string(),
+        });
+    }
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
@@ -339,8 +342,10 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
             sha256: chart_sha,
         },
         inputs: input_records(checked),
+        airgap: None,
         outputs: {
-            let mut outputs: Vec<FileRecord> = tree.files().map(|(path, bytes)| file_record(path, bytes)).collect();
+            let mut outputs: Vec<FileRecord> =
+                tree.files().map(|(path, bytes)| file_record(path, bytes)).collect();
             outputs.extend(tree.moved_files().map(|(path, digest, size)| FileRecord {
                 path: path.to_string(),
                 sha256: digest.oci(),
@@ -476,4 +481,154 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
         helm: HELM_PROGRAM,
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
+}
+
+/// Verifies an airgap bundle, or the bundle of a release tree against its build record.
+pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
+    if path.is_file() {
+        return crate::airgap::verify::verify_bundle(path, None);
+    }
+    let record_path = path.join(lock::FILE_NAME);
+    let record: BuildRecord =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).io_context("read", &record_path)?)
+            .map_err(|error| Error::Proof(format!("{record_path} is not a build record: {error}")))?;
+    let Some(airgap) = &record.airgap else {
+        return Err(Error::Unsupported {
+            what: format!("verifying {path}: it has no airgap bundle (it was built with --offline)"),
+            help: "run `cargo xtask release` without --offline to build the bundle, or use `verify --proof`"
+                .into(),
+        });
+    };
+    let mut report =
+        crate::airgap::verify::verify_bundle(&path.join(&airgap.path), Some(&airgap.app_tar_gz))?;
+    if report.saved_images != airgap.saved_images {
+        report.problems.push("savedImages differ from the build record".to_string());
+    }
+    Ok(report)
+}
+
+/// Resolves every image reference of the release into `helmkots.lock`: only those missing from
+/// it, or all of them with `update`. Returns the lock and whether the file changed.
+pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock::ImageLock, bool)> {
+    use crate::registry::{Registry, RegistryOptions};
+    let checked = check(release_file)?;
+    let images = images(&checked)?;
+    let path = checked.release.root.join(image_lock::FILE_NAME);
+    let mut lock = image_lock::ImageLock::read(&path)?;
+    let registry = Registry::new(RegistryOptions::from_env())?;
+    let mut references: Vec<crate::image_ref::ImageRef> = images.references().cloned().collect();
+    if let Ok(base) = crate::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
+        references.push(base);
+    }
+    for reference in references {
+        if reference.digest().is_some() || (!update && lock.get(&reference.to_string()).is_some()) {
+            continue;
+        }
+        let resolved = registry.resolve(&reference)?;
+        lock.set(&reference.to_string(), &resolved.digest);
+    }
+    let changed = lock.write(&path)?;
+    Ok((lock, changed))
+}
+
+/// What `image` needs.
+#[derive(Debug, Clone)]
+pub struct ImageOptions {
+    /// The release file.
+    pub release_file: Utf8PathBuf,
+    /// Where the layout goes (`<out>/<slug>-<version>/helm-cli/`); `dist/` when absent.
+    pub out_dir: Option<Utf8PathBuf>,
+    /// Also push to `[helm_cli] name`.
+    pub push: bool,
+}
+
+/// What `image` produced.
+#[derive(Debug, Clone)]
+pub struct ImageOutcome {
+    /// The OCI image layout directory.
+    pub layout: Utf8PathBuf,
+    /// The image's tag.
+    pub tag: String,
+    /// `sha256:<hex>` of its manifest.
+    pub manifest_digest: String,
+    /// The pushed reference, pinned, when pushed.
+    pub pushed: Option<String>,
+}
+
+/// Builds the helm-cli image and writes it as an OCI layout (written into a temporary
+/// sibling and renamed into place), pushing it when asked.
+pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
+    use crate::{
+        image_ref::ImageRef,
+        oci_image::{self, HelmCliSpec},
+        registry::{Platform, Registry, RegistryOptions},
+    };
+    let checked = check(&options.release_file)?;
+    let release = &checked.release;
+    let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
+    let epoch = reproducible::source_date_epoch();
+    let registry = Registry::new(RegistryOptions::from_env())?;
+    let lock = image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
+    let base = ImageRef::parse(release.helm_cli.base.get_ref()).map_err(|error| {
+        Error::Invalid(FileProblems {
+            file: release.file.clone(),
+            problems: vec![Problem::at(
+                release.helm_cli.base.span(),
+                format!("not an image reference: {error}"),
+            )],
+        })
+    })?;
+    let base = match lock.get(&base.to_string()) {
+        Some(digest) if base.digest().is_none() => {
+            ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base)
+        }
+        _ => base,
+    };
+    let platform =
+        Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let version = checked.chart.metadata.version.to_string();
+    let spec = HelmCliSpec {
+        workdir: &release.helm_cli.workdir,
+        platform: &platform,
+        chart: &packaged,
+        chart_version: &version,
+        revision: None,
+        source: None,
+        created: epoch,
+    };
+    let built = oci_image::build_helm_cli_image(&registry, &base, &spec)?;
+    let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");
+    let parent = final_dir.parent().unwrap_or(&out_dir).to_path_buf();
+    std::fs::create_dir_all(&parent).io_context("create", &parent)?;
+    let staging = parent.join(format!(".helm-cli.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = oci_image::write_layout(&registry, &built, &staging).and_then(|_| {
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir).io_context("remove", &final_dir)?;
+        }
+        std::fs::rename(&staging, &final_dir).io_context("rename", &staging)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    written?;
+    let pushed = if options.push {
+        let Some(name) = &release.helm_cli.name else {
+            return Err(Error::Unsupported {
+                what: "pushing without `[helm_cli] name`".into(),
+                help: "set `[helm_cli] name` in release.toml to the repository to push to".into(),
+            });
+        };
+        let name = ImageRef::parse(name.get_ref()).map_err(|error| Error::Internal(error.to_string()))?;
+        Some(oci_image::push(&registry, &built, &name, Some(&final_dir))?.reference.to_string())
+    } else {
+        None
+    };
+    Ok(ImageOutcome {
+        layout: final_dir,
+        tag: built.tag.clone(),
+        manifest_digest: built.manifest.digest.oci(),
+        pushed,
+    })
 }

@@ -109,7 +109,10 @@ impl BlobWriter {
     pub fn commit(self, expected: &Sha256Digest) -> Result<Sha256Digest, CommitError> {
         let (actual, temp, _) = self.hashing.finish();
         if actual != *expected {
-            return Err(CommitError::Mismatch(StoreMismatch { expected: expected.oci(), actual: actual.oci() }));
+            return Err(CommitError::Mismatch(StoreMismatch {
+                expected: expected.oci(),
+                actual: actual.oci(),
+            }));
         }
         temp.as_file().sync_all().map_err(CommitError::Io)?;
         let target = self.store.path(expected);

@@ -152,7 +152,8 @@ pub fn write_bundle(
     let encoder = reproducible::gzip_writer(hashing, BUNDLE_LEVEL);
     let mut builder = tar::Builder::new(encoder);
     let airgap = airgap_yaml(meta, images, uncompressed_size);
-    reproducible::append_file(&mut builder, "airgap.yaml", airgap.as_bytes(), mtime).io_context("write", out)?;
+    reproducible::append_file(&mut builder, "airgap.yaml", airgap.as_bytes(), mtime)
+        .io_context("write", out)?;
     reproducible::append_file(&mut builder, "app.tar.gz", app_tar_gz, mtime).io_context("write", out)?;
     // Directories and files in one sorted walk, so each directory precedes its contents.
     let mut entries: Vec<(String, Option<&layout::Content>)> = std::iter::once(("images".to_string(), None))
@@ -181,6 +182,11 @@ pub fn write_bundle(
     let hashing = builder.into_inner().io_context("write", out)?.finish().io_context("write", out)?;
     let (sha256, mut writer, size) = hashing.finish();
     writer.flush().io_context("write", out)?;
-    writer.into_inner().map_err(|e| e.into_error()).io_context("write", out)?.sync_all().io_context("sync", out)?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .io_context("write", out)?
+        .sync_all()
+        .io_context("sync", out)?;
     Ok(BundleInfo { uncompressed_size, sha256, size })
 }

@@ -30,7 +30,8 @@ pub fn files(images: &[PulledImage]) -> BTreeMap<String, Content> {
             files.insert(blob_path(digest), Content::Blob(*digest));
         }
         for digest in &image.blobs {
-            files.insert(format!("{repository}/_layers/sha256/{}/link", digest.hex()), Content::Link(*digest));
+            files
+                .insert(format!("{repository}/_layers/sha256/{}/link", digest.hex()), Content::Link(*digest));
         }
         for digest in &image.manifests {
             files.insert(
@@ -41,7 +42,8 @@ pub fn files(images: &[PulledImage]) -> BTreeMap<String, Content> {
         if let (Some(tag), None) = (image.reference.tag(), image.reference.digest()) {
             let tag_dir = format!("{repository}/_manifests/tags/{tag}");
             files.insert(format!("{tag_dir}/current/link"), Content::Link(image.top));
-            files.insert(format!("{tag_dir}/index/sha256/{}/link", image.top.hex()), Content::Link(image.top));
+            files
+                .insert(format!("{tag_dir}/index/sha256/{}/link", image.top.hex()), Content::Link(image.top));
         }
     }
     files
@@ -85,7 +87,8 @@ mod tests {
             blobs: vec![Sha256Digest::of(manifest.repeat(2).as_slice()), layer],
         };
         let files = files(&[image("docker.io/grafana/grafana:7.3.5", b"m1"), image("busybox:1", b"m2")]);
-        let layer_data: Vec<_> = files.keys().filter(|k| k.ends_with(&format!("{}/data", layer.hex()))).collect();
+        let layer_data: Vec<_> =
+            files.keys().filter(|k| k.ends_with(&format!("{}/data", layer.hex()))).collect();
         assert_eq!(layer_data.len(), 1);
         let tag = format!("{ROOT}/repositories/grafana/_manifests/tags/7.3.5/current/link");
         assert_eq!(files.get(&tag), Some(&Content::Link(Sha256Digest::of(b"m1"))));

@@ -93,23 +93,35 @@ fn pull_manifests(
     let mut manifests = Vec::new();
     let mut blobs: Vec<(Sha256Digest, Descriptor)> = Vec::new();
     let (top_digest, top_media_type) = if top.kind.is_index() {
-        let index = media::parse_index(top.kind, &top.bytes).map_err(|problem| registry_error(
-            RegistryError::InvalidManifest { image: image.to_string(), digest: Some(top.digest.oci()), problem },
-        ))?;
+        let index = media::parse_index(top.kind, &top.bytes).map_err(|problem| {
+            registry_error(RegistryError::InvalidManifest {
+                image: image.to_string(),
+                digest: Some(top.digest.oci()),
+                problem,
+            })
+        })?;
         let by_digest = image.digest().is_some();
         let kept: Vec<&Descriptor> = index
             .manifests
             .iter()
             .filter(|entry| {
                 by_digest
-                    || entry.platform.as_ref().is_some_and(|p| options.platforms.iter().any(|want| want.matches(p)))
+                    || entry
+                        .platform
+                        .as_ref()
+                        .is_some_and(|p| options.platforms.iter().any(|want| want.matches(p)))
             })
             .collect();
         if kept.is_empty() {
             return Err(registry_error(RegistryError::NoMatchingPlatform {
                 image: image.to_string(),
                 platform: options.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                available: index.manifests.iter().filter_map(|m| m.platform.as_ref()).map(ToString::to_string).collect(),
+                available: index
+                    .manifests
+                    .iter()
+                    .filter_map(|m| m.platform.as_ref())
+                    .map(ToString::to_string)
+                    .collect(),
             }));
         }
         let top_bytes = if by_digest || kept.len() == index.manifests.len() {
@@ -156,7 +168,11 @@ fn collect_blobs(
     blobs: &mut Vec<(Sha256Digest, Descriptor)>,
 ) -> Result<()> {
     let manifest = media::parse_manifest(kind, bytes).map_err(|problem| {
-        registry_error(RegistryError::InvalidManifest { image: image.to_string(), digest: Some(digest.oci()), problem })
+        registry_error(RegistryError::InvalidManifest {
+            image: image.to_string(),
+            digest: Some(digest.oci()),
+            problem,
+        })
     })?;
     for descriptor in std::iter::once(&manifest.config).chain(&manifest.layers) {
         blobs.push((descriptor.digest, descriptor.clone()));
@@ -167,8 +183,8 @@ fn collect_blobs(
 /// The index with only the kept entries; every other field as it was. Keys come out sorted
 /// (serde_json's map), so the bytes depend only on the input.
 fn filtered_index(bytes: &[u8], kept: &[&Descriptor]) -> Result<Vec<u8>> {
-    let mut document: Value =
-        serde_json::from_slice(bytes).map_err(|error| Error::Internal(format!("index is not JSON: {error}")))?;
+    let mut document: Value = serde_json::from_slice(bytes)
+        .map_err(|error| Error::Internal(format!("index is not JSON: {error}")))?;
     let keep: BTreeSet<String> = kept.iter().map(|d| d.digest.oci()).collect();
     if let Some(Value::Array(entries)) = document.get_mut("manifests") {
         entries.retain(|entry| entry.get("digest").and_then(Value::as_str).is_some_and(|d| keep.contains(d)));
@@ -230,9 +246,11 @@ fn fetch_one(
                 expected: mismatch.expected,
                 actual: mismatch.actual,
             }),
-            Err(CommitError::Io(source)) => {
-                Err(RegistryError::Local { image: image.to_string(), digest: descriptor.digest.oci(), source })
-            }
+            Err(CommitError::Io(source)) => Err(RegistryError::Local {
+                image: image.to_string(),
+                digest: descriptor.digest.oci(),
+                source,
+            }),
         }
     })
 }

@@ -90,11 +90,17 @@ pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Re
         let repository = format!("{prefix}/repositories/{}", image.last_component());
         let top = match (image.digest(), image.tag()) {
             (Some(digest), _) => Some(digest.to_string()),
-            (None, Some(tag)) => contents.links.get(&format!("{repository}/_manifests/tags/{tag}/current/link")).cloned(),
+            (None, Some(tag)) => {
+                contents.links.get(&format!("{repository}/_manifests/tags/{tag}/current/link")).cloned()
+            }
             (None, None) => None,
         };
         let Some(top) = top else {
-            report.problems.push(format!("image `{text}`: no tag `{}` in repository `{}`", image.tag().unwrap_or("latest"), image.last_component()));
+            report.problems.push(format!(
+                "image `{text}`: no tag `{}` in repository `{}`",
+                image.tag().unwrap_or("latest"),
+                image.last_component()
+            ));
             continue;
         };
         check_manifest(&contents, &repository, text, &top, 0, &mut report.problems);
@@ -157,11 +163,20 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
 fn check_blob(name_hex: &str, actual: &Sha256Digest, report: &mut VerifyReport) {
     report.blobs_checked += 1;
     if actual.hex() != name_hex {
-        report.problems.push(format!("blob sha256:{name_hex} is corrupt: its content hashes to {}", actual.oci()));
+        report
+            .problems
+            .push(format!("blob sha256:{name_hex} is corrupt: its content hashes to {}", actual.oci()));
     }
 }
 
-fn check_manifest(contents: &Contents, repository: &str, image: &str, digest: &str, depth: usize, problems: &mut Vec<String>) {
+fn check_manifest(
+    contents: &Contents,
+    repository: &str,
+    image: &str,
+    digest: &str,
+    depth: usize,
+    problems: &mut Vec<String>,
+) {
     let hex = digest.trim_start_matches("sha256:");
     if !contents.links.contains_key(&format!("{repository}/_manifests/revisions/sha256/{hex}/link")) {
         problems.push(format!("image `{image}`: manifest {digest} is not linked in its repository"));
@@ -176,35 +191,60 @@ fn check_manifest(contents: &Contents, repository: &str, image: &str, digest: &s
                 Ok(index) => {
                     for child in index.manifests {
                         if contents.kept.contains_key(&child.digest.hex()) {
-                            check_manifest(contents, repository, image, &child.digest.oci(), depth + 1, problems);
+                            check_manifest(
+                                contents,
+                                repository,
+                                image,
+                                &child.digest.oci(),
+                                depth + 1,
+                                problems,
+                            );
                         } else if child.platform.as_ref().is_none_or(|p| p.os != "unknown") {
-                            problems.push(format!("image `{image}`: platform manifest {} is missing", child.digest));
+                            problems.push(format!(
+                                "image `{image}`: platform manifest {} is missing",
+                                child.digest
+                            ));
                         }
                     }
                 }
                 Err(problem) => problems.push(format!("image `{image}`: index {digest}: {problem}")),
             }
         }
-        Some(kind @ (ManifestKind::OciManifest | ManifestKind::DockerManifest)) => match media::parse_manifest(kind, bytes) {
-            Ok(manifest) => {
-                for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-                    let blob_hex = blob.digest.hex();
-                    if !contents.blobs.contains(&blob_hex) {
-                        problems.push(format!("image `{image}`: blob {} is missing from the bundle", blob.digest));
-                    } else if !contents.links.contains_key(&format!("{repository}/_layers/sha256/{blob_hex}/link")) {
-                        problems.push(format!("image `{image}`: blob {} is not linked in its repository", blob.digest));
+        Some(kind @ (ManifestKind::OciManifest | ManifestKind::DockerManifest)) => {
+            match media::parse_manifest(kind, bytes) {
+                Ok(manifest) => {
+                    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+                        let blob_hex = blob.digest.hex();
+                        if !contents.blobs.contains(&blob_hex) {
+                            problems.push(format!(
+                                "image `{image}`: blob {} is missing from the bundle",
+                                blob.digest
+                            ));
+                        } else if !contents
+                            .links
+                            .contains_key(&format!("{repository}/_layers/sha256/{blob_hex}/link"))
+                        {
+                            problems.push(format!(
+                                "image `{image}`: blob {} is not linked in its repository",
+                                blob.digest
+                            ));
+                        }
                     }
                 }
+                Err(problem) => problems.push(format!("image `{image}`: manifest {digest}: {problem}")),
             }
-            Err(problem) => problems.push(format!("image `{image}`: manifest {digest}: {problem}")),
-        },
+        }
         _ => problems.push(format!("image `{image}`: {digest} is not an image manifest or index")),
     }
 }
 
 /// Every image the Application lists and the Job runs must be saved.
 fn check_release_images(contents: &Contents, saved: &[String], problems: &mut Vec<String>) {
-    let saved: BTreeSet<String> = saved.iter().filter_map(|s| ImageRef::parse(s).ok()).map(|r| r.repository() + &crate::image_routing::tag_and_digest(&r)).collect();
+    let saved: BTreeSet<String> = saved
+        .iter()
+        .filter_map(|s| ImageRef::parse(s).ok())
+        .map(|r| r.repository() + &crate::image_routing::tag_and_digest(&r))
+        .collect();
     let decoder = flate2::read::GzDecoder::new(contents.app_tar_gz.as_slice());
     let mut archive = tar::Archive::new(decoder);
     let Ok(entries) = archive.entries() else {

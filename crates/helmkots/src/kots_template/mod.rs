@@ -10,10 +10,10 @@
 //! occurrence of `{{repl` inside a Helm action (`{{ "{{repl" }}`) starts a KOTS action, and
 //! KOTS fails on such a file too.
 //!
-//! Each pass is [`lexer`] (text and action tokens, trim markers, comments) → [`parser`] (an
-//! AST of text, actions and `if` chains; unknown functions and undefined variables are
-//! refused here, in every branch) → [`eval`] (Go's semantics for truth, pipelines, `and`/`or`
-//! short-circuit, variable scopes, printing), with the functions in [`functions`].
+//! Each pass is `lexer` (text and action tokens, trim markers, comments) → `parser` (an AST
+//! of text, actions and `if` chains; unknown functions and undefined variables are refused
+//! here, in every branch) → `eval` (Go's semantics for truth, pipelines, `and`/`or`
+//! short-circuit, variable scopes, printing), with the functions in `functions`.
 //!
 //! Errors name the file and the 1-based line of the action in the *original* text, in both
 //! passes: the first pass records where each piece of its output came from, and second-pass

@@ -43,6 +43,10 @@ pub struct BundleFile {
     pub sha256: Sha256Digest,
     /// Its size.
     pub size: u64,
+    /// sha256 of its `app.tar.gz`.
+    pub app_tar_gz: Sha256Digest,
+    /// Its `savedImages`.
+    pub saved_images: Vec<String>,
 }
 
 fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, help: &str) -> Error {
@@ -61,7 +65,12 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
     let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
     let base_text = release.helm_cli.base.get_ref();
     let base = ImageRef::parse(base_text).map_err(|error| {
-        located(checked, release.helm_cli.base.span(), format!("`{base_text}` is not an image reference: {error}"), "write a reference like \"docker.io/alpine/helm:3.16.2\"")
+        located(
+            checked,
+            release.helm_cli.base.span(),
+            format!("`{base_text}` is not an image reference: {error}"),
+            "write a reference like \"docker.io/alpine/helm:3.16.2\"",
+        )
     })?;
     let Some(name_spec) = &release.helm_cli.name else {
         return Err(Error::Unsupported {
@@ -70,9 +79,15 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
         });
     };
     let name = ImageRef::parse(name_spec.get_ref()).map_err(|error| {
-        located(checked, name_spec.span(), format!("`{}` is not an image name: {error}", name_spec.get_ref()), "write a repository like \"registry.example.com/acme/app-helm-cli\"")
+        located(
+            checked,
+            name_spec.span(),
+            format!("`{}` is not an image name: {error}", name_spec.get_ref()),
+            "write a repository like \"registry.example.com/acme/app-helm-cli\"",
+        )
     })?;
-    let platform = Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+    let platform =
+        Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
     let base_pinned = match lock.get(&base.to_string()) {
         Some(digest) if base.digest().is_none() => {
             ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base.clone())
@@ -113,7 +128,10 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
     let mut requests: Vec<PullRequest> = plan
         .images
         .references()
-        .map(|reference| PullRequest { reference: reference.clone(), locked: online.lock.get(&reference.to_string()) })
+        .map(|reference| PullRequest {
+            reference: reference.clone(),
+            locked: online.lock.get(&reference.to_string()),
+        })
         .collect();
     requests.push(PullRequest { reference: online.helm_cli.reference.clone(), locked: None });
     let platforms = release
@@ -145,7 +163,13 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
     };
     let path = out_dir.join(format!(".{}.bundle-{}", plan.checked.tree_name(), std::process::id()));
     match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch) {
-        Ok(info) => Ok(BundleFile { path, sha256: info.sha256, size: info.size }),
+        Ok(info) => Ok(BundleFile {
+            path,
+            sha256: info.sha256,
+            size: info.size,
+            app_tar_gz: Sha256Digest::of(&app),
+            saved_images: bundle::saved_images(&pulled),
+        }),
         Err(error) => {
             let _ = std::fs::remove_file(&path);
             Err(error)

@@ -2,7 +2,8 @@
 //!
 //! One `oci-client` client per registry host, made on first use with that host's transport
 //! (HTTPS, or plain HTTP where [`super::auth::allows_plain_http`] allows it) and credentials.
-//! Every call `block_on`s one future on the facade's own current-thread runtime.
+//! Every call `block_on`s one future on the facade's own small multi-thread runtime, so a
+//! `&Registry` can be shared by several threads (it is `Send + Sync`).
 
 use std::{
     collections::BTreeMap,
@@ -34,6 +35,9 @@ use crate::{
 
 /// The `User-Agent` helmkots sends.
 const USER_AGENT: &str = concat!("helmkots/", env!("CARGO_PKG_VERSION"));
+/// Worker threads of the facade's runtime: enough for callers on several threads (the airgap
+/// bundle's parallel pulls) to share one [`Registry`], each `block_on` driving its own call.
+const RUNTIME_WORKERS: usize = 2;
 /// The size of each piece a file is uploaded in (oci-client's own chunk size).
 const UPLOAD_CHUNK: usize = 4 * 1024 * 1024;
 
@@ -132,7 +136,9 @@ impl Registry {
         // reqwest is built without a default crypto provider; install ring's once per process
         // (a second install fails harmlessly when one is already there).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RUNTIME_WORKERS)
+            .thread_name("helmkots-registry")
             .enable_all()
             .build()
             .map_err(|error| RegistryError::Setup { cause: format!("tokio runtime: {error}") })?;
@@ -701,6 +707,12 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains(&format!("127.0.0.1:{port}/acme/base:1")), "{message}");
         assert!(message.contains("--offline") && message.contains("mirror"), "{message}");
+    }
+
+    #[test]
+    fn the_facade_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Registry>();
     }
 
     #[test]

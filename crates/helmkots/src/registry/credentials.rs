@@ -226,7 +226,7 @@ impl DockerConfig {
             return run_helper(helper, &server_url(Some(key)), domain);
         }
         if let Some((_, entry)) = self.auths.get(&host) {
-            if let Some(credential) = self.from_entry(entry, domain)? {
+            if let Some(credential) = self.credential_of(entry, domain)? {
                 return Ok(Some(FoundCredential {
                     credential,
                     source: CredentialSource::ConfigFile(self.path.clone()),
@@ -240,7 +240,7 @@ impl DockerConfig {
         Ok(None)
     }
 
-    fn from_entry(&self, entry: &AuthEntry, domain: &str) -> Result<Option<Credential>, RegistryError> {
+    fn credential_of(&self, entry: &AuthEntry, domain: &str) -> Result<Option<Credential>, RegistryError> {
         if let Some(token) = entry.registrytoken.as_deref().filter(|token| !token.is_empty()) {
             return Ok(Some(Credential::Bearer(Secret::new(token))));
         }

@@ -9,8 +9,8 @@
 //! The protocol is `oci-client`'s (oras-project): token and Basic authentication with a token
 //! cache, chunked and monolithic uploads, cross-repository mounts, redirects that never carry
 //! `Authorization` to another host, digest-verifying blob streams. What this module adds:
-//! - a **blocking facade**: [`Registry`] owns a current-thread tokio runtime and `block_on`s
-//!   each call, so tokio never leaks into the rest of the (synchronous) engine;
+//! - a **blocking facade**: [`Registry`] owns a small tokio runtime and `block_on`s each call,
+//!   so tokio never leaks into the rest of the (synchronous) engine;
 //! - **raw bytes**: manifests come back as [`RawManifest`] — the exact bytes, their digest and
 //!   media type — never re-serialised, because digests are over exact bytes;
 //! - **platform selection** ([`platform`]) for indexes and manifest lists, OCI and Docker;
@@ -217,10 +217,11 @@ impl RegistryError {
     pub fn help(&self) -> String {
         match self {
             RegistryError::Unreachable { host, .. } => format!(
-                "check the network or proxy settings for {host}; or build without registries using `--offline` \
-                 (with images pinned in helmkots.lock and already in the store); or use a reachable mirror for \
-                 the image; if the registry needs a login, put credentials in $DOCKER_CONFIG/config.json \
-                 (`docker login {host}`); a registry on plain HTTP must be listed as insecure"
+                "check the network or proxy settings for {host}; or run with `--offline` to build the chart \
+                 and manifests without registries (no helm-cli image push, no airgap bundle); or use a \
+                 reachable mirror for the image; if the registry needs a login, put credentials in \
+                 $DOCKER_CONFIG/config.json (`docker login {host}`); a registry on plain HTTP must be listed as \
+                 insecure"
             ),
             RegistryError::Unauthorized { host, credentials, .. } => match credentials {
                 CredentialsUsed::None { config } => format!(
