@@ -306,8 +306,9 @@ fn first_difference(expected: &str, actual: &str) -> String {
     for i in index.saturating_sub(2)..index {
         out.push_str(&format!("    {:>4}   {}\n", i + 1, expected_lines[i]));
     }
-    out.push_str(&format!("    {:>4} - {:?}\n", index + 1, expected_lines.get(index)));
-    out.push_str(&format!("    {:>4} + {:?}", index + 1, actual_lines.get(index)));
+    let shown = |line: Option<&&str>| line.map_or("<end of file>".to_string(), |line| format!("{line:?}"));
+    out.push_str(&format!("    {:>4} - {}\n", index + 1, shown(expected_lines.get(index))));
+    out.push_str(&format!("    {:>4} + {}", index + 1, shown(actual_lines.get(index))));
     out
 }
 

@@ -436,4 +436,5 @@ pub fn set_mtimes(dir: impl AsRef<Path>, time: std::time::SystemTime) {
     }
 }
 
+pub mod fault_proxy;
 pub mod registry;

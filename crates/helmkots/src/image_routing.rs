@@ -5,7 +5,11 @@
 //! templates, and the template evaluator ([`crate::kots_template`]) applies them when it
 //! previews or proves a configuration.
 
-use crate::image_ref::ImageRef;
+use crate::{image_ref::ImageRef, release::Release};
+
+/// The proxy prefix KOTS uses for private images when `[images] proxy` is empty; the app slug
+/// follows it.
+pub const DEFAULT_PROXY_PREFIX: &str = "proxy.replicated.com/proxy";
 
 /// The registries an image may be pulled through, from `[images]` in release.toml.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +21,17 @@ pub struct Routing {
 }
 
 impl Routing {
+    /// The routing `[images]` of a release describes; an empty `proxy` means Replicated's
+    /// proxy for the app (`proxy.replicated.com/proxy/<slug>`).
+    pub fn from_release(release: &Release) -> Routing {
+        let proxy = if release.images.proxy.is_empty() {
+            format!("{DEFAULT_PROXY_PREFIX}/{}", release.app.slug.get_ref())
+        } else {
+            release.images.proxy.trim_end_matches('/').to_string()
+        };
+        Routing { proxy, private: release.images.private.clone() }
+    }
+
     /// Whether `image` comes from a private registry and so goes through the proxy online.
     pub fn is_private(&self, image: &ImageRef) -> bool {
         let spellings = [image.repository(), image.familiar_name(), image.domain().to_string()];

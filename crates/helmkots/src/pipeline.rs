@@ -229,18 +229,13 @@ pub fn plan(checked: Checked, epoch: u64, pinned_helm_cli: Option<String>) -> Re
     Ok(Plan { checked, packaged, images, values, helm_cli_image, additional_images, tree, warnings })
 }
 
-/// The tag the helm-cli image gets: the chart version and the start of the chart's sha256,
-/// so that any change to the chart gives a new tag.
-pub fn helm_cli_tag(packaged: &PackagedChart, chart: &Chart) -> String {
-    format!("{}-{}", chart.metadata.version, &packaged.sha256.hex()[..12])
-}
-
 fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
     let name = match &checked.release.helm_cli.name {
         Some(name) => name.get_ref().clone(),
         None => format!("{}-helm-cli", checked.release.app.slug.get_ref()),
     };
-    format!("{name}:{}", helm_cli_tag(packaged, &checked.chart))
+    let tag = crate::oci_image::helm_cli_tag(&checked.chart.metadata.version.to_string(), &packaged.sha256);
+    format!("{name}:{tag}")
 }
 
 /// Every file in `manifests/` (recursively, sorted), read as bytes and passed through.

@@ -195,14 +195,14 @@ spec: {image: quay.io/prometheus/prometheus:v2}
         assert_eq!(
             summary,
             vec![
+                ("busybox:1".to_string(), "initContainers/init".to_string(), true),
                 ("job:1".to_string(), "containers/j".to_string(), true),
                 ("pod:1".to_string(), "containers/a".to_string(), true),
                 ("quay.io/prometheus/prometheus:v2".to_string(), ".spec.image".to_string(), false),
-                ("busybox:1".to_string(), "initContainers/init".to_string(), true),
                 ("r.local/web:2".to_string(), "containers/web".to_string(), true),
             ]
         );
-        assert_eq!(images[3].pull_secrets, vec!["reg"]);
-        assert_eq!(images[3].template, "app/templates/deploy.yaml");
+        assert_eq!(images[4].pull_secrets, vec!["reg"]);
+        assert_eq!(images[4].template, "app/templates/deploy.yaml");
     }
 }

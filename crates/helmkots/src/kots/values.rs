@@ -75,7 +75,7 @@ pub fn kots_values(
         let default = lookup(chart_values, path);
         tree.set(path, Node::Template(item_template(item, default)));
     }
-    let routing = Routing { proxy: release.images.proxy.clone(), private: release.images.private.clone() };
+    let routing = Routing::from_release(release);
     let mut image_rewrites = BTreeMap::new();
     let mut not_rewritable = Vec::new();
     let mut global_registry = false;

@@ -92,9 +92,6 @@ pub struct LocalRegistry {
 /// namespace KOTS deploys into set [`Context::namespace`].
 pub const DEFAULT_NAMESPACE: &str = "default";
 
-/// The proxy prefix KOTS uses for private images when release.toml sets none.
-pub const DEFAULT_PROXY_PREFIX: &str = "proxy.replicated.com/proxy";
-
 impl Context {
     /// The context of an online install of `release` with no local registry, the config items'
     /// defaults overridden by `set` (item name → value), in namespace [`DEFAULT_NAMESPACE`].
@@ -118,17 +115,12 @@ impl Context {
             }
         }
         let app_slug = release.app.slug.get_ref().clone();
-        let proxy = if release.images.proxy.is_empty() {
-            format!("{DEFAULT_PROXY_PREFIX}/{app_slug}")
-        } else {
-            release.images.proxy.clone()
-        };
         Ok(Context {
             config,
             local_registry: None,
             namespace: DEFAULT_NAMESPACE.to_string(),
             app_slug,
-            routing: Routing { proxy, private: release.images.private.clone() },
+            routing: Routing::from_release(release),
             airgap: false,
         })
     }

@@ -1,0 +1,105 @@
+//! Running one child process and measuring it: wall time with [`Instant`], and peak resident
+//! memory and CPU time from the `rusage` that `wait4(2)` returns when the child is reaped.
+//!
+//! On Linux that `rusage` covers the child and every descendant it waited for, so `xtask`
+//! and anything it runs (`git`) count together; `ru_maxrss` is the largest single process.
+
+use std::{
+    fs::File,
+    io,
+    os::unix::process::ExitStatusExt,
+    process::{Command, ExitStatus, Stdio},
+    time::Instant,
+};
+
+use anyhow::{format_err, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// What one child process cost.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Wall time from spawn to reap.
+    pub seconds: f64,
+    /// Peak resident set size of the child (or its largest waited-for descendant), in bytes.
+    pub peak_rss_bytes: u64,
+    /// User plus system CPU time.
+    pub cpu_seconds: f64,
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Where its stdout and stderr went.
+    pub log: Utf8PathBuf,
+}
+
+impl Measured {
+    /// The last `lines` lines of the child's output, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// Runs `command` to completion with stdin closed and stdout and stderr in `log`.
+pub fn run(command: &mut Command, log: &Utf8Path) -> anyhow::Result<Measured> {
+    let log_file = File::create(log).with_context(|| format!("cannot create {log}"))?;
+    command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
+    let start = Instant::now();
+    let child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(|_| format_err!("pid out of range"))?;
+    let mut raw_status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data; all-zero is a valid value that wait4 overwrites.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live, writable locals of the right types.
+        let reaped = unsafe { libc::wait4(pid, &mut raw_status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error).context("wait4 failed");
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    // The child is reaped; dropping the handle neither waits nor kills.
+    drop(child);
+    let timeval = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Measured {
+        seconds,
+        // Linux reports ru_maxrss in KiB.
+        peak_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+        cpu_seconds: timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        status: ExitStatus::from_raw(raw_status),
+        log: log.to_path_buf(),
+    })
+}
+
+/// Builds the `xtask` binary in release mode with `$CARGO build --release -p xtask` and
+/// returns the path cargo reports (so `CARGO_TARGET_DIR` is honoured).
+pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {cargo:?} build"))?;
+    if !output.status.success() {
+        return Err(format_err!("`cargo build --release -p xtask` failed ({})", output.status));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask")
+        .filter_map(|message| message["executable"].as_str().map(Utf8PathBuf::from))
+        .next_back()
+        .ok_or_else(|| format_err!("cargo reported no `xtask` executable"))
+}

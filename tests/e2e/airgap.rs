@@ -1,0 +1,742 @@
+//! The airgap bundle end to end: `cargo xtask release` (online) against a real local registry
+//! (Debian's `docker-registry`) with images the tests make, then the bundle read back the way
+//! KOTS reads it — a second `docker-registry` serving the extracted `images/` as its storage
+//! root, and `skopeo copy` of every `savedImages` entry from it — plus `verify`, a fault proxy
+//! between helmkots and the registry, and byte-reproducibility.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use camino::Utf8Path;
+use helmkots::{
+    oci_image::{
+        json::to_canonical_vec,
+        layer::{build_layer, Layer, LayerEntry},
+        layout::{write_blob_bytes, write_index},
+    },
+    registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
+};
+use helmkots_e2e::{
+    assert_tree_intact,
+    fault_proxy::{Fault, FaultProxy},
+    registry::{free_port, require_tool, run, SeededImage, TestRegistry},
+    sha256_file, sha256_hex, shared_dir, testdir, TestDir, TestOutput,
+};
+use serde_json::{json, Value};
+
+/// `<slug>-<version>` of the test release.
+const TREE: &str = "airgap-test-0.1.0";
+const EPOCH: u64 = 946_684_800;
+
+// --- images the tests make ------------------------------------------------------------------
+
+/// One small layer holding `opt/<name>` with `size` bytes of `seed`-derived data.
+fn small_layer(name: &str, seed: u8, size: usize) -> Layer {
+    let data: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    let entries = vec![
+        LayerEntry::Directory { path: "opt".into() },
+        LayerEntry::File { path: format!("opt/{name}"), data, executable: false },
+    ];
+    build_layer(&entries, EPOCH, OCI_LAYER_GZIP).expect("build layer")
+}
+
+/// Pushes a linux/amd64 OCI image with `layers` to `registry`'s `repo_tag` (via an OCI layout
+/// and `skopeo copy`); returns the manifest digest.
+fn seed_layered(registry: &TestRegistry, repo_tag: &str, layers: &[&Layer]) -> String {
+    let layout = tempfile::tempdir().expect("temp dir");
+    let dir = Utf8Path::from_path(layout.path()).expect("utf-8 temp dir");
+    for layer in layers {
+        write_blob_bytes(dir, &layer.blob).expect("layer blob");
+    }
+    let config = to_canonical_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2000-01-01T00:00:00Z",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id.oci()).collect::<Vec<_>>()},
+    }));
+    let config_file = write_blob_bytes(dir, &config).expect("config blob");
+    let manifest = to_canonical_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_file.sha256.oci(), "size": config_file.size},
+        "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER_GZIP, "digest": l.digest.oci(), "size": l.blob.len()})).collect::<Vec<_>>(),
+    }));
+    let manifest_file = write_blob_bytes(dir, &manifest).expect("manifest blob");
+    let descriptor = Descriptor {
+        media_type: OCI_MANIFEST.to_string(),
+        digest: manifest_file.sha256,
+        size: manifest_file.size,
+        platform: None,
+    };
+    let tag = repo_tag.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
+    write_index(dir, &[(descriptor, Some(tag.to_string()))]).expect("index.json");
+    let (ok, output) = run(Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:{tag}", layout.path().display()))
+        .arg(format!("docker://{}", registry.image(repo_tag))));
+    assert!(ok, "skopeo copy to {repo_tag} failed:\n{output}\n{}", registry.log());
+    manifest_file.sha256.oci()
+}
+
+/// `sha256:<hex>` of what `reference` resolves to, as `skopeo inspect --raw` reads it.
+fn raw_digest(reference: &str) -> (String, Value) {
+    let (ok, output) = run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}")));
+    assert!(ok, "skopeo inspect --raw {reference} failed:\n{output}");
+    let value: Value = serde_json::from_str(&output).unwrap_or_else(|e| panic!("not JSON ({e}): {output}"));
+    (format!("sha256:{}", sha256_hex(output.as_bytes())), value)
+}
+
+/// Everything the tests seeded, with the digests the source registry serves.
+struct Seeds {
+    /// `[helm_cli] base`.
+    base: SeededImage,
+    /// `a/one:1` and `d/four:4` share `shared_layer`; each has one layer of its own.
+    one_digest: String,
+    four_digest: String,
+    shared_layer: String,
+    one_layer: String,
+    /// `b/two:2`, linux/amd64 + linux/arm64.
+    two: SeededImage,
+    /// The linux/amd64 manifest of `b/two:2`.
+    two_amd64: String,
+    /// `c/three:3`, referenced by digest.
+    three_digest: String,
+}
+
+fn seed(registry: &TestRegistry) -> Seeds {
+    let base = registry.seed_busybox("base/busybox:1");
+    let shared = small_layer("shared.txt", 1, 64 * 1024);
+    let own_one = small_layer("one.txt", 2, 4096);
+    let own_four = small_layer("four.txt", 3, 4096);
+    let own_three = small_layer("three.txt", 4, 4096);
+    let one_digest = seed_layered(registry, "a/one:1", &[&shared, &own_one]);
+    let four_digest = seed_layered(registry, "d/four:4", &[&shared, &own_four]);
+    let three_digest = seed_layered(registry, "c/three:3", &[&own_three]);
+    let two = registry.seed_multi_platform("b/two:2");
+    let (index_digest, index) = raw_digest(&two.reference);
+    assert_eq!(index_digest, two.digest);
+    let two_amd64 = index["manifests"]
+        .as_array()
+        .expect("index manifests")
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .and_then(|m| m["digest"].as_str())
+        .expect("amd64 entry")
+        .to_string();
+    for (reference, digest) in
+        [("a/one:1", &one_digest), ("d/four:4", &four_digest), ("c/three:3", &three_digest)]
+    {
+        assert_eq!(&raw_digest(&registry.image(reference)).0, digest, "{reference} as pushed");
+    }
+    Seeds {
+        base,
+        one_digest,
+        four_digest,
+        shared_layer: shared.digest.oci(),
+        one_layer: own_one.digest.oci(),
+        two,
+        two_amd64,
+        three_digest,
+    }
+}
+
+// --- the release ----------------------------------------------------------------------------
+
+/// Writes a chart whose images live on `chart_host` (the registry, or a proxy in front of
+/// it) and a release.toml whose helm-cli image is based on and pushed to `registry_host`.
+fn write_release(dir: &TestDir, seeds: &Seeds, chart_host: &str, registry_host: &str) {
+    dir.write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: airgap-test\nversion: 0.1.0\nappVersion: \"1.0\"\ndescription: airgap e2e test chart\n",
+    );
+    dir.write(
+        "chart/values.yaml",
+        format!(
+            "one:\n  image: \"{chart_host}/a/one:1\"\n\
+             four:\n  image:\n    repository: {chart_host}/d/four\n    tag: \"4\"\n\
+             two:\n  image:\n    repository: {chart_host}/b/two\n    tag: \"2\"\n\
+             three:\n  image: \"{chart_host}/c/three@{}\"\n",
+            seeds.three_digest
+        ),
+    );
+    dir.write(
+        "chart/templates/deployment.yaml",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}
+    spec:
+      containers:
+        - name: one
+          image: {{ .Values.one.image | quote }}
+        - name: four
+          image: "{{ .Values.four.image.repository }}:{{ .Values.four.image.tag }}"
+        - name: two
+          image: "{{ .Values.two.image.repository }}:{{ .Values.two.image.tag }}"
+        - name: three
+          image: {{ .Values.three.image | quote }}
+"#,
+    );
+    dir.write(
+        "release.toml",
+        format!(
+            r#"[app]
+slug = "airgap-test"
+title = "Airgap Test"
+
+[chart]
+path = "chart"
+release_name = "airgap-test"
+
+[helm_cli]
+base = "{base}"
+name = "{registry_host}/acme/helm-cli"
+
+[images]
+platforms = ["linux/amd64"]
+
+[airgap]
+channel_id = "test-channel"
+update_cursor = 7
+"#,
+            base = seeds.base.reference
+        ),
+    );
+}
+
+/// A release directory with the seeded images on a fresh registry.
+struct Fixture {
+    registry: TestRegistry,
+    seeds: Seeds,
+    dir: TestDir,
+}
+
+impl Fixture {
+    fn new(dir: TestDir) -> Fixture {
+        let registry = TestRegistry::start();
+        let seeds = seed(&registry);
+        write_release(&dir, &seeds, &registry.host(), &registry.host());
+        Fixture { registry, seeds, dir }
+    }
+
+    /// `release --no-proof --out <out>`, anonymous (an empty Docker config directory).
+    fn release(&self, out: &str) -> TestOutput {
+        release(&self.dir, out)
+    }
+
+    fn image(&self, repository: &str) -> String {
+        self.registry.image(repository)
+    }
+}
+
+fn release(dir: &TestDir, out: &str) -> TestOutput {
+    fs::create_dir_all(dir.join("docker-config")).unwrap();
+    dir.xtask("release")
+        .args(["--no-proof", "--out", out])
+        .env("DOCKER_CONFIG", dir.join("docker-config"))
+        .run()
+}
+
+fn verify(dir: &TestDir, target: &Path) -> TestOutput {
+    let mut command = dir.xtask("verify");
+    command.arg(target).arg("--json");
+    command.run()
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Every entry of a gzip tar: (path, is a regular file, contents of regular files).
+fn bundle_entries(bundle: &Path) -> Vec<(String, bool, Vec<u8>)> {
+    let file = fs::File::open(bundle).unwrap_or_else(|e| panic!("cannot open {}: {e}", bundle.display()));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries = Vec::new();
+    for entry in archive.entries().expect("tar entries") {
+        let mut entry = entry.expect("tar entry");
+        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
+        let is_file = entry.header().entry_type().is_file();
+        let mut data = Vec::new();
+        if is_file {
+            entry.read_to_end(&mut data).expect("entry data");
+        }
+        entries.push((path, is_file, data));
+    }
+    entries
+}
+
+fn blob_entry(digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    format!("images/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2])
+}
+
+// --- a registry on the extracted images/ (what KOTS does) ----------------------------------
+
+/// `docker-registry` serving an existing storage root, read-only; killed when dropped.
+struct StorageRegistry {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl StorageRegistry {
+    fn serve(root: &Path, work: &Path) -> StorageRegistry {
+        require_tool("docker-registry");
+        let port = free_port();
+        let config = work.join("bundle-registry.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: helmkots-bundle-test\n",
+                root.display()
+            ),
+        )
+        .unwrap();
+        let log = work.join("bundle-registry.log");
+        let log_file = fs::File::create(&log).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("start docker-registry");
+        let mut registry = StorageRegistry { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = registry.child.try_wait().unwrap() {
+                panic!("docker-registry exited ({status}):\n{}", registry.log());
+            }
+            if get_status(port, "/v2/") == Some(200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "docker-registry did not answer:\n{}", registry.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for StorageRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
+    let mut head = [0u8; 64];
+    let read = stream.read(&mut head).ok()?;
+    String::from_utf8_lossy(&head[..read]).split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `skopeo copy --all --preserve-digests` of `source` into a new OCI layout; returns the
+/// layout and the digest its `index.json` names.
+fn copy_to_oci(source: &str, layout: &Path, served: &StorageRegistry) -> String {
+    let (ok, output) = run(Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--all",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+        ])
+        .arg(format!("docker://{source}"))
+        .arg(format!("oci:{}:pulled", layout.display())));
+    assert!(ok, "skopeo copy {source} from the bundle's registry failed:\n{output}\n{}", served.log());
+    let index = read_json(&layout.join("index.json"));
+    index["manifests"][0]["digest"].as_str().expect("index.json digest").to_string()
+}
+
+fn oci_blob(layout: &Path, digest: &str) -> Vec<u8> {
+    fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("blob in layout")
+}
+
+/// The `image:` of the helm-cli Job in `app.tar.gz`.
+fn job_image(app_tar_gz: &[u8]) -> String {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(app_tar_gz));
+    for entry in archive.entries().expect("app.tar.gz entries") {
+        let mut entry = entry.expect("app.tar.gz entry");
+        if entry.path().unwrap().to_string_lossy() != "helm-cli-job.yaml" {
+            continue;
+        }
+        let mut text = String::new();
+        entry.read_to_string(&mut text).unwrap();
+        let line = text.lines().map(str::trim).find(|l| l.starts_with("image:")).expect("image: line");
+        return line.trim_start_matches("image:").trim().trim_matches(['\'', '"']).to_string();
+    }
+    panic!("app.tar.gz has no helm-cli-job.yaml");
+}
+
+// --- 1. the bundle serves every image, as KOTS reads it -------------------------------------
+
+#[test]
+fn bundle_serves_every_image_from_a_registry_on_its_images_dir() {
+    let fixture = Fixture::new(testdir!());
+    let seeds = &fixture.seeds;
+    fixture.release("out").assert_success();
+    let tree = fixture.dir.join("out").join(TREE);
+    let bundle = tree.join(format!("{TREE}.airgap"));
+    assert!(bundle.is_file(), "no bundle in {}", tree.display());
+
+    // SHA256SUMS covers the bundle; the build record has an airgap section.
+    let sums = assert_tree_intact(&tree);
+    assert_eq!(
+        sums.get(&format!("{TREE}.airgap")),
+        Some(&sha256_file(&bundle)),
+        "SHA256SUMS lists the bundle"
+    );
+    let record = read_json(&tree.join("release.lock.json"));
+    let airgap = &record["airgap"];
+    assert_eq!(airgap["path"], format!("{TREE}.airgap"), "build record: {record:#}");
+    let saved: Vec<String> = airgap["saved_images"]
+        .as_array()
+        .expect("saved_images")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(record["outputs"].as_array().unwrap().iter().any(|o| o["path"] == format!("{TREE}.airgap")));
+
+    // helmkots.lock beside release.toml pins every tag reference to what the source serves.
+    let lock = read_json(&fixture.dir.join("helmkots.lock"));
+    let locked = |reference: &str| lock["images"][reference].as_str().map(str::to_string);
+    assert_eq!(locked(&fixture.image("a/one:1")), Some(seeds.one_digest.clone()), "{lock:#}");
+    assert_eq!(locked(&fixture.image("d/four:4")), Some(seeds.four_digest.clone()), "{lock:#}");
+    assert_eq!(
+        locked(&fixture.image("b/two:2")),
+        Some(seeds.two.digest.clone()),
+        "the index, unfiltered: {lock:#}"
+    );
+    assert_eq!(locked(&seeds.base.reference), Some(seeds.base.digest.clone()), "{lock:#}");
+
+    // The first two entries are airgap.yaml and app.tar.gz, regular files, before any directory.
+    let entries = bundle_entries(&bundle);
+    let names: Vec<&str> = entries.iter().map(|(p, _, _)| p.as_str()).take(3).collect();
+    assert_eq!(&names[..2], ["airgap.yaml", "app.tar.gz"], "first entries: {names:?}");
+    assert!(entries[0].1 && entries[1].1, "airgap.yaml and app.tar.gz are regular files");
+    let airgap_yaml: Value = serde_json::from_slice(&entries[0].2).expect("airgap.yaml (JSON is YAML)");
+    let spec = &airgap_yaml["spec"];
+    assert_eq!(airgap_yaml["apiVersion"], "kots.io/v1beta1");
+    assert_eq!(airgap_yaml["kind"], "Airgap");
+    assert_eq!(spec["channelID"], "test-channel");
+    assert_eq!(spec["updateCursor"], "7");
+    assert_eq!(spec["appSlug"], "airgap-test");
+    assert_eq!(spec["versionLabel"], "0.1.0");
+    assert_eq!(spec["format"], "docker");
+    let saved_yaml: Vec<String> =
+        spec["savedImages"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(saved_yaml, saved, "airgap.yaml and the build record list the same savedImages");
+
+    // The helm-cli image is saved and is the image the Job runs.
+    let helm_cli = job_image(&entries[1].2);
+    assert_eq!(airgap["helm_cli_image"], helm_cli.as_str());
+    assert!(
+        helm_cli.starts_with(&fixture.image("acme/helm-cli:")) && helm_cli.contains("@sha256:"),
+        "{helm_cli}"
+    );
+    assert!(saved.contains(&helm_cli), "the Job's image {helm_cli} is not in savedImages {saved:?}");
+    let three = format!("{}@{}", fixture.image("c/three"), seeds.three_digest);
+    let mut expected_saved = vec![
+        fixture.image("a/one:1"),
+        fixture.image("b/two:2"),
+        three.clone(),
+        fixture.image("d/four:4"),
+        helm_cli.clone(),
+    ];
+    expected_saved.sort();
+    assert_eq!(saved, expected_saved);
+
+    // airgap.yaml against the KOTS schema.
+    match shared_dir() {
+        None => eprintln!("skipping the airgap.yaml schema check: ../shared is absent"),
+        Some(shared) => {
+            let schema = shared.join("schemas/kots/json/airgap-kots-v1beta1.json");
+            let document = fixture.dir.write("airgap.yaml", &entries[0].2);
+            let (ok, output) = run(Command::new("python3")
+                .arg("-c")
+                .arg(
+                    "import json,sys,jsonschema\n\
+                 schema=json.load(open(sys.argv[1]))\n\
+                 doc=json.load(open(sys.argv[2]))\n\
+                 jsonschema.validate(doc, schema)\n\
+                 print('ok')",
+                )
+                .arg(&schema)
+                .arg(&document));
+            assert!(ok, "airgap.yaml does not validate against {}:\n{output}", schema.display());
+        }
+    }
+
+    // Extract, serve images/ with a second registry, and pull every savedImages entry.
+    let extracted = fixture.dir.join("extracted");
+    fs::create_dir_all(&extracted).unwrap();
+    let (ok, output) = run(Command::new("tar").arg("-xzf").arg(&bundle).arg("-C").arg(&extracted));
+    assert!(ok, "tar -xzf failed:\n{output}");
+    let served = StorageRegistry::serve(&extracted.join("images"), fixture.dir.path());
+    let mut source_digests: BTreeMap<String, String> = BTreeMap::new();
+    source_digests.insert(fixture.image("a/one:1"), seeds.one_digest.clone());
+    source_digests.insert(fixture.image("d/four:4"), seeds.four_digest.clone());
+    source_digests.insert(three.clone(), seeds.three_digest.clone());
+    let helm_cli_digest = helm_cli.rsplit_once('@').unwrap().1.to_string();
+    assert_eq!(
+        raw_digest(&format!("{}@{helm_cli_digest}", fixture.image("acme/helm-cli"))).0,
+        helm_cli_digest,
+        "the helm-cli image as pushed"
+    );
+    source_digests.insert(helm_cli.clone(), helm_cli_digest.clone());
+    for (i, entry) in saved.iter().enumerate() {
+        // KOTS pulls `localhost:<port>/<last path component>`, by digest when the reference has
+        // one (it drops the tag of a tag+digest reference), else by tag.
+        let (name, digest) = match entry.split_once('@') {
+            Some((name, digest)) => (name, Some(digest)),
+            None => (entry.as_str(), None),
+        };
+        let last = name.rsplit('/').next().unwrap();
+        let source = match digest {
+            Some(digest) => format!("{}/{}@{digest}", served.host(), last.split(':').next().unwrap()),
+            None => format!("{}/{last}", served.host()),
+        };
+        let layout = fixture.dir.join(format!("pulled-{i}"));
+        let pulled = copy_to_oci(&source, &layout, &served);
+        if entry == &fixture.image("b/two:2") {
+            // A multi-platform image referenced by tag is filtered to `[images] platforms`, so
+            // its top digest differs from the source's index by design; the platform manifest
+            // must be the very one the source serves.
+            assert_ne!(pulled, seeds.two.digest, "the index was filtered to linux/amd64");
+            let index: Value = serde_json::from_slice(&oci_blob(&layout, &pulled)).unwrap();
+            let manifests = index["manifests"].as_array().unwrap();
+            assert_eq!(manifests.len(), 1, "only linux/amd64 is kept: {index:#}");
+            assert_eq!(manifests[0]["platform"]["architecture"], "amd64");
+            assert_eq!(
+                manifests[0]["digest"],
+                seeds.two_amd64.as_str(),
+                "the amd64 manifest keeps its digest"
+            );
+            let amd64: Value = serde_json::from_slice(&oci_blob(&layout, &seeds.two_amd64)).unwrap();
+            let layer = amd64["layers"][0]["digest"].as_str().unwrap();
+            assert_eq!(layer, seeds.two.layers[0].1, "the amd64 layer");
+            assert!(layout.join("blobs/sha256").join(layer.trim_start_matches("sha256:")).is_file());
+        } else {
+            let expected =
+                source_digests.get(entry).unwrap_or_else(|| panic!("unexpected saved image {entry}"));
+            assert_eq!(&pulled, expected, "{entry} arrives from the bundle with its original digest");
+        }
+    }
+    // The shared layer arrived in both images that use it.
+    for (i, entry) in saved.iter().enumerate() {
+        if entry == &fixture.image("a/one:1") || entry == &fixture.image("d/four:4") {
+            let blob = fixture.dir.join(format!(
+                "pulled-{i}/blobs/sha256/{}",
+                seeds.shared_layer.trim_start_matches("sha256:")
+            ));
+            assert!(blob.is_file(), "{entry} lacks the shared layer");
+        }
+    }
+    drop(served);
+}
+
+// --- 2. a layer shared by two images is stored once -----------------------------------------
+
+#[test]
+fn a_shared_layer_is_stored_once() {
+    let fixture = Fixture::new(testdir!());
+    fixture.release("out").assert_success();
+    let bundle = fixture.dir.join("out").join(TREE).join(format!("{TREE}.airgap"));
+    let entries = bundle_entries(&bundle);
+    let hex = fixture.seeds.shared_layer.trim_start_matches("sha256:");
+    let data: Vec<&String> = entries
+        .iter()
+        .map(|(p, _, _)| p)
+        .filter(|p| {
+            p.starts_with("images/docker/registry/v2/blobs/sha256/") && p.ends_with(&format!("/{hex}/data"))
+        })
+        .collect();
+    assert_eq!(data, vec![&blob_entry(&fixture.seeds.shared_layer)], "the shared layer's data entries");
+    for repository in ["one", "four"] {
+        let link = format!("images/docker/registry/v2/repositories/{repository}/_layers/sha256/{hex}/link");
+        let found = entries.iter().find(|(p, _, _)| p == &link);
+        let (_, _, text) =
+            found.unwrap_or_else(|| panic!("{repository} does not link the shared layer ({link})"));
+        assert_eq!(String::from_utf8_lossy(text), fixture.seeds.shared_layer);
+    }
+    let mut paths: Vec<&String> = entries.iter().map(|(p, _, _)| p).collect();
+    let total = paths.len();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), total, "no entry appears twice");
+}
+
+// --- 3. verify -------------------------------------------------------------------------------
+
+/// Rewrites a gzip tar with one byte of `target`'s data flipped.
+fn flip_one_byte(from: &Path, to: &Path, target: &str) {
+    let input = fs::File::open(from).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    let output = fs::File::create(to).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(output, flate2::Compression::fast()));
+    let mut flipped = false;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let header = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if path.to_string_lossy() == target {
+            let middle = data.len() / 2;
+            data[middle] ^= 0x01;
+            flipped = true;
+        }
+        let mut header = header;
+        builder.append_data(&mut header, &path, data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+    assert!(flipped, "{target} is not in {}", from.display());
+}
+
+#[test]
+fn verify_passes_and_names_a_corrupt_blob() {
+    let fixture = Fixture::new(testdir!());
+    fixture.release("out").assert_success();
+    let tree = fixture.dir.join("out").join(TREE);
+    let bundle = tree.join(format!("{TREE}.airgap"));
+    for target in [&tree, &bundle] {
+        let output = verify(&fixture.dir, target);
+        output.assert_success();
+        let report = output.json();
+        assert_eq!(report["problems"], json!([]), "{report:#}");
+        assert_eq!(report["saved_images"].as_array().unwrap().len(), 5, "{report:#}");
+        assert!(report["blobs_checked"].as_u64().unwrap() >= 10, "{report:#}");
+    }
+
+    let corrupt = fixture.dir.join("corrupt.airgap");
+    flip_one_byte(&bundle, &corrupt, &blob_entry(&fixture.seeds.one_layer));
+    let output = verify(&fixture.dir, &corrupt);
+    output.assert_code(1);
+    let report = output.json();
+    let problems = report["problems"].as_array().unwrap();
+    let hex = fixture.seeds.one_layer.trim_start_matches("sha256:");
+    assert!(
+        problems.iter().any(|p| p.as_str().unwrap().contains(hex)),
+        "verify does not name the corrupt blob {hex}: {report:#}"
+    );
+    // The text output names it too.
+    let mut command = fixture.dir.xtask("verify");
+    let output = command.arg(&corrupt).run();
+    output.assert_failure().assert_stderr_contains(hex);
+}
+
+// --- 4. faults between helmkots and the registry ---------------------------------------------
+
+/// A fixture whose chart images go through a fault proxy (the helm-cli base and push do not).
+fn behind_proxy(dir: TestDir, fault: impl FnOnce(&Seeds) -> Fault) -> (Fixture, FaultProxy) {
+    let registry = TestRegistry::start();
+    let seeds = seed(&registry);
+    let proxy = FaultProxy::start(&registry.host(), fault(&seeds));
+    write_release(&dir, &seeds, &proxy.host(), &registry.host());
+    (Fixture { registry, seeds, dir }, proxy)
+}
+
+fn assert_release_survives(fault: Fault) {
+    let (fixture, proxy) = behind_proxy(testdir!(), |_| fault.clone());
+    let output = fixture.release("out");
+    output.assert_success();
+    assert_eq!(proxy.faults(), 3, "the proxy injected its faults: {:#?}", proxy.log());
+    let tree = fixture.dir.join("out").join(TREE);
+    let report = verify(&fixture.dir, &tree);
+    report.assert_success();
+    assert_eq!(report.json()["problems"], json!([]));
+    let saved = read_json(&tree.join("release.lock.json"))["airgap"]["saved_images"].clone();
+    assert!(
+        saved.as_array().unwrap().iter().any(|s| s == &json!(format!("{}/a/one:1", proxy.host()))),
+        "images came through the proxy: {saved:#}"
+    );
+    // Nothing half-downloaded stays in the store.
+    let store_tmp = fixture.dir.join("target/helmkots-store/tmp");
+    assert_eq!(fs::read_dir(&store_tmp).map(|d| d.count()).unwrap_or(0), 0, "store tmp is empty");
+}
+
+#[test]
+fn release_retries_blob_downloads_answered_with_500() {
+    assert_release_survives(Fault::ServerError { n: 3 });
+}
+
+#[test]
+fn release_retries_blob_downloads_cut_short() {
+    assert_release_survives(Fault::DropMidBody { n: 3 });
+}
+
+#[test]
+fn release_refuses_a_blob_with_wrong_bytes_and_writes_no_tree() {
+    let (fixture, proxy) =
+        behind_proxy(testdir!(), |seeds| Fault::WrongBytes { digest: seeds.one_layer.clone() });
+    let output = fixture.release("out");
+    output.assert_failure();
+    assert!(proxy.faults() >= 1, "the proxy served wrong bytes: {:#?}", proxy.log());
+    output
+        .assert_stderr_contains(&format!("{}/a/one:1", proxy.host()))
+        .assert_stderr_contains(&fixture.seeds.one_layer)
+        .assert_stderr_contains(&format!("registry {}", proxy.host()));
+    let out = fixture.dir.join("out");
+    assert!(!out.join(TREE).exists(), "a failed release wrote a tree");
+    let leftovers: Vec<String> = fs::read_dir(&out)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "a failed release left {leftovers:?} in {}", out.display());
+    let store = fixture.dir.join("target/helmkots-store");
+    assert!(
+        !store.join("blobs/sha256").join(fixture.seeds.one_layer.trim_start_matches("sha256:")).exists(),
+        "the wrong bytes entered the store"
+    );
+    assert_eq!(fs::read_dir(store.join("tmp")).map(|d| d.count()).unwrap_or(0), 0, "store tmp is empty");
+}
+
+// --- 5. reproducible ---------------------------------------------------------------------------
+
+#[test]
+fn two_runs_give_the_same_bundle_bytes() {
+    let fixture = Fixture::new(testdir!());
+    fixture.release("out1").assert_success();
+    fixture.release("out2").assert_success();
+    let first = fixture.dir.join("out1").join(TREE);
+    let second = fixture.dir.join("out2").join(TREE);
+    let bundle = format!("{TREE}.airgap");
+    assert_eq!(
+        sha256_file(first.join(&bundle)),
+        sha256_file(second.join(&bundle)),
+        "two runs wrote different bundles"
+    );
+    assert_eq!(fs::read(first.join("SHA256SUMS")).unwrap(), fs::read(second.join("SHA256SUMS")).unwrap());
+}
