@@ -303,8 +303,9 @@ fn first_difference(expected: &str, actual: &str) -> String {
         .find(|&i| expected_lines.get(i) != actual_lines.get(i))
         .unwrap_or(0);
     let mut out = String::new();
-    for i in index.saturating_sub(2)..index {
-        out.push_str(&format!("    {:>4}   {}\n", i + 1, expected_lines[i]));
+    let context_start = index.saturating_sub(2);
+    for (offset, line) in expected_lines[context_start..index].iter().enumerate() {
+        out.push_str(&format!("    {:>4}   {line}\n", context_start + offset + 1));
     }
     let shown = |line: Option<&&str>| line.map_or("<end of file>".to_string(), |line| format!("{line:?}"));
     out.push_str(&format!("    {:>4} - {}\n", index + 1, shown(expected_lines.get(index))));
@@ -569,15 +570,13 @@ fn passthrough_manifests_are_copied_unchanged() {
 #[test]
 fn names_that_look_like_numbers_or_booleans_stay_strings() {
     let dir = example();
-    let release = dir.read("release.toml");
+    let mut release = dir.read("release.toml");
     for (from, to) in
         [("slug = \"demo-app\"", "slug = \"2048\""), ("name = \"kots-helm-cli\"", "name = \"true\"")]
     {
         assert!(release.contains(from), "the example's release.toml no longer has {from:?}");
+        release = release.replace(from, to);
     }
-    let release = release
-        .replace("slug = \"demo-app\"", "slug = \"2048\"")
-        .replace("name = \"kots-helm-cli\"", "name = \"true\"");
     dir.write("release.toml", release);
     let manifests = release_into(&dir, "out", "2048-1.4.2");
     let expected_names = [

@@ -198,7 +198,12 @@ fn release_run(
     let outcome = if measured.status.success() {
         bundle_facts(&work.join("dist").join(fixture::TREE_NAME))
     } else {
-        Err(format!("xtask release exited with {}:\n{}", measured.status, measured.log_tail(30)))
+        Err(format!(
+            "{}\n(xtask release exited with {}; log: {})",
+            measured.log_tail(30).trim(),
+            measured.status,
+            measured.log
+        ))
     };
     let result = match &outcome {
         Ok(bundle) => format!("bundle {}", report::mib(bundle.bytes)),
@@ -262,9 +267,10 @@ fn skopeo_run(work: &Utf8Path, references: &[String]) -> anyhow::Result<PeerRun>
         let failed = !measured.status.success();
         if failed {
             peer.error = Some(format!(
-                "skopeo copy {source} exited with {}:\n{}",
+                "{}\n(skopeo copy {source} exited with {}; log: {})",
+                measured.log_tail(20).trim(),
                 measured.status,
-                measured.log_tail(20)
+                measured.log
             ));
         }
         peer.copies.push((source, measured));

@@ -22,7 +22,7 @@ use camino::Utf8Path;
 use serde::Serialize;
 
 use crate::{
-    discover::{ImageSet, ImageShape},
+    discover::ImageSet,
     image_ref::ImageRef,
     image_routing::Routing,
     kots::rewrite_paths,
@@ -475,6 +475,7 @@ fn check_image(
             if !in_local_registry {
                 return Some(blame(
                     inputs,
+                    mode,
                     &rendered,
                     image,
                     &format!("is not rewritten to the local registry `{prefix}`"),
@@ -523,6 +524,7 @@ fn check_image(
             if routing.is_private(&rendered) {
                 return Some(blame(
                     inputs,
+                    mode,
                     &rendered,
                     image,
                     &format!("is private but does not go through the proxy `{}`", routing.proxy),
@@ -530,7 +532,7 @@ fn check_image(
             }
             let discovered = inputs.images.references().any(|d| d.to_string() == rendered.to_string());
             if !discovered && image.certain {
-                return Some(blame(inputs, &rendered, image, "is not an image discovery found"));
+                return Some(blame(inputs, mode, &rendered, image, "is not an image discovery found"));
             }
             None
         }
@@ -540,48 +542,37 @@ fn check_image(
 /// Names the values path that should have been rewritten, or says the image is hard-coded.
 fn blame(
     inputs: &ProofInputs<'_>,
+    mode: &Mode,
     rendered: &ImageRef,
     image: &RenderedImage,
     what: &str,
 ) -> (String, Option<String>) {
-    let source = inputs.images.images.iter().find(|d| d.reference.to_string() == rendered.to_string());
-    match source {
-        Some(discovered) => {
-            let paths: Vec<String> = discovered
-                .sources
-                .iter()
-                .filter_map(|source| {
-                    let path = source.values_path.as_deref()?;
-                    Some(rewrite_paths(path, &source.shape).join(" and "))
-                })
-                .filter(|p| !p.is_empty())
-                .collect();
-            let paths = paths.join(", ");
-            (
-                format!("`{}` {what}: values path {paths} should have been rewritten", image.image),
-                Some(paths),
-            )
-        }
-        None if matches!(discovered_shape(inputs, rendered), Some(ImageShape::Include)) => {
-            (format!("`{}` {what}", image.image), None)
-        }
-        None => (
-            format!(
-                "`{}` {what}: it is hard-coded in template {} (not set by any values path); make it configurable \
-                 in the chart's values, or add it to [images] include",
-                image.image, image.template
-            ),
-            None,
-        ),
-    }
-}
-
-fn discovered_shape(inputs: &ProofInputs<'_>, rendered: &ImageRef) -> Option<ImageShape> {
-    inputs
+    let paths: Vec<String> = inputs
         .images
         .images
         .iter()
-        .find(|d| d.reference.repository() == rendered.repository())
-        .and_then(|d| d.sources.first())
-        .map(|s| s.shape.clone())
+        .filter(|d| d.reference.to_string() == rendered.to_string())
+        .flat_map(|d| &d.sources)
+        .filter_map(|source| Some(rewrite_paths(source.values_path.as_deref()?, &source.shape).join(" and ")))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !paths.is_empty() {
+        let paths = paths.join(", ");
+        return (
+            format!("`{}` {what}: values path {paths} should have been rewritten", image.image),
+            Some(paths),
+        );
+    }
+    let fix = match mode {
+        // Listing it ships the image, but nothing can rewrite a name a template hard-codes.
+        Mode::Airgap { .. } => "make it configurable in the chart's values, so that helmkots can rewrite it",
+        Mode::Online => "make it configurable in the chart's values, or add it to [images] include",
+    };
+    (
+        format!(
+            "`{}` {what}: it is hard-coded in template {} (no values path sets it); {fix}",
+            image.image, image.template
+        ),
+        None,
+    )
 }

@@ -237,14 +237,16 @@ fn describe_sources(image: &crate::discover::DiscoveredImage) -> String {
 ///
 /// `repl{{ ... }}` is never quoted (KOTS strips quotes around it and the result must keep its
 /// type); strings go through `toJson`, so that any text the customer types (quotes, colons,
-/// several lines) stays one valid YAML scalar inside the values document.
+/// several lines) stays one valid YAML scalar inside the values document; where the chart's
+/// default is an integer, `ParseInt` keeps it a number and refuses anything else, so no text
+/// can reach the document unquoted.
 pub fn item_template(item: &ConfigItem, chart_default: Option<&Value>) -> String {
     let name = item.name.get_ref();
     match item.item_type {
         ItemType::Bool => format!("repl{{{{ ConfigOptionEquals \"{name}\" \"1\" }}}}"),
         ItemType::File => format!("repl{{{{ ConfigOptionData \"{name}\" | toJson }}}}"),
-        _ if matches!(chart_default, Some(Value::Number(_))) => {
-            format!("repl{{{{ ConfigOption \"{name}\" }}}}")
+        _ if chart_default.is_some_and(|v| v.is_i64() || v.is_u64()) => {
+            format!("repl{{{{ ConfigOption \"{name}\" | ParseInt }}}}")
         }
         _ => format!("repl{{{{ ConfigOption \"{name}\" | toJson }}}}"),
     }

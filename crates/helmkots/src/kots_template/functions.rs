@@ -754,61 +754,24 @@ fn json_float(value: f64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Base64 (RFC 4648 standard alphabet, padded), as Go's `base64.StdEncoding`.
-
-const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// Base64 (RFC 4648 standard alphabet, padded), as Go's `base64.StdEncoding`, on the `base64`
+// crate.
 
 /// Encodes `bytes` with padding.
 pub(super) fn base64_encode(bytes: &[u8]) -> String {
-    let mut encoded = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let group = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for index in 0..4 {
-            if index <= chunk.len() {
-                encoded.push(char::from(BASE64_ALPHABET[(group >> (18 - 6 * index)) as usize & 63]));
-            } else {
-                encoded.push('=');
-            }
-        }
-    }
-    encoded
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Decodes padded base64, skipping `\r` and `\n` like Go; on failure, the byte offset Go
-/// would report.
+/// Decodes padded base64, skipping `\r` and `\n` like Go; on failure, the byte offset of the
+/// mistake (in the text without line breaks, which is where Go counts too for such input).
 pub(super) fn base64_decode(text: &str) -> Result<Vec<u8>, usize> {
-    let symbols: Vec<(usize, u8)> =
-        text.bytes().enumerate().filter(|(_, byte)| *byte != b'\r' && *byte != b'\n').collect();
-    let mut decoded = Vec::with_capacity(symbols.len() / 4 * 3);
-    let chunk_count = symbols.len().div_ceil(4);
-    for (chunk_index, chunk) in symbols.chunks(4).enumerate() {
-        let last = chunk_index + 1 == chunk_count;
-        let mut group = 0u32;
-        let mut data = 0usize;
-        for (position, &(offset, byte)) in chunk.iter().enumerate() {
-            if byte == b'=' {
-                // Padding: only at the end, after at least two symbols, up to a full quantum.
-                let rest_is_padding = chunk[position..].iter().all(|(_, byte)| *byte == b'=');
-                if !last || position < 2 || chunk.len() != 4 || !rest_is_padding {
-                    return Err(offset);
-                }
-                break;
-            }
-            let Some(value) = BASE64_ALPHABET.iter().position(|symbol| *symbol == byte) else {
-                return Err(offset);
-            };
-            group |= (value as u32) << (18 - 6 * position);
-            data += 1;
-        }
-        if chunk.len() < 4 {
-            // A final quantum without its padding.
-            return Err(text.len());
-        }
-        let bytes = [(group >> 16) as u8, (group >> 8) as u8, group as u8];
-        decoded.extend_from_slice(&bytes[..data.saturating_sub(1)]);
-    }
-    Ok(decoded)
+    use base64::{DecodeError, Engine as _};
+    let compact: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    base64::engine::general_purpose::STANDARD.decode(&compact).map_err(|error| match error {
+        DecodeError::InvalidByte(offset, _) | DecodeError::InvalidLastSymbol(offset, _) => offset,
+        DecodeError::InvalidLength(_) | DecodeError::InvalidPadding => compact.len(),
+    })
 }
 
 /// Bytes as text, invalid UTF-8 replaced (Go keeps the bytes; YAML could not hold them).

@@ -161,7 +161,12 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
         release_notes: release.airgap.release_notes.clone(),
         update_cursor: release.airgap.update_cursor.map_or_else(|| "0".to_string(), |c| c.to_string()),
     };
-    let path = out_dir.join(format!(".{}.bundle-{}", plan.checked.tree_name(), std::process::id()));
+    // Not `.<name>.bundle-<pid>`: `dist::write_atomically` deletes every such file as a
+    // leftover of a killed run before it moves this one into the tree, ours included.
+    // Leftovers of killed runs under this name are removed here instead.
+    let prefix = format!(".{}.airgap-partial-", plan.checked.tree_name());
+    remove_stale_bundles(out_dir, &prefix);
+    let path = out_dir.join(format!("{prefix}{}", std::process::id()));
     match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch) {
         Ok(info) => Ok(BundleFile {
             path,
@@ -173,6 +178,16 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
         Err(error) => {
             let _ = std::fs::remove_file(&path);
             Err(error)
+        }
+    }
+}
+
+/// Removes bundle files that killed runs left in `out_dir` (names starting with `prefix`).
+fn remove_stale_bundles(out_dir: &Utf8Path, prefix: &str) {
+    let Ok(entries) = out_dir.read_dir_utf8() else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().starts_with(prefix) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
