@@ -34,41 +34,41 @@ pub fn shared_dir() -> Option<PathBuf> {
 /// The `xtask` binary, built once per test process with `$CARGO build -q -p xtask`.
 /// Cargo reports where it put the binary, so `CARGO_TARGET_DIR` and profiles are honoured.
 pub fn xtask_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(&cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "xtask",
-                "--bin",
-                "xtask",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(repo_root())
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|error| panic!("cannot run {cargo:?} build -p xtask: {error}"));
-        assert!(
-            output.status.success(),
+    // The outcome is kept even when the build fails, so one broken build is reported by
+    // every test at once instead of being retried by each.
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BIN.get_or_init(build_xtask) {
+        Ok(path) => path,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn build_xtask() -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(["build", "-q", "-p", "xtask", "--bin", "xtask", "--message-format=json-render-diagnostics"])
+        .current_dir(repo_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|error| format!("cannot run {cargo:?} build -p xtask: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
             "`cargo build -p xtask` failed ({}); see the compiler output above",
             output.status
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let executable = stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| {
-                message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask"
-            })
-            .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .next_back();
-        let executable = executable.expect("cargo reported no `xtask` executable");
-        assert!(executable.is_file(), "cargo reported {} but it does not exist", executable.display());
-        executable
-    })
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let executable = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask")
+        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .ok_or("cargo reported no `xtask` executable")?;
+    if !executable.is_file() {
+        return Err(format!("cargo reported {} but it does not exist", executable.display()));
+    }
+    Ok(executable)
 }
 
 /// Creates a [`TestDir`] named after the enclosing test function.

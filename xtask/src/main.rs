@@ -1,6 +1,14 @@
 //! `cargo xtask`: the thin command line of helmkots. It parses flags, calls the engine in
 //! `crates/helmkots`, and prints; the engine never prints.
 
+/// `println!` for data on stdout: a closed pipe (`xtask images --json | head -1`) ends the
+/// program successfully instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::stdout_line(&format!($($arg)*))
+    };
+}
+
 mod diagnostics;
 mod flags;
 mod proof_report;
@@ -38,7 +46,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     "chart": { "name": checked.chart.metadata.name, "version": checked.chart.metadata.version.to_string() },
                     "problems": [],
                 });
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 eprintln!(
                     "✓ {file}: release {} with chart {} {} is valid",
@@ -58,7 +66,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {
-                println!("{}", outcome.record.to_json());
+                outln!("{}", outcome.record.to_json());
             } else {
                 for warning in &outcome.warnings {
                     eprintln!("warning: {warning}");
@@ -77,7 +85,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             let checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
             let images = helmkots::pipeline::images(&checked)?;
             if cmd.json {
-                println!("{}", serde_json::to_string_pretty(&images)?);
+                outln!("{}", serde_json::to_string_pretty(&images)?);
             } else {
                 print_images(&images);
             }
@@ -103,9 +111,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             }
             let preview = helmkots::pipeline::preview(&release_file(cmd.file)?, &options)?;
             for (name, text) in &preview.manifests {
-                println!("# ---- manifests/{name}\n{text}");
+                outln!("# ---- manifests/{name}\n{text}");
             }
-            println!("# ---- kots-values.yaml (resolved)\n{}", preview.values);
+            outln!("# ---- kots-values.yaml (resolved)\n{}", preview.values);
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Verify(cmd) => {
@@ -114,7 +122,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if !cmd.proof {
                 let report = helmkots::pipeline::verify(&dir)?;
                 if cmd.json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    outln!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
                     for problem in &report.problems {
                         eprintln!("error: {problem}");
@@ -131,7 +139,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             }
             let report = helmkots::pipeline::prove_tree(&file, &dir)?;
             if cmd.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 proof_report::print(&report);
             }
@@ -140,7 +148,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         flags::XtaskCmd::Lock(cmd) => {
             let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
             for (reference, digest) in &lock.images {
-                println!("{reference} {digest}");
+                outln!("{reference} {digest}");
             }
             eprintln!(
                 "{} {}",
@@ -163,7 +171,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     "manifest_digest": outcome.manifest_digest,
                     "pushed": outcome.pushed,
                 });
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 eprintln!(
                     "✓ wrote {} (tag {}, manifest {})",
@@ -181,7 +189,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
 
 fn print_images(images: &helmkots::discover::ImageSet) {
     for image in &images.images {
-        println!("{}", image.reference.familiar());
+        outln!("{}", image.reference.familiar());
         for source in &image.sources {
             let place = match (&source.chart, &source.values_path) {
                 (Some(chart), Some(path)) => format!("values `{path}` of chart {chart}"),
@@ -193,11 +201,11 @@ fn print_images(images: &helmkots::discover::ImageSet) {
                 .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
                 .unwrap_or_default();
             let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
-            println!("    {place} ({shape}{fallback})");
+            outln!("    {place} ({shape}{fallback})");
         }
     }
     for excluded in &images.excluded {
-        println!("excluded: {} (pattern `{}`)", excluded.image.reference.familiar(), excluded.pattern);
+        outln!("excluded: {} (pattern `{}`)", excluded.image.reference.familiar(), excluded.pattern);
     }
     for problem in &images.problems {
         eprintln!("warning: {problem}");
@@ -219,4 +227,16 @@ fn release_file(flag: Option<std::path::PathBuf>) -> anyhow::Result<Utf8PathBuf>
 
 fn utf8(path: std::path::PathBuf) -> anyhow::Result<Utf8PathBuf> {
     Utf8PathBuf::from_path_buf(path).map_err(|p| format_err!("path is not UTF-8: {}", p.display()))
+}
+
+/// Writes one line to stdout; exits with success when the reader has gone away.
+fn stdout_line(text: &str) {
+    use std::io::Write as _;
+    if let Err(error) = writeln!(std::io::stdout().lock(), "{text}") {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {error}");
+        std::process::exit(1);
+    }
 }

@@ -39,7 +39,8 @@ USAGE: cargo xtask bench [--quick] [--scale FACTOR] [--keep]
 OPTIONS:
   --quick           about 20 MB of images (the same as --scale 0.125)
   --scale FACTOR    multiply every image size (default 1: layers of 64+24+36+48 MiB)
-  --keep            keep the work directory (release trees, store, logs)
+  --keep            keep the work directory (release trees, store, logs); kept
+                    anyway when a run fails
   -h, --help        print this help
 
 Needs docker-registry, skopeo and /bin/busybox (Debian: docker-registry skopeo busybox-static).
@@ -162,14 +163,14 @@ fn run() -> anyhow::Result<ExitCode> {
     std::fs::write(&report_path, serde_json::to_string_pretty(&report.to_json())? + "\n")
         .with_context(|| format!("cannot write {report_path}"))?;
     println!("\nreport: {report_path}");
-    if args.keep {
-        println!("work directory kept: {}", work_dir.keep().display());
-    }
     drop(registry);
-
     let failed = report.releases.iter().any(|run| run.outcome.is_err())
         || report.peer.as_ref().is_some_and(|peer| peer.error.is_some())
         || report.gzip.is_err();
+    // On failure the logs the report points at are what one reads next, so they stay.
+    if args.keep || failed {
+        println!("work directory kept (logs, release trees, store): {}", work_dir.keep().display());
+    }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

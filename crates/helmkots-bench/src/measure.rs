@@ -78,7 +78,8 @@ pub fn run(command: &mut Command, log: &Utf8Path) -> anyhow::Result<Measured> {
 /// returns the path cargo reports (so `CARGO_TARGET_DIR` is honoured).
 pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command
         .args([
             "build",
             "--release",
@@ -89,9 +90,13 @@ pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(root)
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {cargo:?} build"))?;
+        .stderr(Stdio::inherit());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_per_package_cargo_var) {
+            command.env_remove(name);
+        }
+    }
+    let output = command.output().with_context(|| format!("cannot run {cargo:?} build"))?;
     if !output.status.success() {
         return Err(format_err!("`cargo build --release -p xtask` failed ({})", output.status));
     }
@@ -102,4 +107,14 @@ pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
         .filter_map(|message| message["executable"].as_str().map(Utf8PathBuf::from))
         .next_back()
         .ok_or_else(|| format_err!("cargo reported no `xtask` executable"))
+}
+
+/// Whether `name` is one of the variables `cargo run` sets for the package it runs
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `OUT_DIR`, ...). A nested cargo must not inherit
+/// them: build scripts that track them (ring's tracks `CARGO_MANIFEST_DIR` and `OUT_DIR`)
+/// would see a change and rebuild half the dependency tree.
+fn is_per_package_cargo_var(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(name, "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
 }

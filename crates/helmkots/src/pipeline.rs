@@ -336,7 +336,7 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
             path: chart_path,
             sha256: chart_sha,
         },
-        inputs: input_records(checked),
+        inputs: input_records(checked)?,
         airgap: None,
         outputs: {
             let mut outputs: Vec<FileRecord> =
@@ -352,35 +352,54 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
     })
 }
 
-/// The release file and every chart file that went into the package.
-fn input_records(checked: &Checked) -> Vec<FileRecord> {
+/// The release file and every chart file that went into the package: each file of a chart
+/// directory, or the archive itself for a `.tgz`, by path relative to the release file's
+/// folder (with `..` where the chart lives elsewhere), hashed as it is on disk.
+fn input_records(checked: &Checked) -> Result<Vec<FileRecord>> {
     let release = &checked.release;
+    let mut paths = std::collections::BTreeSet::new();
+    collect_chart_inputs(&checked.chart, &mut paths);
     let mut records = vec![file_record(
         release.file.path.file_name().unwrap_or("release.toml"),
         release.file.text.as_bytes(),
     )];
-    let chart_prefix = relative_to(&release.chart_path(), &release.root);
-    collect_chart_inputs(&checked.chart, &chart_prefix, &mut records);
+    for path in paths {
+        let bytes = std::fs::read(&path).io_context("read", &path)?;
+        records.push(file_record(&relative_path(&release.root, &path), &bytes));
+    }
     records.sort();
-    records
+    Ok(records)
 }
 
-fn collect_chart_inputs(chart: &Chart, prefix: &str, records: &mut Vec<FileRecord>) {
-    for file in &chart.files {
-        records.push(file_record(&format!("{prefix}/{}", file.path), &file.data));
+fn collect_chart_inputs(chart: &Chart, paths: &mut std::collections::BTreeSet<Utf8PathBuf>) {
+    match &chart.origin {
+        chart::ChartOrigin::Archive(archive) => {
+            paths.insert(archive.clone());
+        }
+        chart::ChartOrigin::Directory(dir) => {
+            paths.extend(chart.files.iter().map(|file| dir.join(&file.path)));
+            for dependency in &chart.dependencies {
+                collect_chart_inputs(dependency, paths);
+            }
+        }
     }
-    for dependency in &chart.dependencies {
-        let sub_prefix = format!("{prefix}/charts/{}", dependency.metadata.name);
-        collect_chart_inputs(dependency, &sub_prefix, records);
-    }
+}
+
+/// `path` relative to `base`, climbing with `..` where needed; both made absolute first.
+fn relative_path(base: &Utf8Path, path: &Utf8Path) -> String {
+    let absolute =
+        |p: &Utf8Path| -> Utf8PathBuf { p.canonicalize_utf8().unwrap_or_else(|_| p.to_path_buf()) };
+    let (base, path) = (absolute(base), absolute(path));
+    let base_parts: Vec<&str> = base.components().map(|c| c.as_str()).collect();
+    let path_parts: Vec<&str> = path.components().map(|c| c.as_str()).collect();
+    let common = base_parts.iter().zip(&path_parts).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; base_parts.len() - common];
+    parts.extend(&path_parts[common..]);
+    parts.join("/")
 }
 
 fn file_record(path: &str, bytes: &[u8]) -> FileRecord {
     FileRecord { path: path.to_string(), sha256: Sha256Digest::of(bytes).oci(), size: bytes.len() as u64 }
-}
-
-fn relative_to(path: &Utf8Path, root: &Utf8Path) -> String {
-    path.strip_prefix(root).map_or_else(|_| path.to_string(), |p| p.to_string())
 }
 
 /// A release as KOTS would render it for one configuration.

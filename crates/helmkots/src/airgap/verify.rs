@@ -1,7 +1,7 @@
 //! `verify`: re-reads an airgap bundle and checks it would serve every image completely.
 //!
-//! One streaming pass over the bundle re-hashes every blob (memory stays flat: only blobs of
-//! at most [`KEEP_LIMIT`] bytes, which manifests and configs are, are kept) and collects the
+//! One streaming pass over the bundle re-hashes every blob (memory stays flat: only JSON
+//! blobs of at most [`KEEP_LIMIT`] bytes — manifests, indexes, configs — are kept) and collects the
 //! registry's link files; then every `savedImages` entry is resolved the way the registry
 //! would (tag → manifest → index children → config and layers), every image the release's
 //! Application and Job name must be saved, and `app.tar.gz` must match the build record.
@@ -133,20 +133,14 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
         } else if let Some(rest) = path.strip_prefix(blob_prefix) {
             let name_hex = rest.split('/').nth(1).unwrap_or_default().to_string();
             let size = entry.header().size().unwrap_or(0);
-            // Small blobs (manifests, configs) are kept for parsing; big ones only hashed.
-            let mut kept = Vec::new();
-            let digest = if size <= KEEP_LIMIT {
-                let mut writer = HashingWriter::new(&mut kept);
-                std::io::copy(&mut entry, &mut writer).io_context("read", bundle)?;
-                writer.finish().0
-            } else {
-                let mut writer = HashingWriter::new(std::io::sink());
-                std::io::copy(&mut entry, &mut writer).io_context("read", bundle)?;
-                writer.finish().0
-            };
+            // Small JSON blobs (manifests, indexes, configs) are kept for parsing; layers
+            // (gzip, never starting with `{`) and anything big are only hashed.
+            let mut writer = HashingWriter::new(KeepJson::new(size));
+            std::io::copy(&mut entry, &mut writer).io_context("read", bundle)?;
+            let (digest, keep, _) = writer.finish();
             check_blob(&name_hex, &digest, report);
             contents.blobs.insert(name_hex.clone());
-            if size <= KEEP_LIMIT {
+            if let Some(kept) = keep.into_kept() {
                 contents.kept.insert(name_hex, kept);
             }
         } else if let Some(rest) = path.strip_prefix("images/") {
@@ -158,6 +152,41 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
         }
     }
     Ok(contents)
+}
+
+/// A sink that keeps what is written only when it is a small JSON document: at most
+/// [`KEEP_LIMIT`] bytes, starting with `{` (after whitespace).
+struct KeepJson {
+    kept: Option<Vec<u8>>,
+}
+
+impl KeepJson {
+    fn new(size: u64) -> KeepJson {
+        KeepJson { kept: (size <= KEEP_LIMIT).then(Vec::new) }
+    }
+
+    fn into_kept(self) -> Option<Vec<u8>> {
+        self.kept.filter(|bytes| bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+    }
+}
+
+impl std::io::Write for KeepJson {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(kept) = &mut self.kept {
+            if (kept.is_empty() && buf.first().is_some_and(|b| *b != b'{' && !b.is_ascii_whitespace()))
+                || kept.len() as u64 + buf.len() as u64 > KEEP_LIMIT
+            {
+                self.kept = None;
+            } else {
+                kept.extend_from_slice(buf);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn check_blob(name_hex: &str, actual: &Sha256Digest, report: &mut VerifyReport) {
@@ -286,5 +315,91 @@ fn check_release_images(contents: &Contents, saved: &[String], problems: &mut Ve
                 problems.push(format!("{name} names `{image}`, which is not in savedImages"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use camino::Utf8PathBuf;
+
+    use super::*;
+    use crate::{
+        airgap::{
+            bundle::{self, AirgapMeta},
+            PulledImage,
+        },
+        store::BlobStore,
+    };
+
+    /// A store with one image (config + a gzip-looking layer) and a bundle of it.
+    fn bundle_of(dir: &Utf8Path, layer: &[u8]) -> (Utf8PathBuf, Sha256Digest) {
+        let store = BlobStore::open(&dir.join("store")).unwrap();
+        let config = store.insert_bytes(br#"{"architecture":"amd64","os":"linux"}"#).unwrap();
+        let layer_digest = store.insert_bytes(layer).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": {"mediaType": media::OCI_CONFIG, "digest": config.oci(), "size": 37},
+            "layers": [{"mediaType": media::OCI_LAYER_GZIP, "digest": layer_digest.oci(), "size": layer.len()}],
+        });
+        let manifest = store.insert_bytes(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let image = PulledImage {
+            reference: ImageRef::parse("registry.example.com/acme/web:1").unwrap(),
+            resolved: manifest,
+            top: manifest,
+            top_media_type: media::OCI_MANIFEST.to_string(),
+            manifests: vec![manifest],
+            blobs: vec![config, layer_digest],
+        };
+        let meta = AirgapMeta {
+            app_slug: "app".into(),
+            channel_id: "c".into(),
+            channel_name: "Stable".into(),
+            version_label: "1.0.0".into(),
+            release_notes: String::new(),
+            update_cursor: "1".into(),
+        };
+        let app = bundle::app_tar_gz(&[], 0).unwrap();
+        let out = dir.join("app.airgap");
+        bundle::write_bundle(&out, &store, &meta, &[image], &app, 0).unwrap();
+        (out, layer_digest)
+    }
+
+    #[test]
+    fn a_written_bundle_verifies_and_only_json_blobs_are_kept() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap();
+        let mut layer = vec![0x1f, 0x8b];
+        layer.extend((0..100_000u32).map(|i| (i % 251) as u8));
+        let (bundle, layer_digest) = bundle_of(dir, &layer);
+        let report = verify_bundle(&bundle, None).unwrap();
+        assert!(report.passed(), "{:?}", report.problems);
+        assert_eq!(report.blobs_checked, 3);
+        assert_eq!(report.saved_images, vec!["registry.example.com/acme/web:1".to_string()]);
+        let mut report = VerifyReport::default();
+        let contents = read_bundle(&bundle, &mut report).unwrap();
+        assert_eq!(contents.kept.len(), 2, "manifest and config kept, the layer only hashed");
+        assert!(!contents.kept.contains_key(&layer_digest.hex()));
+        assert!(contents.blobs.contains(&layer_digest.hex()));
+    }
+
+    #[test]
+    fn keep_json_drops_non_json_and_oversized_content() {
+        let mut json = KeepJson::new(20);
+        json.write_all(b"  {\"a\":").unwrap();
+        json.write_all(b"1}").unwrap();
+        assert_eq!(json.into_kept().as_deref(), Some(&b"  {\"a\":1}"[..]));
+        let mut gzip = KeepJson::new(3);
+        gzip.write_all(&[0x1f, 0x8b, 8]).unwrap();
+        assert_eq!(gzip.into_kept(), None);
+        let mut big = KeepJson::new(KEEP_LIMIT + 1);
+        big.write_all(b"{}").unwrap();
+        assert_eq!(big.into_kept(), None);
+        let mut lying = KeepJson::new(2);
+        lying.write_all(b"{").unwrap();
+        lying.write_all(&vec![b' '; KEEP_LIMIT as usize]).unwrap();
+        assert_eq!(lying.into_kept(), None, "a header that understates the size is not trusted");
     }
 }

@@ -207,6 +207,7 @@ fn config_data(inputs: &ManifestInputs<'_>) -> Value {
         })
         .collect();
     let mut map = common(inputs);
+    map.insert("config_name".into(), json!(format!("{}-config", inputs.release.app.slug.get_ref())));
     map.insert("groups".into(), json!(groups));
     Value::Object(map)
 }
