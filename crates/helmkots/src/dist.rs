@@ -155,6 +155,9 @@ fn remove_stale_siblings(out_dir: &Utf8Path, name: &str) {
     let final_dir = out_dir.join(name);
     for entry in entries.flatten() {
         let file_name = entry.file_name();
+        if belongs_to_a_live_run(file_name) {
+            continue;
+        }
         if file_name.starts_with(&format!(".{name}.partial-")) {
             let _ = fs::remove_dir_all(entry.path());
         } else if file_name.starts_with(&format!(".{name}.bundle-")) {
@@ -167,6 +170,15 @@ fn remove_stale_siblings(out_dir: &Utf8Path, name: &str) {
             }
         }
     }
+}
+
+/// Whether a leftover's name ends in the pid of another process that is still running (a
+/// concurrent run into the same directory), which must not lose its files.
+fn belongs_to_a_live_run(file_name: &str) -> bool {
+    let Some(pid) = file_name.rsplit('-').next().and_then(|pid| pid.parse::<u32>().ok()) else {
+        return false;
+    };
+    pid != std::process::id() && Utf8Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
@@ -197,11 +209,11 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let out = Utf8Path::from_path(temp.path()).unwrap();
         let dir = write_atomically(out, "r", &tree("one"))?;
-        fs::rename(&dir, out.join(".r.old-1")).unwrap();
-        fs::create_dir(out.join(".r.partial-2")).unwrap();
+        fs::rename(&dir, out.join(".r.old-4000000001")).unwrap();
+        fs::create_dir(out.join(".r.partial-4000000002")).unwrap();
         remove_stale_siblings(out, "r");
         assert_eq!(fs::read_to_string(dir.join("a.txt")).unwrap(), "one");
-        assert!(!out.join(".r.partial-2").exists());
+        assert!(!out.join(".r.partial-4000000002").exists());
         Ok(())
     }
 

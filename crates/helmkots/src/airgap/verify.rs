@@ -336,12 +336,13 @@ mod tests {
     /// A store with one image (config + a gzip-looking layer) and a bundle of it.
     fn bundle_of(dir: &Utf8Path, layer: &[u8]) -> (Utf8PathBuf, Sha256Digest) {
         let store = BlobStore::open(&dir.join("store")).unwrap();
-        let config = store.insert_bytes(br#"{"architecture":"amd64","os":"linux"}"#).unwrap();
+        let config_bytes = br#"{"architecture":"amd64","os":"linux"}"#;
+        let config = store.insert_bytes(config_bytes).unwrap();
         let layer_digest = store.insert_bytes(layer).unwrap();
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": media::OCI_MANIFEST,
-            "config": {"mediaType": media::OCI_CONFIG, "digest": config.oci(), "size": 37},
+            "config": {"mediaType": media::OCI_CONFIG, "digest": config.oci(), "size": config_bytes.len()},
             "layers": [{"mediaType": media::OCI_LAYER_GZIP, "digest": layer_digest.oci(), "size": layer.len()}],
         });
         let manifest = store.insert_bytes(&serde_json::to_vec(&manifest).unwrap()).unwrap();
