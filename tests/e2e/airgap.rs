@@ -740,3 +740,45 @@ fn two_runs_give_the_same_bundle_bytes() {
     );
     assert_eq!(fs::read(first.join("SHA256SUMS")).unwrap(), fs::read(second.join("SHA256SUMS")).unwrap());
 }
+
+// --- helmkots.lock ---------------------------------------------------------------------------
+
+fn tag_link(bundle: &Path, repository: &str, tag: &str) -> String {
+    let link =
+        format!("images/docker/registry/v2/repositories/{repository}/_manifests/tags/{tag}/current/link");
+    let entries = bundle_entries(bundle);
+    let (_, _, text) = entries.iter().find(|(p, _, _)| p == &link).unwrap_or_else(|| panic!("no {link}"));
+    String::from_utf8_lossy(text).into_owned()
+}
+
+#[test]
+fn the_lock_pins_a_moved_tag_until_lock_update() {
+    let fixture = Fixture::new(testdir!());
+    let seeds = &fixture.seeds;
+    let lock_path = fixture.dir.join("helmkots.lock");
+    let lock = |args: &[&str]| {
+        fixture.dir.xtask("lock").args(args).env("DOCKER_CONFIG", fixture.dir.join("docker-config")).run()
+    };
+    fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+    lock(&[]).assert_success();
+    let locked = read_json(&lock_path);
+    assert_eq!(locked["images"][fixture.image("a/one:1")], seeds.one_digest.as_str(), "{locked:#}");
+    assert_eq!(locked["images"][fixture.image("b/two:2")], seeds.two.digest.as_str(), "{locked:#}");
+    assert_eq!(locked["images"][&seeds.base.reference], seeds.base.digest.as_str(), "{locked:#}");
+    assert!(locked["images"].get(format!("{}@{}", fixture.image("c/three"), seeds.three_digest)).is_none());
+
+    // The tag moves upstream; the release still ships what the lock pins.
+    let moved = seed_layered(&fixture.registry, "a/one:1", &[&small_layer("moved.txt", 9, 1024)]);
+    assert_ne!(moved, seeds.one_digest);
+    fixture.release("out").assert_success();
+    let bundle = fixture.dir.join("out").join(TREE).join(format!("{TREE}.airgap"));
+    assert_eq!(tag_link(&bundle, "one", "1"), seeds.one_digest, "the locked digest is bundled");
+    verify(&fixture.dir, &fixture.dir.join("out").join(TREE)).assert_success();
+
+    // `lock --update` follows the tag; the next release ships the new image.
+    lock(&["--update"]).assert_success();
+    assert_eq!(read_json(&lock_path)["images"][fixture.image("a/one:1")], moved.as_str());
+    fixture.release("out").assert_success();
+    assert_eq!(tag_link(&bundle, "one", "1"), moved, "the updated digest is bundled");
+    verify(&fixture.dir, &fixture.dir.join("out").join(TREE)).assert_success();
+}

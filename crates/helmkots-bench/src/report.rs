@@ -97,6 +97,8 @@ struct Ratios {
     one_change_vs_cold: Option<f64>,
     bundle_vs_unique_layers: Option<f64>,
     bundle_vs_per_image_layers: Option<f64>,
+    /// Whether the no-op run wrote the same bundle bytes as the cold run.
+    noop_bundle_identical: Option<bool>,
 }
 
 impl Report {
@@ -122,6 +124,10 @@ impl Report {
             one_change_vs_cold: versus_cold("one_change"),
             bundle_vs_unique_layers: bundle.map(|b| b / self.fixture.unique_layer_bytes() as f64),
             bundle_vs_per_image_layers: bundle.map(|b| b / self.fixture.per_image_layer_bytes() as f64),
+            noop_bundle_identical: self
+                .cold_bundle()
+                .zip(self.release("noop").and_then(|run| run.outcome.as_ref().ok()))
+                .map(|(cold, noop)| cold.sha256 == noop.sha256),
         }
     }
 
@@ -205,6 +211,12 @@ impl Report {
         );
         println!("  no-op release / cold           wall {}", ratio(ratios.noop_vs_cold));
         println!("  one-change release / cold      wall {}", ratio(ratios.one_change_vs_cold));
+        let identical = match ratios.noop_bundle_identical {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "n/a",
+        };
+        println!("  no-op bundle == cold bundle    {identical}");
         println!(
             "  bundle / distinct layers       size {}   (/ per-image layers {})",
             ratio(ratios.bundle_vs_unique_layers),
@@ -288,6 +300,7 @@ impl Report {
                 "one_change_vs_cold_seconds": ratios.one_change_vs_cold,
                 "bundle_vs_unique_layer_bytes": ratios.bundle_vs_unique_layers,
                 "bundle_vs_per_image_layer_bytes": ratios.bundle_vs_per_image_layers,
+                "noop_bundle_identical": ratios.noop_bundle_identical,
             },
         })
     }

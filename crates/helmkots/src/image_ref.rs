@@ -266,6 +266,13 @@ impl ImageRef {
         }
         match self.path.strip_prefix(OFFICIAL_REPOSITORY_PREFIX) {
             Some(official) if !official.contains('/') => official.to_string(),
+            // A first component that reads as a registry host (`foo.bar/x`) must keep the
+            // domain, or the short form would name an image on another registry.
+            _ if self.path.contains('/')
+                && is_domain_like(self.path.split('/').next().unwrap_or_default()) =>
+            {
+                self.repository()
+            }
             _ => self.path.clone(),
         }
     }

@@ -15,7 +15,12 @@ fn check(text: &str) -> Result<HelmIgnore, HelmIgnoreError> {
     let result = HelmIgnore::parse(text);
     if let Err(error) = &result {
         let lines: Vec<&str> = text.lines().collect();
-        assert!(error.line >= 1 && error.line <= lines.len(), "line {} of {}: {error}", error.line, lines.len());
+        assert!(
+            error.line >= 1 && error.line <= lines.len(),
+            "line {} of {}: {error}",
+            error.line,
+            lines.len()
+        );
         let line = lines[error.line - 1];
         let line = if error.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
         assert_eq!(error.pattern, line.trim(), "the error quotes another line");
@@ -59,8 +64,11 @@ fn pattern_line() -> impl Strategy<Value = String> {
 }
 
 fn path() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof!["[a-z.]{0,4}", Just("*".to_string()), Just("é".to_string()), Just("\\".to_string())], 0..5)
-        .prop_map(|parts| parts.join("/"))
+    prop::collection::vec(
+        prop_oneof!["[a-z.]{0,4}", Just("*".to_string()), Just("é".to_string()), Just("\\".to_string())],
+        0..5,
+    )
+    .prop_map(|parts| parts.join("/"))
 }
 
 proptest! {
@@ -195,9 +203,16 @@ fn corpus() {
             }
             ("err", Ok(Err(error)))
                 if error.line.to_string() == words[1] && error.reason.contains(&words[2..].join(" ")) => {}
-            (want, Ok(got)) => failures.push(format!("{name}: expected {want} {:?}, got {got:?}", &words[1..])),
+            (want, Ok(got)) => {
+                failures.push(format!("{name}: expected {want} {:?}, got {got:?}", &words[1..]))
+            }
         }
     }
     assert!(count >= 15, "the corpus lost cases: {count}");
-    assert!(failures.is_empty(), "{} of {count} corpus cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} corpus cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

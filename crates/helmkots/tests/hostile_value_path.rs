@@ -20,7 +20,11 @@ fn check(text: &str) -> Result<ValuePath, ValuePathError> {
         Err(error) => {
             assert_eq!(error.path, text);
             assert!(error.offset <= text.len(), "`{text:?}`: offset {} past the end", error.offset);
-            assert!(text.is_char_boundary(error.offset), "`{text:?}`: offset {} inside a character", error.offset);
+            assert!(
+                text.is_char_boundary(error.offset),
+                "`{text:?}`: offset {} inside a character",
+                error.offset
+            );
             assert!(!error.reason.is_empty());
             assert!(error.to_string().contains(&error.reason));
         }
@@ -99,8 +103,10 @@ fn quote_in_key_does_not_name_another_path() {
         vec![Segment::Key("a".into()), Segment::Key("b\".\"c".into())],
         vec![Segment::Key("x\"[0]".into())],
     ];
-    let problems: Vec<String> =
-        cases.iter().filter_map(|segments| check_display(&ValuePath::from_segments(segments.clone())).err()).collect();
+    let problems: Vec<String> = cases
+        .iter()
+        .filter_map(|segments| check_display(&ValuePath::from_segments(segments.clone())).err())
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -124,12 +130,20 @@ fn corpus() {
             (_, Err(_)) => failures.push(format!("{here}: panicked")),
             ("ok", Ok(Ok(path))) if path.to_string() == unescape(fields[2]) => {}
             ("err", Ok(Err(error)))
-                if error.offset.to_string() == fields[2] && error.reason.contains(&fields[3..].join(" ")) => {}
-            (want, Ok(got)) => failures.push(format!("{here}: expected {want} {:?}, got {got:?}", &fields[2..])),
+                if error.offset.to_string() == fields[2] && error.reason.contains(&fields[3..].join(" ")) => {
+            }
+            (want, Ok(got)) => {
+                failures.push(format!("{here}: expected {want} {:?}, got {got:?}", &fields[2..]))
+            }
         }
     }
     assert!(count >= 20, "the corpus lost cases: {count}");
-    assert!(failures.is_empty(), "{} of {count} corpus cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} corpus cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn unescape(field: &str) -> String {

@@ -85,7 +85,7 @@ fn pull_manifests(
     options: &PullOptions,
 ) -> Result<(PulledImage, Vec<(Sha256Digest, Descriptor)>)> {
     let image = &request.reference;
-    let pinned = image.digest().and_then(|d| parse_digest(d));
+    let pinned = image.digest().and_then(parse_digest);
     let top = retry(options, || match request.locked.or(pinned) {
         Some(digest) => registry.fetch_manifest(image, &digest),
         None => registry.resolve(image),
