@@ -14,23 +14,8 @@ use xshell::{cmd, Shell};
 pub fn run(root: &Utf8Path, args: &[String]) -> anyhow::Result<ExitCode> {
     let sh = Shell::new()?;
     sh.change_dir(root);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut command = cmd!(sh, "{cargo} run --release -p helmkots-bench -- {args...}").quiet();
-    // `cargo xtask` runs us through `cargo run`, which sets the variables of the xtask
-    // package (`CARGO_MANIFEST_DIR`, `OUT_DIR`, ...); a nested cargo that inherits them
-    // rebuilds ring (its build script tracks both) and everything above it.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || matches!(
-                name.as_str(),
-                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
-            )
-        {
-            command = command.env_remove(name);
-        }
-    }
-    let status = command.run();
+    let cargo = crate::nested_cargo::cargo();
+    let command = cmd!(sh, "{cargo} run --release -p helmkots-bench -- {args...}").quiet();
+    let status = crate::nested_cargo::without_package_env(command).run();
     Ok(if status.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

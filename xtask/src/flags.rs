@@ -76,6 +76,15 @@ xflags::xflags! {
             /// Print the result as JSON.
             optional --json
         }
+        /// The benchmark report: release (cold, no-op, one change) against skopeo copy (not a test).
+        cmd bench {
+            /// Small images (about 20 MB in all), for a quick look.
+            optional --quick
+            /// Multiply the default image sizes by this factor.
+            optional --scale factor: String
+            /// Keep the benchmark's temporary directory.
+            optional --keep
+        }
         /// Install the test tools that are missing, then run every test.
         cmd test {
             /// Do not install anything; just run the tests.

@@ -9,8 +9,10 @@ macro_rules! outln {
     };
 }
 
+mod bench;
 mod diagnostics;
 mod flags;
+mod nested_cargo;
 mod proof_report;
 mod test_tools;
 
@@ -182,6 +184,19 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        flags::XtaskCmd::Bench(cmd) => {
+            let mut args = Vec::new();
+            if cmd.quick {
+                args.push("--quick".to_string());
+            }
+            if let Some(scale) = cmd.scale {
+                args.extend(["--scale".to_string(), scale]);
+            }
+            if cmd.keep {
+                args.push("--keep".to_string());
+            }
+            bench::run(&project_root(), &args)
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
     }

@@ -34,8 +34,9 @@ pub fn run(root: &Utf8Path, install: bool, test_args: &[String]) -> anyhow::Resu
         install_apt(&sh)?;
         install_pip(&sh)?;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = cmd!(sh, "{cargo} test --workspace {test_args...}").quiet().run();
+    let cargo = crate::nested_cargo::cargo();
+    let command = cmd!(sh, "{cargo} test --workspace --no-fail-fast {test_args...}").quiet();
+    let status = crate::nested_cargo::without_package_env(command).run();
     Ok(if status.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -69,19 +69,30 @@ pub struct Problem {
 impl Problem {
     /// A problem at a span.
     pub fn at(span: Range<usize>, message: impl Into<String>) -> Problem {
-        Problem { message: message.into(), span: Some(span), help: None }
+        Problem { message: one_line(&message.into()), span: Some(span), help: None }
     }
 
     /// A problem about the whole file.
     pub fn whole_file(message: impl Into<String>) -> Problem {
-        Problem { message: message.into(), span: None, help: None }
+        Problem { message: one_line(&message.into()), span: None, help: None }
     }
 
     /// The same problem with a hint on how to fix it.
     pub fn with_help(mut self, help: impl Into<String>) -> Problem {
-        self.help = Some(help.into());
+        self.help = Some(one_line(&help.into()));
         self
     }
+}
+
+/// Messages quote what the user wrote; control characters in it (a newline in a name) are
+/// shown escaped, so that every message stays one line (`build.rs` warnings, logs).
+fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// Every problem found in one file: the error returned for bad input.

@@ -522,7 +522,7 @@ fn resolve_chart(raw: RawChart, sink: &mut ProblemSink) -> ChartSpec {
     });
     let values = raw.values.map_or_else(
         || serde_json::Value::Object(Default::default()),
-        |table| serde_json::to_value(table).unwrap_or_default(),
+        |table| toml_to_json(&toml::Value::Table(table)),
     );
     ChartSpec {
         path: raw.path,
@@ -729,10 +729,18 @@ fn resolve_item(raw: RawItem, sink: &mut ProblemSink) -> Option<ConfigItem> {
         match ValuePath::parse(value.get_ref()) {
             Ok(path) => Some(path),
             Err(error) => {
-                // +1 skips the opening quote of the TOML string.
-                let start = value.span().start + 1 + error.offset;
+                // Point at the offending character when the TOML string is a plain basic
+                // string (then it is the text between the quotes); otherwise (escapes,
+                // literal or multi-line strings) at the whole value.
+                let span = value.span();
+                let raw = sink.file().text.get(span.clone()).unwrap_or_default();
+                let char_len = value.get_ref()[error.offset..].chars().next().map_or(1, char::len_utf8);
+                let located = match raw_offset(raw, error.offset) {
+                    Some(offset) => span.start + offset..span.start + offset + char_len,
+                    None => span,
+                };
                 sink.push(
-                    Problem::at(start..start + 1, format!("malformed values path `{}`: {}", value.get_ref(), error.reason))
+                    Problem::at(located, format!("malformed values path `{}`: {}", value.get_ref(), error.reason))
                         .with_help("write a dotted path like `persistence.enabled`, `hosts[0].name` or `annotations.\"app.io/x\"`"),
                 );
                 None
@@ -753,6 +761,75 @@ fn resolve_item(raw: RawItem, sink: &mut ProblemSink) -> Option<ConfigItem> {
         readonly: raw.readonly.unwrap_or(false),
         choices,
     })
+}
+
+/// The byte offset in a TOML string literal (`raw`, delimiters included) of the character at
+/// `offset` in its value: literal strings map one to one, basic strings decode escapes, and
+/// multi-line strings drop the newline right after the opening delimiter (TOML's rule).
+fn raw_offset(raw: &str, offset: usize) -> Option<usize> {
+    let (delimiter, basic) = if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else {
+        return None;
+    };
+    let mut start = delimiter;
+    if delimiter == 3 {
+        if raw[start..].starts_with("\r\n") {
+            start += 2;
+        } else if raw[start..].starts_with('\n') {
+            start += 1;
+        }
+    }
+    let body = raw.get(start..)?;
+    let mut value_len = 0;
+    let mut chars = body.char_indices().peekable();
+    while let Some((index, c)) = chars.next() {
+        if value_len >= offset {
+            return Some(start + index);
+        }
+        let decoded_len = match c {
+            '\\' if basic => match chars.next()?.1 {
+                escape @ ('u' | 'U') => {
+                    let digits = if escape == 'u' { 4 } else { 8 };
+                    let hex: String = (0..digits).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?.len_utf8()
+                }
+                // A line-ending backslash swallows the line break and the whitespace after it.
+                w if w.is_whitespace() => {
+                    while chars.peek().is_some_and(|(_, next)| next.is_whitespace()) {
+                        chars.next();
+                    }
+                    0
+                }
+                _ => 1,
+            },
+            other => other.len_utf8(),
+        };
+        value_len += decoded_len;
+    }
+    None
+}
+
+/// TOML values as Helm values; a date or time becomes its text (Helm values have no such type).
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(text) => serde_json::Value::String(text.clone()),
+        toml::Value::Integer(number) => serde_json::Value::from(*number),
+        toml::Value::Float(number) => serde_json::Number::from_f64(*number)
+            .map_or_else(|| serde_json::Value::String(number.to_string()), serde_json::Value::Number),
+        toml::Value::Boolean(flag) => serde_json::Value::Bool(*flag),
+        toml::Value::Datetime(datetime) => serde_json::Value::String(datetime.to_string()),
+        toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => {
+            serde_json::Value::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
+        }
+    }
 }
 
 /// Normalizes a `default` to KOTS's string form, reporting one that does not fit the type.

@@ -71,15 +71,33 @@ impl ValuePath {
                     position = close + 1;
                 }
                 b'"' if expect_key => {
-                    let close = text[position + 1..]
-                        .find('"')
-                        .map(|i| position + 1 + i)
-                        .ok_or_else(|| fail(position, "unclosed quote"))?;
-                    let key = &text[position + 1..close];
+                    // A quoted key ends at the next unescaped quote; `\"` and `\\` are escapes.
+                    let mut key = String::new();
+                    let mut chars = text[position + 1..].char_indices();
+                    let mut close = None;
+                    while let Some((index, c)) = chars.next() {
+                        match c {
+                            '"' => {
+                                close = Some(position + 1 + index);
+                                break;
+                            }
+                            '\\' => match chars.next() {
+                                Some((_, escaped @ ('"' | '\\'))) => key.push(escaped),
+                                _ => {
+                                    return Err(fail(
+                                        position + 1 + index,
+                                        "only `\\\"` and `\\\\` escapes are allowed in a quoted key",
+                                    ))
+                                }
+                            },
+                            other => key.push(other),
+                        }
+                    }
+                    let close = close.ok_or_else(|| fail(position, "unclosed quote"))?;
                     if key.is_empty() {
                         return Err(fail(position, "empty quoted key"));
                     }
-                    segments.push(Segment::Key(key.to_string()));
+                    segments.push(Segment::Key(key));
                     position = close + 1;
                     expect_key = false;
                 }
@@ -135,7 +153,7 @@ impl fmt::Display for ValuePath {
                     if plain {
                         f.write_str(key)?;
                     } else {
-                        write!(f, "\"{key}\"")?;
+                        write!(f, "\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))?;
                     }
                 }
                 Segment::Index(i) => write!(f, "[{i}]")?,

@@ -30,7 +30,6 @@ fn check(text: &str) -> Result<Release, FileProblems> {
             assert_eq!(&*problems.file.text, text);
             for problem in &problems.problems {
                 assert!(!problem.message.trim().is_empty(), "empty message: {problem:?}");
-                assert!(!problem.message.contains('\n'), "multi-line message: {problem:?}");
                 if let Some(span) = &problem.span {
                     assert!(
                         span.start <= span.end && span.end <= text.len(),
@@ -266,6 +265,49 @@ fn config_item() -> impl Strategy<Value = String> {
         })
 }
 
+/// A malformed values path is underlined where the mistake is, whatever TOML string form
+/// holds it (escapes and `"""` change the distance from the quote to the mistake).
+#[test]
+fn values_path_problems_point_at_the_mistake() {
+    // (the `value = ...` line(s), the 1-based line and column of the mistake)
+    let cases = [
+        (r#"value = "a..b""#, (16, 12)),
+        (r#"value = 'a..b'"#, (16, 12)),
+        (r#"value = "\u0061..b""#, (16, 17)),
+        (r#"value = "\t..b""#, (16, 10)),
+        (r#"value = """a..b""""#, (16, 14)),
+        (r#"value = '''a..b'''"#, (16, 14)),
+        ("value = \"\"\"\na..b\"\"\"", (17, 3)),
+    ];
+    let mut wrong = Vec::new();
+    for (line, (want_line, want_column)) in cases {
+        let text = format!(
+            "# header\n{MINIMAL}\n[[config.groups]]\nname = \"g\"\ntitle = \"G\"\n[[config.groups.items]]\nname = \"i\"\ntype = \"text\"\n{line}\n"
+        );
+        let problems = check(&text).unwrap_err();
+        let problem = problems.problems.iter().find(|p| p.message.contains("malformed values path")).unwrap();
+        let at = problems.file.line_col(problem.span.clone().unwrap().start);
+        if at != (want_line, want_column) {
+            wrong.push(format!(
+                "`{line}`: underlined at {at:?}, the mistake is at {:?}",
+                (want_line, want_column)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "values path problems point at the wrong place:\n{}", wrong.join("\n"));
+}
+
+/// Messages that break the one-line contract of `Problem::message` ("What is wrong, in one
+/// line"): a newline there splits a `cargo:warning=` line of build.rs in two.
+fn multi_line_messages(problems: &FileProblems) -> Vec<String> {
+    problems
+        .problems
+        .iter()
+        .filter(|problem| problem.message.contains(['\n', '\r']))
+        .map(|problem| format!("multi-line message {:?}", problem.message))
+        .collect()
+}
+
 /// A release with every table, for truncation.
 const FULL: &str = include_str!("corpus/release_toml/ok_every_table.toml");
 
@@ -292,6 +334,19 @@ proptest! {
     #[test]
     fn config_items_with_hostile_fields(text in config_item()) {
         let _ = check(&text);
+    }
+
+    /// Names quoted in messages keep the message on one line, whatever they hold.
+    #[test]
+    fn messages_stay_on_one_line(name in hostile_text()) {
+        let text = format!(
+            "{MINIMAL}[[config.groups]]\nname = {}\ntitle = \"G\"\n",
+            toml_string(name, 0)
+        );
+        if let Err(problems) = check(&text) {
+            let broken = multi_line_messages(&problems);
+            prop_assert!(broken.is_empty(), "{}", broken.join("\n"));
+        }
     }
 
     /// A complete release cut anywhere.
@@ -401,9 +456,10 @@ fn corpus() {
         let words: Vec<&str> = expect.trim_end_matches('\r').split_whitespace().collect();
         count += 1;
         match (words[0], std::panic::catch_unwind(|| check(&text))) {
-            (_, Err(_)) => failures.push(format!("{name}: panicked")),
+            (_, Err(panic)) => failures.push(format!("{name}: panicked: {}", panic_message(&*panic))),
             ("ok", Ok(Ok(_))) => {}
             ("err", Ok(Err(problems))) => {
+                failures.extend(multi_line_messages(&problems).into_iter().map(|m| format!("{name}: {m}")));
                 let prefix = format!("release.toml:{}:", words[1]);
                 let needle = words[2..].join(" ");
                 let lines = problems.located_lines();
@@ -430,20 +486,38 @@ fn corpus() {
     );
 }
 
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
 /// `[chart.values]` become the chart's static values: TOML types Helm cannot hold must not
 /// turn into something else silently.
 #[test]
 fn static_values_keep_their_meaning() {
-    let text = format!("{MINIMAL}[chart.values]\nwhen = 1979-05-27T07:32:00Z\nratio = nan\n");
-    let release = check(&text).unwrap();
-    let values = &release.chart.values;
-    let problems: Vec<String> =
-        [(values.get("when"), "a TOML datetime"), (values.get("ratio"), "a TOML nan")]
-            .into_iter()
-            .filter_map(|(value, what)| match value {
-                Some(serde_json::Value::String(_) | serde_json::Value::Number(_)) => None,
-                other => Some(format!("{what} in [chart.values] became {other:?}")),
-            })
-            .collect();
+    let cases = [
+        ("when = 1979-05-27T07:32:00Z", "when", "a TOML datetime"),
+        ("when = 1979-05-27", "when", "a TOML local date"),
+        ("ratio = nan", "ratio", "a TOML nan"),
+        ("ratio = -inf", "ratio", "a TOML infinity"),
+    ];
+    let mut problems = Vec::new();
+    for (line, key, what) in cases {
+        match check(&format!("{MINIMAL}[chart.values]\n{line}\n")) {
+            // Refusing it with a located problem is as good as keeping it.
+            Err(_) => {}
+            Ok(release) => match release.chart.values.get(key) {
+                Some(serde_json::Value::String(_) | serde_json::Value::Number(_)) => {}
+                other => problems.push(format!(
+                    "`{line}` in [chart.values] silently became {other:?} in the chart's static values \
+                     (expected a string or number, or a located problem)"
+                )),
+            },
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -161,8 +161,8 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
         release_notes: release.airgap.release_notes.clone(),
         update_cursor: release.airgap.update_cursor.map_or_else(|| "0".to_string(), |c| c.to_string()),
     };
-    // Not `.<name>.bundle-<pid>`: `dist::write_atomically` deletes every such file as a
-    // leftover of a killed run before it moves this one into the tree, ours included.
+    // Not `.<name>.bundle-<pid>`: `dist::write_atomically` deletes such a file of its own
+    // process as a leftover of a killed run before it moves the file into the tree.
     // Leftovers of killed runs under this name are removed here instead.
     let prefix = format!(".{}.airgap-partial-", plan.checked.tree_name());
     remove_stale_bundles(out_dir, &prefix);
@@ -182,12 +182,41 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
     }
 }
 
-/// Removes bundle files that killed runs left in `out_dir` (names starting with `prefix`).
+/// Removes bundle files that killed runs left in `out_dir` (names `<prefix><pid>`), leaving
+/// those of a concurrent run that is still alive alone (as `dist` does with partial trees).
 fn remove_stale_bundles(out_dir: &Utf8Path, prefix: &str) {
     let Ok(entries) = out_dir.read_dir_utf8() else { return };
     for entry in entries.flatten() {
-        if entry.file_name().starts_with(prefix) && entry.file_type().is_ok_and(|t| t.is_file()) {
+        let Some(pid) = entry.file_name().strip_prefix(prefix) else { continue };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && Utf8Path::new("/proc").join(pid.to_string()).exists()
+        });
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_bundles_go_and_a_live_run_keeps_its_own() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap();
+        let prefix = ".app-1.0.0.airgap-partial-";
+        // Ours (a leftover of an earlier process with our pid), a dead one, pid 1 (alive, not us).
+        let names =
+            [format!("{prefix}{}", std::process::id()), format!("{prefix}4294967"), format!("{prefix}1")];
+        for name in &names {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        std::fs::write(dir.join("unrelated"), b"x").unwrap();
+        remove_stale_bundles(dir, prefix);
+        let mut left: Vec<String> =
+            dir.read_dir_utf8().unwrap().flatten().map(|e| e.file_name().to_string()).collect();
+        left.sort();
+        assert_eq!(left, vec![names[2].clone(), "unrelated".to_string()]);
     }
 }
