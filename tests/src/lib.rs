@@ -45,7 +45,22 @@ pub fn xtask_bin() -> &'static Path {
 
 fn build_xtask() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    // `cargo test` sets this package's variables for the test process; a nested cargo that
+    // inherits them rebuilds every crate whose build script tracks them (ring, and all above).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_str(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+            )
+        {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .args(["build", "-q", "-p", "xtask", "--bin", "xtask", "--message-format=json-render-diagnostics"])
         .current_dir(repo_root())
         .stderr(Stdio::inherit())
