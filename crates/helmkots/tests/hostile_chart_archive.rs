@@ -276,6 +276,18 @@ fn archive_cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ])
     };
 
+    let laughs = format!(
+        "apiVersion: v2\nname: evil\nversion: 1.0.0\nannotations:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n{}",
+        (1..9).map(|i| format!("  a{i}: &a{i} [{}]\n", vec![if i == 1 { "*a".to_string() } else { format!("*a{}", i - 1) }; 10].join(", "))).collect::<String>()
+    );
+    let deep = format!(
+        "apiVersion: v2\nname: evil\nversion: 1.0.0\nannotations: {}x{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let big_description =
+        format!("apiVersion: v2\nname: evil\nversion: 1.0.0\ndescription: \"{}\"\n", "d".repeat(4 * MIB));
+
     vec![
         ("good archive", valid.clone(), Want::Ok),
         (
@@ -341,11 +353,7 @@ fn archive_cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ("char device", hostile("evil/null", T::Char, b"", None), Want::Refused(Some("evil/null"), "device")),
         ("block device", hostile("evil/sda", T::Block, b"", None), Want::Refused(None, "device")),
         ("fifo", hostile("evil/pipe", T::Fifo, b"", None), Want::Refused(Some("evil/pipe"), "FIFO")),
-        (
-            "GNU sparse",
-            hostile("evil/sparse", T::GNUSparse, b"", None),
-            Want::Refused(None, "sparse"),
-        ),
+        ("GNU sparse", hostile("evil/sparse", T::GNUSparse, b"", None), Want::Refused(None, "sparse")),
         (
             "unknown type",
             hostile("evil/odd", T::new(b'Z'), b"", None),
@@ -413,11 +421,7 @@ fn archive_cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ("truncated tar in good gzip", gzip(&truncated_tar), Want::Refused(None, "")),
         ("bad tar checksum", bad_checksum, Want::Refused(None, "")),
         ("bad tar size field", bad_size_field, Want::Refused(None, "")),
-        (
-            "gzip then garbage",
-            [valid.clone(), b"garbage after the member".to_vec()].concat(),
-            Want::Ok,
-        ),
+        ("gzip then garbage", [valid.clone(), b"garbage after the member".to_vec()].concat(), Want::Ok),
         // Not a usable chart.
         ("no Chart.yaml", tgz(&[("evil/values.yaml", b"a: 1\n")]), Want::Error("no Chart.yaml")),
         (
@@ -440,6 +444,18 @@ fn archive_cases() -> Vec<(&'static str, Vec<u8>, Want)> {
             tgz(&[("evil/Chart.yaml", chart), ("evil/charts/sub-1.0.0.tgz", b"nope")]),
             Want::Refused(None, "not a readable gzip-compressed tar archive"),
         ),
+        // Hostile Chart.yaml: the name becomes the top folder of the archive helmkots writes.
+        ("chart named ..", tgz(&[("evil/Chart.yaml", b"apiVersion: v2\nname: \"..\"\nversion: 1.0.0\n")]), Want::Error("`.` or `..`")),
+        ("chart named a/b", tgz(&[("evil/Chart.yaml", b"apiVersion: v2\nname: a/../b\nversion: 1.0.0\n")]), Want::Error("path separator")),
+        ("chart named a\\b", tgz(&[("evil/Chart.yaml", b"apiVersion: v2\nname: a\\b\nversion: 1.0.0\n")]), Want::Error("path separator")),
+        ("chart version not SemVer", tgz(&[("evil/Chart.yaml", b"apiVersion: v2\nname: evil\nversion: one\n")]), Want::Error("version")),
+        ("Chart.yaml alias bomb", tgz(&[("evil/Chart.yaml", laughs.as_bytes())]), Want::Error("Chart.yaml")),
+        ("Chart.yaml nested 10,000 deep", tgz(&[("evil/Chart.yaml", deep.as_bytes())]), Want::Error("Chart.yaml")),
+        ("Chart.yaml empty", tgz(&[("evil/Chart.yaml", b"")]), Want::Error("empty")),
+        ("Chart.yaml a list", tgz(&[("evil/Chart.yaml", b"- a\n- b\n")]), Want::Error("Chart.yaml")),
+        ("Chart.yaml with a 4 MiB description", tgz(&[("evil/Chart.yaml", big_description.as_bytes())]), Want::Ok),
+        ("dependency not vendored", tgz(&[("evil/Chart.yaml", b"apiVersion: v2\nname: evil\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 1.x\n")]), Want::Error("not vendored")),
+        ("values.schema.json not JSON", tgz(&[("evil/Chart.yaml", chart), ("evil/values.schema.json", b"{")]), Want::Error("invalid JSON")),
     ]
 }
 
@@ -513,7 +529,7 @@ fn bombs() -> Vec<(&'static str, Vec<u8>, Want)> {
                 .header("PaxHeaders/x", T::XHeader, 300 * MIB as u64)
                 .zeros(300)
                 .end(),
-            Want::Refused(None, ""),
+            Want::Refused(None, "100 MiB"),
         ),
         // A pax global header of 300 MiB, skipped by the loader.
         (

@@ -380,7 +380,9 @@ fn exponential_output_is_refused() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let outcome = stdout.lines().find_map(|line| line.strip_prefix("OUTCOME: ")).map(str::to_string);
+        // The harness prints `test blow_up_child ... ` on the same line before the child's output.
+        let outcome =
+            stdout.lines().find_map(|line| line.split_once("OUTCOME: ")).map(|(_, rest)| rest.to_string());
         match (output.status.success(), outcome) {
             (true, Some(outcome)) if outcome.starts_with("error ") => {}
             (_, outcome) => failures.push(format!(

@@ -169,6 +169,12 @@ impl Evaluator<'_> {
                             value => value.to_string(),
                         };
                         self.push(&text, *offset, false);
+                        if self.output.text.len() > super::MAX_OUTPUT_BYTES {
+                            return Err(PassError::new(
+                                *offset,
+                                Kind::TooLarge { limit: super::MAX_OUTPUT_BYTES },
+                            ));
+                        }
                     }
                 }
                 Node::If { branches, otherwise } => {
@@ -272,6 +278,13 @@ impl Evaluator<'_> {
             args.push(self.operand(argument)?);
         }
         args.extend(piped);
-        function(&Call { ctx: self.ctx, name, args }).map_err(|kind| PassError::new(offset, kind))
+        let value =
+            function(&Call { ctx: self.ctx, name, args }).map_err(|kind| PassError::new(offset, kind))?;
+        match &value {
+            Value::String(text) if text.len() > super::MAX_VALUE_BYTES => {
+                Err(PassError::new(offset, Kind::TooLarge { limit: super::MAX_VALUE_BYTES }))
+            }
+            _ => Ok(value),
+        }
     }
 }

@@ -654,6 +654,12 @@ fn quote_each(args: &[Value], quote: impl Fn(&str) -> String) -> String {
 fn replace(call: &Call<'_>) -> Result<Value, Kind> {
     call.exactly(3)?;
     let (old, new, text) = (call.string(0)?, call.string(1)?, call.string(2)?);
+    // Size the result before building it: a chain of replaces grows exponentially.
+    let count = if old.is_empty() { text.chars().count() + 1 } else { text.matches(old).count() };
+    let size = text.len().saturating_add(count.saturating_mul(new.len()));
+    if size > super::MAX_VALUE_BYTES {
+        return Err(Kind::TooLarge { limit: super::MAX_VALUE_BYTES });
+    }
     Ok(Value::String(text.replace(old, new)))
 }
 

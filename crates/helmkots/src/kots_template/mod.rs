@@ -37,6 +37,12 @@ use std::collections::BTreeMap;
 
 use crate::{diagnostic::nearest, image_ref::ImageRefError, image_routing::Routing, release::Release};
 
+/// The largest value a template function may produce: no real manifest value comes close.
+pub const MAX_VALUE_BYTES: usize = 16 << 20;
+
+/// The largest output a template may render to.
+pub const MAX_OUTPUT_BYTES: usize = 64 << 20;
+
 /// How deeply `if` blocks and parenthesised pipelines may nest, together.
 pub const MAX_DEPTH: usize = 64;
 
@@ -272,6 +278,13 @@ pub enum TemplateErrorKind {
     UndefinedVariable {
         /// The variable, with its `$`.
         name: String,
+    },
+    /// A value or the whole output grew past [`MAX_VALUE_BYTES`] / [`MAX_OUTPUT_BYTES`]
+    /// (a template whose output grows exponentially).
+    #[error("template output too large: more than {limit} bytes")]
+    TooLarge {
+        /// The limit that was hit.
+        limit: usize,
     },
     /// `if` blocks and parentheses nested deeper than [`MAX_DEPTH`].
     #[error("template nested too deeply (more than {MAX_DEPTH} levels of `if` and parentheses)")]
