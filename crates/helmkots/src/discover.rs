@@ -567,7 +567,14 @@ fn walk_object(
     }
 }
 
+/// Values deeper than this are not walked. A values.yaml cannot get near it (the YAML parser
+/// stops at 64 levels); it keeps values built in code from overflowing the stack.
+const MAX_VALUES_DEPTH: usize = 256;
+
 fn walk_map(view: &View<'_>, map: &Map<String, Value>, path: &mut Vec<Segment>, found: &mut Found) {
+    if path.len() > MAX_VALUES_DEPTH {
+        return;
+    }
     for (key, value) in map {
         path.push(Segment::Key(key.clone()));
         walk_entry(view, map, key, value, path, found);
@@ -576,6 +583,9 @@ fn walk_map(view: &View<'_>, map: &Map<String, Value>, path: &mut Vec<Segment>, 
 }
 
 fn walk_list(view: &View<'_>, items: &[Value], path: &mut Vec<Segment>, found: &mut Found) {
+    if path.len() > MAX_VALUES_DEPTH {
+        return;
+    }
     for (index, item) in items.iter().enumerate() {
         path.push(Segment::Index(index));
         match item {
@@ -852,6 +862,9 @@ fn is_pull_secret_key(key: &str) -> bool {
 
 fn find_pull_secrets(view: &View<'_>, found: &mut Found) {
     fn walk(view: &View<'_>, value: &Value, path: &mut Vec<Segment>, found: &mut Found) {
+        if path.len() > MAX_VALUES_DEPTH {
+            return;
+        }
         match value {
             Value::Object(map) => {
                 for (key, child) in map {

@@ -94,9 +94,7 @@ impl ValuePath {
                         }
                     }
                     let close = close.ok_or_else(|| fail(position, "unclosed quote"))?;
-                    if key.is_empty() {
-                        return Err(fail(position, "empty quoted key"));
-                    }
+                    // `""` is the empty key, which YAML allows.
                     segments.push(Segment::Key(key));
                     position = close + 1;
                     expect_key = false;
@@ -149,7 +147,8 @@ impl fmt::Display for ValuePath {
                     if index > 0 {
                         f.write_str(".")?;
                     }
-                    let plain = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    let plain = !key.is_empty()
+                        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                     if plain {
                         f.write_str(key)?;
                     } else {

@@ -110,7 +110,10 @@ fn header(name: &[u8], entry_type: tar::EntryType, size: u64, link: Option<&[u8]
 }
 
 /// A tar stream of entries (name, type, data, link), then the end-of-archive blocks.
-fn tar_of(entries: &[(&[u8], tar::EntryType, &[u8], Option<&[u8]>)]) -> Vec<u8> {
+/// One raw tar entry: name, type, data, link target.
+type RawEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8], Option<&'a [u8]>);
+
+fn tar_of(entries: &[RawEntry<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, entry_type, data, link) in entries {
         out.extend_from_slice(header(name, *entry_type, data.len() as u64, *link).as_bytes());

@@ -513,8 +513,8 @@ fn static_values_keep_their_meaning() {
             Ok(release) => match release.chart.values.get(key) {
                 Some(serde_json::Value::String(_) | serde_json::Value::Number(_)) => {}
                 other => problems.push(format!(
-                    "`{line}` in [chart.values] silently became {other:?} in the chart's static values \
-                     (expected a string or number, or a located problem)"
+                    "{what} (`{line}`) in [chart.values] silently became {other:?} in the chart's static \
+                     values (expected a string or number, or a located problem)"
                 )),
             },
         }
