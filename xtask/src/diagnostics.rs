@@ -42,7 +42,9 @@ pub fn print_file_problems(problems: &FileProblems) {
 fn print_engine_error(error: &Error) {
     let mut diagnostic = MietteDiagnostic::new(error.to_string());
     match error {
-        Error::Chart { help: Some(help), .. } | Error::Unsupported { help, .. } => {
+        Error::Chart { help: Some(help), .. }
+        | Error::File { help: Some(help), .. }
+        | Error::Unsupported { help, .. } => {
             diagnostic = diagnostic.with_help(help.clone());
         }
         Error::UnsafeArchive { .. } => {

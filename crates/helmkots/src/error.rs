@@ -84,6 +84,18 @@ pub enum Error {
         help: String,
     },
 
+    /// A file helmkots reads or writes besides the chart (`helmkots.lock`, a file of
+    /// `manifests/`) that cannot be used as it is.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: Utf8PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        help: Option<String>,
+    },
+
     /// A path that is not UTF-8 (helmkots works with UTF-8 paths only).
     #[error("path is not UTF-8: {0}")]
     NonUtf8Path(String),

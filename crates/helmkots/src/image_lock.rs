@@ -35,8 +35,8 @@ impl ImageLock {
             return Ok(ImageLock { version: VERSION, images: BTreeMap::new() });
         }
         let text = std::fs::read_to_string(path).io_context("read", path)?;
-        serde_json::from_str(&text).map_err(|error| Error::Chart {
-            chart: path.to_path_buf(),
+        serde_json::from_str(&text).map_err(|error| Error::File {
+            path: path.to_path_buf(),
             reason: format!("not a valid lock file: {error}"),
             help: Some(format!("delete it and run `cargo xtask lock --update` to write a new {FILE_NAME}")),
         })

@@ -218,8 +218,8 @@ pub fn plan(checked: Checked, epoch: u64, pinned_helm_cli: Option<String>) -> Re
     for (name, bytes) in passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))? {
         let path = format!("manifests/{name}");
         if tree.get(&path).is_some() {
-            return Err(Error::Chart {
-                chart: checked.release.root.join(MANIFESTS_DIR).join(&name),
+            return Err(Error::File {
+                path: checked.release.root.join(MANIFESTS_DIR).join(&name),
                 reason: format!("`{name}` has the name of a file helmkots generates"),
                 help: Some("rename it; helmkots writes kots-app.yaml, kots-config.yaml, helm-values.yaml and helm-cli-job.yaml".into()),
             });
@@ -573,45 +573,17 @@ pub struct ImageOutcome {
 /// sibling and renamed into place), pushing it when asked.
 pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     use crate::{
-        image_ref::ImageRef,
-        oci_image::{self, HelmCliSpec},
-        registry::{Platform, Registry, RegistryOptions},
+        oci_image,
+        registry::{Registry, RegistryOptions},
     };
     let checked = check(&options.release_file)?;
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
-    let epoch = reproducible::source_date_epoch();
     let registry = Registry::new(RegistryOptions::from_env())?;
-    let lock = image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
-    let base = ImageRef::parse(release.helm_cli.base.get_ref()).map_err(|error| {
-        Error::Invalid(FileProblems {
-            file: release.file.clone(),
-            problems: vec![Problem::at(
-                release.helm_cli.base.span(),
-                format!("not an image reference: {error}"),
-            )],
-        })
-    })?;
-    let base = match lock.get(&base.to_string()) {
-        Some(digest) if base.digest().is_none() => {
-            ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base)
-        }
-        _ => base,
-    };
-    let platform =
-        Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
-    let packaged = chart::package(&checked.chart, epoch)?;
-    let version = checked.chart.metadata.version.to_string();
-    let spec = HelmCliSpec {
-        workdir: &release.helm_cli.workdir,
-        platform: &platform,
-        chart: &packaged,
-        chart_version: &version,
-        revision: None,
-        source: None,
-        created: epoch,
-    };
-    let built = oci_image::build_helm_cli_image(&registry, &base, &spec)?;
+    let lock_path = release.root.join(image_lock::FILE_NAME);
+    let mut lock = image_lock::ImageLock::read(&lock_path)?;
+    let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };
+    let built = online::build_helm_cli(&checked, &registry, &mut lock, reproducible::source_date_epoch())?;
     let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");
     let parent = final_dir.parent().unwrap_or(&out_dir).to_path_buf();
     std::fs::create_dir_all(&parent).io_context("create", &parent)?;
@@ -627,18 +599,11 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
         let _ = std::fs::remove_dir_all(&staging);
     }
     written?;
-    let pushed = if options.push {
-        let Some(name) = &release.helm_cli.name else {
-            return Err(Error::Unsupported {
-                what: "pushing without `[helm_cli] name`".into(),
-                help: "set `[helm_cli] name` in release.toml to the repository to push to".into(),
-            });
-        };
-        let name = ImageRef::parse(name.get_ref()).map_err(|error| Error::Internal(error.to_string()))?;
-        Some(oci_image::push(&registry, &built, &name, Some(&final_dir))?.reference.to_string())
-    } else {
-        None
+    let pushed = match &name {
+        Some(name) => Some(oci_image::push(&registry, &built, name, Some(&final_dir))?.reference.to_string()),
+        None => None,
     };
+    lock.write(&lock_path)?;
     Ok(ImageOutcome {
         layout: final_dir,
         tag: built.tag.clone(),

@@ -63,6 +63,40 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
     let registry = Registry::new(RegistryOptions::from_env())?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
     let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
+    let name = helm_cli_name(checked)?;
+    let image = build_helm_cli(checked, &registry, &mut lock, epoch)?;
+    let helm_cli = oci_image::push(&registry, &image, &name, None)?;
+    Ok(Online { registry, store, lock, image, helm_cli })
+}
+
+/// `[helm_cli] name`, the repository the image is pushed to.
+pub fn helm_cli_name(checked: &Checked) -> Result<ImageRef> {
+    let Some(name_spec) = &checked.release.helm_cli.name else {
+        return Err(Error::Unsupported {
+            what: "pushing the helm-cli image without `[helm_cli] name`".to_string(),
+            help: "set `[helm_cli] name` in release.toml to the repository to push to, or run with --offline"
+                .to_string(),
+        });
+    };
+    ImageRef::parse(name_spec.get_ref()).map_err(|error| {
+        located(
+            checked,
+            name_spec.span(),
+            format!("`{}` is not an image name: {error}", name_spec.get_ref()),
+            "write a repository like \"registry.example.com/acme/app-helm-cli\"",
+        )
+    })
+}
+
+/// Builds the helm-cli image: `[helm_cli] base` (pinned by `lock` when it holds the base,
+/// and pinned into `lock` otherwise) plus the packaged chart.
+pub fn build_helm_cli(
+    checked: &Checked,
+    registry: &Registry,
+    lock: &mut ImageLock,
+    epoch: u64,
+) -> Result<HelmCliImage> {
+    let release = &checked.release;
     let base_text = release.helm_cli.base.get_ref();
     let base = ImageRef::parse(base_text).map_err(|error| {
         located(
@@ -72,20 +106,7 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
             "write a reference like \"docker.io/alpine/helm:3.16.2\"",
         )
     })?;
-    let Some(name_spec) = &release.helm_cli.name else {
-        return Err(Error::Unsupported {
-            what: "pushing the helm-cli image without `[helm_cli] name`".to_string(),
-            help: "set `[helm_cli] name` to the repository to push to, or run with --offline".to_string(),
-        });
-    };
-    let name = ImageRef::parse(name_spec.get_ref()).map_err(|error| {
-        located(
-            checked,
-            name_spec.span(),
-            format!("`{}` is not an image name: {error}", name_spec.get_ref()),
-            "write a repository like \"registry.example.com/acme/app-helm-cli\"",
-        )
-    })?;
+    // release.rs has already checked the platform's syntax.
     let platform =
         Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
     let base_pinned = match lock.get(&base.to_string()) {
@@ -106,12 +127,11 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
         source: None,
         created: epoch,
     };
-    let image = oci_image::build_helm_cli_image(&registry, &base_pinned, &spec)?;
+    let image = oci_image::build_helm_cli_image(registry, &base_pinned, &spec)?;
     if base.digest().is_none() {
         lock.set(&base.to_string(), &image.base.resolved.top.digest);
     }
-    let helm_cli = oci_image::push(&registry, &image, &name, None)?;
-    Ok(Online { registry, store, lock, image, helm_cli })
+    Ok(image)
 }
 
 /// The commit the release file's folder is at, when it is a git checkout.
