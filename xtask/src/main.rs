@@ -65,6 +65,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 out_dir: cmd.out.map(utf8).transpose()?,
                 offline: cmd.offline,
                 proof: !cmd.no_proof,
+                progress: helmkots::progress::silent(),
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {

@@ -23,6 +23,7 @@ pub mod kots_template;
 pub mod lock;
 pub mod oci_image;
 pub mod pipeline;
+pub mod progress;
 pub mod proof;
 pub mod registry;
 pub mod release;

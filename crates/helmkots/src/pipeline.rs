@@ -86,6 +86,8 @@ pub struct ReleaseOptions {
     /// Run the airgap proof before writing (needs `helm` on PATH; skipped with a warning
     /// when there is none).
     pub proof: bool,
+    /// Where progress of the long steps goes.
+    pub progress: crate::progress::SharedProgress,
 }
 
 /// The program the proof renders charts with.
@@ -293,7 +295,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let mut tree = plan.tree.clone();
     if let Some(online) = &mut online {
         std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
-        let bundle = online::bundle(online, &plan, &out_dir, epoch)?;
+        let bundle = online::bundle(online, &plan, &out_dir, epoch, &options.progress)?;
         tree.insert_moved(format!("{tree_name}.airgap"), bundle.path.clone(), bundle.sha256, bundle.size);
         bundle_temp = Some(bundle);
     }

@@ -18,6 +18,7 @@ use crate::{
     digest::Sha256Digest,
     error::{Error, Result},
     image_ref::ImageRef,
+    progress::SharedProgress,
     registry::{
         media::{self, Descriptor, ManifestKind},
         Platform, Registry, RegistryError,
@@ -36,12 +37,20 @@ pub struct PullOptions {
     pub attempts: u32,
     /// The first wait between attempts; it doubles each time.
     pub backoff: Duration,
+    /// Where progress goes.
+    pub progress: SharedProgress,
 }
 
 impl PullOptions {
     /// Defaults: linux/amd64, 4 workers, 5 attempts from 200 ms.
     pub fn new(platforms: Vec<Platform>) -> PullOptions {
-        PullOptions { platforms, concurrency: 4, attempts: 5, backoff: Duration::from_millis(200) }
+        PullOptions {
+            platforms,
+            concurrency: 4,
+            attempts: 5,
+            backoff: Duration::from_millis(200),
+            progress: crate::progress::silent(),
+        }
     }
 }
 

@@ -143,7 +143,13 @@ fn git_revision(root: &Utf8Path) -> Option<String> {
 
 /// Pulls every image the release ships (the chart's, `[images] include`, the helm-cli image)
 /// and writes the bundle into a temporary file in `out_dir`.
-pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) -> Result<BundleFile> {
+pub fn bundle(
+    online: &mut Online,
+    plan: &Plan,
+    out_dir: &Utf8Path,
+    epoch: u64,
+    progress: &crate::progress::SharedProgress,
+) -> Result<BundleFile> {
     let release = &plan.checked.release;
     let mut requests: Vec<PullRequest> = plan
         .images
@@ -161,7 +167,7 @@ pub fn bundle(online: &mut Online, plan: &Plan, out_dir: &Utf8Path, epoch: u64) 
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| Error::Internal(error.to_string()))?;
-    let pulled = pull::pull_all(&online.registry, &online.store, &requests, &PullOptions::new(platforms))?;
+    let pulled = pull::pull_all(&online.registry, &online.store, &requests, &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) })?;
     for image in &pulled {
         if image.reference.digest().is_none() && image.reference != online.helm_cli.reference {
             online.lock.set(&image.reference.to_string(), &image.resolved);
