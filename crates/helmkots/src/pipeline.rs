@@ -130,6 +130,8 @@ pub struct ReleaseOutcome {
     pub warnings: Vec<String>,
     /// The airgap proof, when it ran.
     pub proof: Option<ProofReport>,
+    /// Nothing had changed since the last release into this tree: nothing was written.
+    pub up_to_date: bool,
 }
 
 /// Every output of a release, computed before anything is written.
@@ -319,7 +321,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     if let Some(online) = &online {
         online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
     }
-    Ok(ReleaseOutcome { dir, record, warnings, proof })
+    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false })
 }
 
 fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<BuildRecord> {
