@@ -26,7 +26,7 @@ use helmkots::{
 use helmkots_e2e::{
     assert_tree_intact,
     fault_proxy::{Fault, FaultProxy},
-    registry::{free_port, require_tool, run, SeededImage, TestRegistry},
+    registry::{all_files, free_port, require_tool, run, SeededImage, TestRegistry},
     sha256_file, sha256_hex, shared_dir, testdir, TestDir, TestOutput,
 };
 use serde_json::{json, Value};
@@ -269,7 +269,7 @@ fn read_json(path: &Path) -> Value {
 /// Every entry of a gzip tar: (path, is a regular file, contents of regular files).
 fn bundle_entries(bundle: &Path) -> Vec<(String, bool, Vec<u8>)> {
     let file = fs::File::open(bundle).unwrap_or_else(|e| panic!("cannot open {}: {e}", bundle.display()));
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     let mut entries = Vec::new();
     for entry in archive.entries().expect("tar entries") {
         let mut entry = entry.expect("tar entry");
@@ -604,7 +604,7 @@ fn a_shared_layer_is_stored_once() {
 /// Rewrites a gzip tar with one byte of `target`'s data flipped.
 fn flip_one_byte(from: &Path, to: &Path, target: &str) {
     let input = fs::File::open(from).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(input));
     let output = fs::File::create(to).unwrap();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(output, flate2::Compression::fast()));
     let mut flipped = false;
@@ -781,4 +781,102 @@ fn the_lock_pins_a_moved_tag_until_lock_update() {
     fixture.release("out").assert_success();
     assert_eq!(tag_link(&bundle, "one", "1"), moved, "the updated digest is bundled");
     verify(&fixture.dir, &fixture.dir.join("out").join(TREE)).assert_success();
+}
+
+// --- incremental releases --------------------------------------------------------------------
+
+/// Blob downloads the registry has logged so far (its access log).
+fn blob_gets(registry: &TestRegistry) -> usize {
+    registry.log().lines().filter(|line| line.contains("\"GET /v2/") && line.contains("/blobs/sha256:")).count()
+}
+
+/// Requests of any kind the registry has logged so far.
+fn requests(registry: &TestRegistry) -> usize {
+    registry.log().lines().filter(|line| line.contains(" /v2/") && line.contains(" HTTP/1.1\" ")).count()
+}
+
+/// Path, size and modification time of every file under `dir`.
+fn stamps(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    all_files(dir)
+        .into_iter()
+        .map(|path| {
+            let metadata = fs::metadata(&path).unwrap();
+            (path, metadata.len(), metadata.modified().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_release_with_nothing_changed_is_up_to_date_and_touches_nothing() {
+    let fixture = Fixture::new(testdir!());
+    fixture.release("out").assert_success();
+    let tree = fixture.dir.join("out").join(TREE);
+    let before = stamps(&tree);
+    let (lock_before, requests_before) = (fixture.dir.read("helmkots.lock"), requests(&fixture.registry));
+    assert!(requests_before > 0, "the registry logs requests:\n{}", fixture.registry.log());
+    let again = fixture.release("out");
+    again.assert_success().assert_stderr_contains("is up to date");
+    assert_eq!(stamps(&tree), before, "an up-to-date release rewrote its tree");
+    assert_eq!(fixture.dir.read("helmkots.lock"), lock_before);
+    assert_eq!(requests(&fixture.registry), requests_before, "an up-to-date release used the network");
+
+    // A file of the tree changed by hand is not trusted: the release runs again and repairs it.
+    let job = tree.join("manifests/helm-cli-job.yaml");
+    let original = fs::read(&job).unwrap();
+    fs::write(&job, b"tampered\n").unwrap();
+    let repaired = fixture.release("out");
+    repaired.assert_success();
+    assert!(!repaired.stderr.contains("up to date"), "{}", repaired.stderr);
+    assert_eq!(fs::read(&job).unwrap(), original);
+    assert_tree_intact(&tree);
+}
+
+#[test]
+fn a_manifest_change_rewrites_the_bundle_head_and_copies_its_images() {
+    let fixture = Fixture::new(testdir!());
+    let bundle_name = format!("{TREE}.airgap");
+    fixture.release("out").assert_success();
+    let tree = fixture.dir.join("out").join(TREE);
+    let first = fs::read(tree.join(&bundle_name)).unwrap();
+
+    // A new update cursor changes airgap.yaml only.
+    let release_toml = fixture.dir.read("release.toml");
+    fixture.dir.write("release.toml", release_toml.replace("update_cursor = 7", "update_cursor = 8"));
+    let blobs_before = blob_gets(&fixture.registry);
+    assert!(blobs_before > 0, "the registry logs blob downloads:\n{}", fixture.registry.log());
+    let changed = fixture.release("out");
+    changed.assert_success();
+    assert!(!changed.stderr.contains("up to date"), "{}", changed.stderr);
+    assert_eq!(blob_gets(&fixture.registry), blobs_before, "a manifest change downloaded blobs again");
+    let second = fs::read(tree.join(&bundle_name)).unwrap();
+    assert_ne!(first, second, "the bundle did not change");
+    let entries = bundle_entries(&tree.join(&bundle_name));
+    let airgap_yaml: Value = serde_json::from_slice(&entries[0].2).unwrap();
+    assert_eq!(airgap_yaml["spec"]["updateCursor"], "8");
+    // The images member was copied: the two bundles end with the same bytes, the member
+    // starts where the recorded span says, with a gzip header.
+    let record: Value = read_json(&fixture.dir.join("target/helmkots/fingerprints/airgap-images.json"));
+    let (offset, length) = (
+        record["record"]["span"]["offset"].as_u64().unwrap() as usize,
+        record["record"]["span"]["length"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(offset + length, second.len());
+    assert_eq!(&second[offset..offset + 2], &[0x1f, 0x8b], "the images member is a gzip member");
+    assert_eq!(&second[offset..], &first[first.len() - length..], "the images member was rewritten");
+    let report = verify(&fixture.dir, &tree);
+    report.assert_success();
+    assert_eq!(report.json()["problems"], json!([]));
+
+    // Back to the first cursor: byte-identical to the first bundle, and to a cold release
+    // with an empty store and no fingerprints.
+    fixture.dir.write("release.toml", &release_toml);
+    fixture.release("out").assert_success();
+    assert_eq!(fs::read(tree.join(&bundle_name)).unwrap(), first, "incremental bundle differs from the first");
+    fs::remove_dir_all(fixture.dir.join("target")).unwrap();
+    fixture.release("cold").assert_success();
+    assert_eq!(
+        fs::read(fixture.dir.join("cold").join(TREE).join(&bundle_name)).unwrap(),
+        first,
+        "a cold release wrote different bytes"
+    );
 }

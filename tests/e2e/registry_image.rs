@@ -36,6 +36,7 @@ fn client(docker_config: &Path) -> Registry {
         docker_config_dir: Some(Utf8PathBuf::from_path_buf(docker_config.to_path_buf()).expect("utf-8 path")),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(30),
+        stall_timeout: Duration::from_secs(30),
     })
     .expect("registry client")
 }

@@ -66,7 +66,7 @@ impl TestRegistry {
         std::fs::create_dir_all(&storage).expect("storage dir");
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: helmkots-test-secret\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: helmkots-test-secret\n",
             storage.display()
         );
         if let Some((user, password)) = &credentials {

@@ -7,6 +7,23 @@ use std::path::PathBuf;
 xflags::xflags! {
     /// helmkots: build an airgap-ready KOTS release from release.toml and a Helm chart.
     cmd xtask {
+        /// Print only errors and warnings (no progress or informational lines).
+        optional -q, --quiet
+        /// Print more detail (every output file with its sha256, each image's sources).
+        optional -v, --verbose
+        /// Write a starter release.toml for an existing Helm chart.
+        cmd init {
+            /// The chart: a directory or a .tgz.
+            required --chart chart: PathBuf
+            /// The app slug (default: the chart's name).
+            optional --slug slug: String
+            /// Where to write (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Replace an existing release file.
+            optional --force
+            /// Dry run: print what would be written as JSON, write nothing.
+            optional --json
+        }
         /// Validate release.toml and the chart (no network).
         cmd check {
             /// Release file to use (default: release.toml at the repository root).
@@ -39,6 +56,8 @@ xflags::xflags! {
             repeated --set assignment: String
             /// The namespace KOTS deploys into.
             optional --namespace namespace: String
+            /// Print the result as JSON.
+            optional --json
         }
         /// Check an airgap bundle or a release tree; with --proof, prove every configuration's images.
         cmd verify {

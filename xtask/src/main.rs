@@ -12,23 +12,46 @@ macro_rules! outln {
 mod bench;
 mod diagnostics;
 mod flags;
+mod help;
 mod nested_cargo;
+mod progress;
 mod proof_report;
 mod test_tools;
+mod ui;
 
 use std::process::ExitCode;
 
 use anyhow::format_err;
 use camino::{Utf8Path, Utf8PathBuf};
 
+/// Exit codes, documented in README.md ("Exit codes"): 0 ok; 1 a finding (a failed verify or
+/// airgap proof); 2 bad usage, bad input, or any other error that stopped the task.
+mod exit {
+    /// A finding: the task ran and found a problem (`verify`, the airgap proof).
+    pub const FINDING: u8 = 1;
+    /// Bad usage or bad input (release.toml, the chart), or an error that stopped the task.
+    pub const ERROR: u8 = 2;
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(topic) = help::requested(&args) {
+        match topic {
+            Some(task) => outln!("{}", help::task_help(&task).unwrap_or_else(help::task_list)),
+            None => outln!("{}", help::task_list()),
+        }
+        return ExitCode::SUCCESS;
+    }
     let flags = match flags::Xtask::from_env() {
         Ok(flags) => flags,
         Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(2);
+            ui::init(false, false);
+            ui::error(&error.to_string());
+            eprintln!("Run `cargo xtask --help` for the tasks, `cargo xtask <TASK> --help` for a task's options.");
+            return ExitCode::from(exit::ERROR);
         }
     };
+    ui::init(flags.quiet, flags.verbose);
     match run(flags) {
         Ok(code) => code,
         Err(error) => diagnostics::report(error),
@@ -65,7 +88,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 out_dir: cmd.out.map(utf8).transpose()?,
                 offline: cmd.offline,
                 proof: !cmd.no_proof,
-                progress: helmkots::progress::silent(),
+                progress: progress::reporter(cmd.json, false),
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {
@@ -77,9 +100,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 if let Some(report) = &outcome.proof {
                     proof_report::print(report);
                 }
-                eprintln!("✓ wrote {}", outcome.dir);
-                for output in &outcome.record.outputs {
-                    eprintln!("  {}  {}", &output.sha256[..19], output.path);
+                if outcome.up_to_date {
+                    eprintln!("✓ {} is up to date (nothing changed since it was written)", outcome.dir);
+                } else {
+                    eprintln!("✓ wrote {}", outcome.dir);
+                    for output in &outcome.record.outputs {
+                        eprintln!("  {}  {}", &output.sha256[..19], output.path);
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -52,6 +52,11 @@ impl<W: Write> HashingWriter<W> {
         HashingWriter { inner, hasher: Sha256::new(), written: 0 }
     }
 
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
     /// The inner writer, the digest and the number of bytes written.
     pub fn finish(self) -> (Sha256Digest, W, u64) {
         (Sha256Digest(self.hasher.finalize().into()), self.inner, self.written)

@@ -23,6 +23,7 @@ use crate::{
     discover::{self, DiscoveryProblemKind, ImageSet},
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
+    fingerprint::{self, Fingerprints, KeyBuilder},
     image_lock,
     kots::{self, KotsValues},
     lock::{self, BuildRecord, ChartRecord, FileRecord},
@@ -268,6 +269,12 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
 
 /// Builds the release tree `dist/<slug>-<version>/`: offline, the chart, manifests and build
 /// record; online also the helm-cli image (built, pushed and pinned) and the airgap bundle.
+///
+/// Incremental: when nothing the tree depends on has changed since it was written (its
+/// fingerprint matches, see [`release_key`]) and the tree is as it was left, nothing is done
+/// and the outcome says `up_to_date`. Otherwise the expensive steps still skip what they can:
+/// an unchanged helm-cli image is not rebuilt or pushed, blobs in the store are not fetched,
+/// and an unchanged set of images is copied from the last bundle, not compressed again.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let checked = check(&options.release_file)?;
     let out_dir = match &options.out_dir {
@@ -276,12 +283,20 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     };
     let epoch = reproducible::source_date_epoch();
     let tree_name = checked.tree_name();
+    let fingerprints = Fingerprints::new(&checked.release.root);
+    let fingerprint_name = format!("release-{}", fingerprint::name_hash(out_dir.join(&tree_name).as_str()));
+    let prove = options.proof && on_path(HELM_PROGRAM);
+    if let Some(outcome) =
+        up_to_date(&checked, options, &fingerprints, &fingerprint_name, &out_dir.join(&tree_name), prove)?
+    {
+        return Ok(outcome);
+    }
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, epoch)?) };
-    let plan = plan(checked, epoch, online.as_ref().map(|o| o.helm_cli.reference.to_string()))?;
+    let plan = plan(checked, epoch, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     let mut warnings = plan.warnings.clone();
     let proof = if !options.proof {
         None
-    } else if !on_path(HELM_PROGRAM) {
+    } else if !prove {
         warnings.push(format!(
             "airgap proof skipped: no `{HELM_PROGRAM}` on PATH to render the chart with (install Helm, or pass --no-proof)"
         ));
@@ -307,12 +322,14 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
             path: format!("{tree_name}.airgap"),
             app_tar_gz: bundle.app_tar_gz.oci(),
             saved_images: bundle.saved_images.clone(),
-            helm_cli_image: online.helm_cli.reference.to_string(),
+            helm_cli_image: online.helm_cli.to_string(),
         });
     }
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
+    // The tree is about to change: a run killed from here on must not find it up to date.
+    fingerprints.remove(&fingerprint_name);
     let written = dist::write_atomically(&out_dir, &tree_name, &tree);
     if let (Err(_), Some(bundle)) = (&written, &bundle_temp) {
         let _ = std::fs::remove_file(&bundle.path);
@@ -320,8 +337,79 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let dir = written?;
     if let Some(online) = &online {
         online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
+        if let Some(bundle) = &bundle_temp {
+            online::remember_bundle(online, bundle, &dir.join(format!("{tree_name}.airgap")))?;
+        }
     }
-    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false })
+    let stamp = ReleaseStamp { outputs: fingerprint::stamp_tree(&dir)?, proved: proof.is_some(), warnings };
+    fingerprints.put(&fingerprint_name, &release_key(&plan.checked, options, epoch)?, &stamp)?;
+    Ok(ReleaseOutcome { dir, record, warnings: stamp.warnings, proof, up_to_date: false })
+}
+
+/// What the release fingerprint keeps besides its key.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ReleaseStamp {
+    /// Every file of the tree as written.
+    outputs: Vec<fingerprint::FileStamp>,
+    /// Whether the airgap proof ran (and passed) for it.
+    proved: bool,
+    /// The warnings of the run that wrote it, repeated by runs that find it up to date.
+    warnings: Vec<String>,
+}
+
+/// The outcome of a release that has nothing to do: its fingerprint matches, its tree is as
+/// written, and the proof ran for it if one is wanted now.
+fn up_to_date(
+    checked: &Checked,
+    options: &ReleaseOptions,
+    fingerprints: &Fingerprints,
+    name: &str,
+    dir: &Utf8Path,
+    prove: bool,
+) -> Result<Option<ReleaseOutcome>> {
+    let key = release_key(checked, options, reproducible::source_date_epoch())?;
+    let Some(stamp) = fingerprints.get::<ReleaseStamp>(name, &key) else { return Ok(None) };
+    if (prove && !stamp.proved) || !fingerprint::tree_is_current(dir, &stamp.outputs) {
+        return Ok(None);
+    }
+    let record_path = dir.join(lock::FILE_NAME);
+    let Some(record) = std::fs::read(&record_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ReleaseOutcome {
+        dir: dir.to_path_buf(),
+        record,
+        warnings: stamp.warnings,
+        proof: None,
+        up_to_date: true,
+    }))
+}
+
+/// Everything a release tree depends on: this build of helmkots, the mode, the timestamp,
+/// the release file, every chart file, every passed-through manifest and, online, the image
+/// lock and the git revision the helm-cli image is labelled with.
+fn release_key(checked: &Checked, options: &ReleaseOptions, epoch: u64) -> Result<fingerprint::Key> {
+    let release = &checked.release;
+    let mut key = KeyBuilder::new("release");
+    key.program()
+        .field("offline", [u8::from(options.offline)].as_slice())
+        .field("epoch", epoch.to_string().as_bytes())
+        .field("release-file", release.file.text.as_bytes());
+    for input in input_records(checked)? {
+        key.field(&input.path, input.sha256.as_bytes());
+    }
+    for (name, bytes) in passthrough_manifests(&release.root.join(MANIFESTS_DIR))? {
+        key.field(&format!("manifests/{name}"), &bytes);
+    }
+    if !options.offline {
+        let lock_path = release.root.join(image_lock::FILE_NAME);
+        key.field("image-lock", &std::fs::read(&lock_path).unwrap_or_default());
+        key.field("revision", online::git_revision(&release.root).unwrap_or_default().as_bytes());
+    }
+    Ok(key.finish())
 }
 
 fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<BuildRecord> {

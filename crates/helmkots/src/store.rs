@@ -4,15 +4,22 @@
 //! A blob enters only complete and verified: it is written to `<root>/tmp/`, hashed while
 //! written, synced, checked against the digest it was asked for, then renamed into place.
 //! So the store never holds a blob whose bytes do not match its name, even after `kill -9`.
+//!
+//! A download that may be cut short goes through a [`PartialBlob`] instead: the bytes stay in
+//! `<root>/partial/<hex>` across attempts and runs, under an exclusive lock while a process
+//! appends to them, and the next attempt re-hashes that prefix and asks the registry for the
+//! rest. The whole blob is verified before the rename into `blobs/`, so a partial file is
+//! never mistaken for a blob ([`BlobStore::contains`] sees `blobs/` only).
 //! The default root is `target/helmkots-store/` beside the release file (cargo's own
 //! build directory, so `cargo clean` empties it).
 
 use std::{
-    fs::{self, File},
-    io::{self, Write},
+    fs::{self, File, OpenOptions},
+    io::{self, Read, Seek, SeekFrom, Write},
 };
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest as _, Sha256};
 
 use crate::{
     digest::{HashingWriter, Sha256Digest},
@@ -31,7 +38,7 @@ pub struct BlobStore {
 impl BlobStore {
     /// Opens (creating) a store at `root`.
     pub fn open(root: &Utf8Path) -> Result<BlobStore> {
-        for dir in [root.join("blobs/sha256"), root.join("tmp")] {
+        for dir in [root.join("blobs/sha256"), root.join("tmp"), root.join("partial")] {
             fs::create_dir_all(&dir).io_context("create", &dir)?;
         }
         Ok(BlobStore { root: root.to_path_buf() })
@@ -78,6 +85,175 @@ impl BlobStore {
         let temp_path = Utf8PathBuf::from_path_buf(temp.path().to_path_buf())
             .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
         Ok(BlobWriter { hashing: HashingWriter::new(temp), temp_path, store: self.clone() })
+    }
+}
+
+impl BlobStore {
+    /// Where the partial download of a blob lives (whether or not it is there).
+    pub fn partial_path(&self, digest: &Sha256Digest) -> Utf8PathBuf {
+        self.root.join("partial").join(digest.hex())
+    }
+
+    /// Opens the partial download of a blob of `size` bytes, creating it empty, and locks it
+    /// for this process. What was there is re-hashed, so [`PartialBlob::offset`] is where the
+    /// download continues; a partial file longer than `size` starts over.
+    pub fn open_partial(&self, digest: &Sha256Digest, size: u64) -> Result<Partial> {
+        let path = self.partial_path(digest);
+        // Another process may rename the file into `blobs/` (or delete it) between our open
+        // and our lock; then the lock is on a file that is no longer the partial: try again.
+        for _ in 0..5 {
+            if self.contains(digest) {
+                return Ok(Partial::Stored);
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .io_context("open", &path)?;
+            if !fs4::fs_std::FileExt::try_lock_exclusive(&file).io_context("lock", &path)? {
+                return Ok(Partial::Busy);
+            }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            if self.contains(digest) {
+                // Committed by another process after our first look; drop what we created.
+                fs::remove_file(&path).io_context("remove", &path)?;
+                return Ok(Partial::Stored);
+            }
+            let mut partial = PartialBlob {
+                file,
+                path,
+                digest: *digest,
+                hasher: Sha256::new(),
+                len: 0,
+                store: self.clone(),
+            };
+            partial.rehash(size).io_context("read", partial.path.clone())?;
+            return Ok(Partial::Open(partial));
+        }
+        Ok(Partial::Busy)
+    }
+}
+
+/// What [`BlobStore::open_partial`] found.
+#[derive(Debug)]
+pub enum Partial {
+    /// The partial download, locked for this process.
+    Open(PartialBlob),
+    /// Another process is downloading this blob right now.
+    Busy,
+    /// The blob is already in the store.
+    Stored,
+}
+
+/// Whether `file` is (still) the file at `path`.
+#[cfg(unix)]
+fn same_file(file: &File, path: &Utf8Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `file` is (still) the file at `path`: without inode numbers, whether a file is
+/// there at all (Windows does not rename or delete open files anyway).
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &Utf8Path) -> bool {
+    path.is_file()
+}
+
+/// A blob being downloaded into `<root>/partial/<hex>`, locked by this process until dropped.
+/// Writes append and are hashed; [`PartialBlob::commit`] verifies the whole blob and renames
+/// it into place.
+#[derive(Debug)]
+pub struct PartialBlob {
+    file: File,
+    path: Utf8PathBuf,
+    digest: Sha256Digest,
+    hasher: Sha256,
+    len: u64,
+    store: BlobStore,
+}
+
+impl PartialBlob {
+    /// How many bytes are already there: where the download continues.
+    pub fn offset(&self) -> u64 {
+        self.len
+    }
+
+    /// The partial file (for error messages).
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+
+    /// Hashes what is in the file; starts over when it is longer than `size`.
+    fn rehash(&mut self, size: u64) -> io::Result<()> {
+        let length = self.file.metadata()?.len();
+        if length > size {
+            return self.restart();
+        }
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut read_total = 0u64;
+        loop {
+            match self.file.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => {
+                    self.hasher.update(&buffer[..read]);
+                    read_total += read as u64;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.len = read_total;
+        self.file.seek(SeekFrom::Start(read_total))?;
+        Ok(())
+    }
+
+    /// Throws away what was downloaded (the registry sent the whole blob, or the resumed
+    /// blob did not verify).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.hasher = Sha256::new();
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Verifies, syncs and renames the blob into place. A mismatch deletes the partial file,
+    /// so the next attempt starts from zero.
+    pub fn commit(self) -> Result<Sha256Digest, CommitError> {
+        let actual = Sha256Digest(self.hasher.finalize().into());
+        if actual != self.digest {
+            // Still locked: nobody else appends to it while it goes.
+            let _ = fs::remove_file(&self.path);
+            return Err(CommitError::Mismatch(StoreMismatch {
+                expected: self.digest.oci(),
+                actual: actual.oci(),
+            }));
+        }
+        self.file.sync_all().map_err(CommitError::Io)?;
+        let target = self.store.path(&self.digest);
+        fs::rename(&self.path, &target).map_err(CommitError::Io)?;
+        Ok(actual)
+    }
+}
+
+impl Write for PartialBlob {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -174,5 +350,67 @@ mod tests {
         assert!(matches!(writer.commit(&wrong), Err(CommitError::Mismatch(_))));
         assert!(!store.contains(&wrong));
         assert_eq!(fs::read_dir(temp.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    fn open(store: &BlobStore, digest: &Sha256Digest, size: u64) -> PartialBlob {
+        match store.open_partial(digest, size).unwrap() {
+            Partial::Open(partial) => partial,
+            other => panic!("expected an open partial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_partial_blob_resumes_where_it_stopped_and_is_not_a_blob() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(Utf8Path::from_path(temp.path()).unwrap()).unwrap();
+        let blob = b"0123456789abcdef".repeat(1000);
+        let digest = Sha256Digest::of(&blob);
+        let mut partial = open(&store, &digest, blob.len() as u64);
+        assert_eq!(partial.offset(), 0);
+        partial.write_all(&blob[..7000]).unwrap();
+        drop(partial);
+        assert!(!store.contains(&digest), "a partial download is not a blob");
+
+        let mut partial = open(&store, &digest, blob.len() as u64);
+        assert_eq!(partial.offset(), 7000, "the prefix survives");
+        partial.write_all(&blob[7000..]).unwrap();
+        assert_eq!(partial.commit().unwrap(), digest);
+        assert_eq!(store.read(&digest).unwrap(), blob);
+        assert!(!store.partial_path(&digest).exists());
+        assert!(matches!(store.open_partial(&digest, blob.len() as u64).unwrap(), Partial::Stored));
+    }
+
+    #[test]
+    fn a_locked_partial_is_busy_and_a_wrong_one_is_deleted() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(Utf8Path::from_path(temp.path()).unwrap()).unwrap();
+        let digest = Sha256Digest::of(b"the real bytes");
+        let mut first = open(&store, &digest, 14);
+        assert!(matches!(store.open_partial(&digest, 14).unwrap(), Partial::Busy), "locked by `first`");
+        first.write_all(b"the fake bytes").unwrap();
+        assert!(matches!(first.commit(), Err(CommitError::Mismatch(_))));
+        assert!(!store.contains(&digest));
+        assert!(!store.partial_path(&digest).exists(), "a wrong partial is discarded");
+
+        // Longer than the blob: start over.
+        fs::write(store.partial_path(&digest), b"far too many bytes for this blob").unwrap();
+        let mut partial = open(&store, &digest, 14);
+        assert_eq!(partial.offset(), 0);
+        partial.write_all(b"the real bytes").unwrap();
+        partial.commit().unwrap();
+        assert_eq!(store.read(&digest).unwrap(), b"the real bytes");
+    }
+
+    #[test]
+    fn restart_forgets_the_prefix() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(Utf8Path::from_path(temp.path()).unwrap()).unwrap();
+        let digest = Sha256Digest::of(b"abcdef");
+        let mut partial = open(&store, &digest, 6);
+        partial.write_all(b"xyz").unwrap();
+        partial.restart().unwrap();
+        partial.write_all(b"abcdef").unwrap();
+        partial.commit().unwrap();
+        assert_eq!(store.read(&digest).unwrap(), b"abcdef");
     }
 }

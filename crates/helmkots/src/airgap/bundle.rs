@@ -9,7 +9,7 @@
 
 use std::{
     fs::File,
-    io::{self, BufWriter, Write},
+    io::{self, BufWriter, Read, Seek, Write},
 };
 
 use camino::Utf8Path;
@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::{
     airgap::{layout, PulledImage},
     error::{IoContext, Result},
+    fingerprint::{FileStamp, Key, KeyBuilder},
     reproducible,
     store::{self, BlobStore},
 };
@@ -116,7 +117,7 @@ pub fn app_tar_gz(files: &[(String, Vec<u8>)], mtime: u64) -> io::Result<Vec<u8>
 }
 
 /// What [`write_bundle`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleInfo {
     /// Bytes of the files under `images/`, as `airgap.yaml` reports.
     pub uncompressed_size: u64,
@@ -124,9 +125,50 @@ pub struct BundleInfo {
     pub sha256: crate::digest::Sha256Digest,
     /// Size of the bundle file.
     pub size: u64,
+    /// Where its images member lies in it.
+    pub images_member: MemberSpan,
+    /// Whether the images member was copied from an earlier bundle rather than compressed.
+    pub reused_images: bool,
 }
 
-/// Writes the bundle to `out` (a new file).
+/// A byte range of a bundle file that is one whole gzip member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MemberSpan {
+    /// Its first byte.
+    pub offset: u64,
+    /// Its length.
+    pub length: u64,
+}
+
+/// An images member already written in an earlier bundle, to be copied instead of compressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReusableImages {
+    /// The earlier bundle, as it was when written.
+    pub bundle: FileStamp,
+    /// Where the member lies in it.
+    pub span: MemberSpan,
+}
+
+/// The key of a bundle's images member: the storage root's files (each path and the digest
+/// of its content, which fixes its bytes), the timestamp and the compression.
+pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
+    let mut key = KeyBuilder::new("airgap-images");
+    key.field("mtime", mtime.to_string().as_bytes()).field("level", BUNDLE_LEVEL.to_string().as_bytes());
+    for (path, content) in layout::files(images) {
+        let value = match content {
+            layout::Content::Blob(digest) => format!("blob {digest}"),
+            layout::Content::Link(digest) => format!("link {digest}"),
+        };
+        key.field(&path, value.as_bytes());
+    }
+    key.finish()
+}
+
+/// Writes the bundle to `out` (a new file) as two gzip members one after the other, which a
+/// gzip reader (Go's `compress/gzip`, which KOTS uses, GNU tar, flate2's `MultiGzDecoder`)
+/// reads as one stream: the head (`airgap.yaml`, `app.tar.gz`) and the images (`images/`
+/// and the end of the tar). A release whose manifests changed but whose images did not
+/// copies the images member from `reuse` instead of compressing every layer again.
 pub fn write_bundle(
     out: &Utf8Path,
     store: &BlobStore,
@@ -134,10 +176,11 @@ pub fn write_bundle(
     images: &[PulledImage],
     app_tar_gz: &[u8],
     mtime: u64,
+    reuse: Option<&ReusableImages>,
 ) -> Result<BundleInfo> {
     let files = layout::files(images);
     let mut uncompressed_size = 0;
-    for (path, content) in &files {
+    for content in files.values() {
         uncompressed_size += match content {
             layout::Content::Blob(digest) => {
                 let blob = store.path(digest);
@@ -145,16 +188,79 @@ pub fn write_bundle(
             }
             layout::Content::Link(digest) => digest.oci().len() as u64,
         };
-        let _ = path;
     }
     let file = File::create(out).io_context("create", out)?;
-    let hashing = crate::digest::HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let encoder = reproducible::gzip_writer(hashing, BUNDLE_LEVEL);
-    let mut builder = tar::Builder::new(encoder);
+    let mut hashing = crate::digest::HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let airgap = airgap_yaml(meta, images, uncompressed_size);
-    reproducible::append_file(&mut builder, "airgap.yaml", airgap.as_bytes(), mtime)
-        .io_context("write", out)?;
-    reproducible::append_file(&mut builder, "app.tar.gz", app_tar_gz, mtime).io_context("write", out)?;
+    let head = head_tar(&airgap, app_tar_gz, mtime).io_context("write", out)?;
+    let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
+    encoder.write_all(&head).io_context("write", out)?;
+    encoder.finish().io_context("write", out)?;
+    let offset = hashing.written();
+    let reused = match reuse.filter(|r| r.bundle.is_current()) {
+        Some(reuse) => copy_member(reuse, &mut hashing).is_ok(),
+        None => false,
+    };
+    if !reused {
+        write_images_member(&mut hashing, store, &files, mtime, out)?;
+    }
+    let length = hashing.written() - offset;
+    let (sha256, mut writer, size) = hashing.finish();
+    writer.flush().io_context("write", out)?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .io_context("write", out)?
+        .sync_all()
+        .io_context("sync", out)?;
+    Ok(BundleInfo {
+        uncompressed_size,
+        sha256,
+        size,
+        images_member: MemberSpan { offset, length },
+        reused_images: reused,
+    })
+}
+
+/// The tar entries of `airgap.yaml` and `app.tar.gz`, without the end-of-archive marker
+/// (the images member that follows carries it).
+fn head_tar(airgap: &str, app_tar_gz: &[u8], mtime: u64) -> io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    reproducible::append_file(&mut builder, "airgap.yaml", airgap.as_bytes(), mtime)?;
+    reproducible::append_file(&mut builder, "app.tar.gz", app_tar_gz, mtime)?;
+    let mut bytes = builder.into_inner()?;
+    // tar::Builder ends every archive with two zero blocks; drop them.
+    let end = bytes.len().checked_sub(END_OF_ARCHIVE).filter(|&end| bytes[end..].iter().all(|&b| b == 0));
+    let end = end.ok_or_else(|| io::Error::other("tar archive without its end marker"))?;
+    bytes.truncate(end);
+    Ok(bytes)
+}
+
+/// Two zero blocks end a tar archive.
+const END_OF_ARCHIVE: usize = 1024;
+
+/// Copies an earlier bundle's images member, exactly its span.
+fn copy_member(reuse: &ReusableImages, out: &mut impl Write) -> io::Result<()> {
+    let mut file = File::open(&reuse.bundle.path)?;
+    file.seek(io::SeekFrom::Start(reuse.span.offset))?;
+    let copied = io::copy(&mut io::BufReader::with_capacity(1 << 20, file).take(reuse.span.length), out)?;
+    if copied != reuse.span.length {
+        return Err(io::Error::other("the earlier bundle is shorter than recorded"));
+    }
+    Ok(())
+}
+
+/// The `images/` storage root as a gzip member, streamed from the store.
+fn write_images_member(
+    out: &mut impl Write,
+    store: &BlobStore,
+    files: &std::collections::BTreeMap<String, layout::Content>,
+    mtime: u64,
+    path_for_errors: &Utf8Path,
+) -> Result<()> {
+    let out_path = path_for_errors;
+    let encoder = reproducible::gzip_writer(out, BUNDLE_LEVEL);
+    let mut builder = tar::Builder::new(encoder);
     // Directories and files in one sorted walk, so each directory precedes its contents.
     let mut entries: Vec<(String, Option<&layout::Content>)> = std::iter::once(("images".to_string(), None))
         .chain(layout::directories(files.keys()).into_iter().map(|dir| (format!("images/{dir}"), None)))
@@ -165,28 +271,20 @@ pub fn write_bundle(
         match content {
             None => {
                 let mut header = reproducible::dir_header(mtime);
-                builder.append_data(&mut header, format!("{path}/"), io::empty()).io_context("write", out)?;
+                builder.append_data(&mut header, format!("{path}/"), io::empty()).io_context("write", out_path)?;
             }
             Some(layout::Content::Link(digest)) => {
                 reproducible::append_file(&mut builder, &path, digest.oci().as_bytes(), mtime)
-                    .io_context("write", out)?;
+                    .io_context("write", out_path)?;
             }
             Some(layout::Content::Blob(digest)) => {
                 let blob = store::open_blob(store, digest)?;
                 let size = blob.metadata().io_context("read", store.path(digest))?.len();
                 let mut header = reproducible::file_header(size, mtime, false);
-                builder.append_data(&mut header, &path, blob).io_context("write", out)?;
+                builder.append_data(&mut header, &path, blob).io_context("write", out_path)?;
             }
         }
     }
-    let hashing = builder.into_inner().io_context("write", out)?.finish().io_context("write", out)?;
-    let (sha256, mut writer, size) = hashing.finish();
-    writer.flush().io_context("write", out)?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .io_context("write", out)?
-        .sync_all()
-        .io_context("sync", out)?;
-    Ok(BundleInfo { uncompressed_size, sha256, size })
+    builder.into_inner().io_context("write", out_path)?.finish().io_context("write", out_path)?;
+    Ok(())
 }

@@ -1,12 +1,22 @@
 //! Pulls images into the local store: manifests first (small, one image at a time), then
-//! every distinct blob once, by a bounded pool of workers, each verified while it streams.
+//! every distinct blob once, by a bounded pool of workers, each verified before it enters the
+//! store.
 //!
 //! An index keeps only the requested platforms when the image is referenced by tag (the
 //! bundle then holds a smaller index with a new digest, which the tag points at); an index
 //! pinned by digest is kept whole, so the digest the vendor pinned still resolves.
+//!
+//! A blob downloads into the store's partial file for it ([`BlobStore::open_partial`]): an
+//! attempt cut short (a dropped connection, a stall, a short body, or `kill -9` of the whole
+//! process) keeps its bytes, and the next attempt, in this run or the next, asks for the rest
+//! with `Range: bytes=N-`. The whole blob is verified before it is renamed into place; a
+//! resumed blob that does not verify is fetched once more from zero before the pull fails.
+//! 5xx, 429, dropped or stalled connections and short bodies are retried with backoff.
+//! Everything that happens is reported to [`PullOptions::progress`]; nothing is printed.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    io::Write,
     sync::Mutex,
     time::Duration,
 };
@@ -18,12 +28,12 @@ use crate::{
     digest::Sha256Digest,
     error::{Error, Result},
     image_ref::ImageRef,
-    progress::SharedProgress,
+    progress::{Event, Progress, SharedProgress},
     registry::{
         media::{self, Descriptor, ManifestKind},
-        Platform, Registry, RegistryError,
+        BlobSink, Platform, RangeAnswer, Registry, RegistryError,
     },
-    store::{BlobStore, CommitError},
+    store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
 };
 
 /// How pulling behaves.
@@ -35,7 +45,7 @@ pub struct PullOptions {
     pub concurrency: usize,
     /// How many times a blob or manifest fetch is tried on 5xx or a dropped connection.
     pub attempts: u32,
-    /// The first wait between attempts; it doubles each time.
+    /// The first wait between attempts; it doubles each time, up to [`MAX_BACKOFF`].
     pub backoff: Duration,
     /// Where progress goes.
     pub progress: SharedProgress,
@@ -54,6 +64,9 @@ impl PullOptions {
     }
 }
 
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 /// One image to pull: the reference, and the digest the lock pins it to, if any.
 #[derive(Debug, Clone)]
 pub struct PullRequest {
@@ -70,20 +83,68 @@ pub fn pull_all(
     requests: &[PullRequest],
     options: &PullOptions,
 ) -> Result<Vec<PulledImage>> {
+    let progress = options.progress.as_ref();
     let mut pulled = Vec::new();
     // Blob digest → (image to fetch it through, descriptor); the first image wins.
     let mut wanted: BTreeMap<Sha256Digest, (ImageRef, Descriptor)> = BTreeMap::new();
+    let mut images = Vec::new();
     for request in requests {
         let image = pull_manifests(registry, store, request, options)?;
+        let image_text = request.reference.to_string();
+        let mut missing = BTreeSet::new();
+        let (mut bytes, mut cached_bytes) = (0, 0);
         for (digest, descriptor) in &image.1 {
             wanted.entry(*digest).or_insert_with(|| (request.reference.clone(), descriptor.clone()));
+            bytes += descriptor.size;
+            if store.contains(digest) {
+                cached_bytes += descriptor.size;
+            } else {
+                missing.insert(*digest);
+            }
         }
+        progress.event(&Event::ImageResolved { image: &image_text, blobs: image.1.len(), bytes, cached_bytes });
+        images.push((image_text, missing));
         pulled.push(image.0);
     }
     let missing: Vec<(ImageRef, Descriptor)> =
         wanted.into_values().filter(|(_, descriptor)| !store.contains(&descriptor.digest)).collect();
-    fetch_blobs(registry, store, &missing, options)?;
+    progress.event(&Event::PullPlanned {
+        images: images.len(),
+        blobs: missing.len(),
+        bytes: missing.iter().map(|(_, descriptor)| descriptor.size).sum(),
+    });
+    let tracker = ImageTracker { images: Mutex::new(images), progress };
+    tracker.finish_cached();
+    fetch_blobs(registry, store, &missing, options, &tracker)?;
     Ok(pulled)
+}
+
+/// Which blobs each image still waits for; reports [`Event::ImageDone`] when none is left.
+struct ImageTracker<'a> {
+    images: Mutex<Vec<(String, BTreeSet<Sha256Digest>)>>,
+    progress: &'a dyn Progress,
+}
+
+impl ImageTracker<'_> {
+    /// Reports the images that need nothing downloaded.
+    fn finish_cached(&self) {
+        let images = self.images.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (image, missing) in images.iter() {
+            if missing.is_empty() {
+                self.progress.event(&Event::ImageDone { image, cached: true });
+            }
+        }
+    }
+
+    /// A blob is in the store.
+    fn blob_stored(&self, digest: &Sha256Digest) {
+        let mut images = self.images.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (image, missing) in images.iter_mut() {
+            if missing.remove(digest) && missing.is_empty() {
+                self.progress.event(&Event::ImageDone { image, cached: false });
+            }
+        }
+    }
 }
 
 /// Fetches an image's manifests into the store; returns the image and its blobs.
@@ -95,7 +156,8 @@ fn pull_manifests(
 ) -> Result<(PulledImage, Vec<(Sha256Digest, Descriptor)>)> {
     let image = &request.reference;
     let pinned = image.digest().and_then(parse_digest);
-    let top = retry(options, || match request.locked.or(pinned) {
+    let image_text = image.to_string();
+    let top = retry(options, &image_text, None, || match request.locked.or(pinned) {
         Some(digest) => registry.fetch_manifest(image, &digest),
         None => registry.resolve(image),
     })?;
@@ -141,7 +203,7 @@ fn pull_manifests(
         let top_digest = store.insert_bytes(&top_bytes)?;
         manifests.push(top_digest);
         for entry in kept {
-            let child = retry(options, || registry.fetch_manifest(image, &entry.digest))?;
+            let child = retry(options, &image_text, None, || registry.fetch_manifest(image, &entry.digest))?;
             if !matches!(child.kind, ManifestKind::OciManifest | ManifestKind::DockerManifest) {
                 continue;
             }
@@ -207,6 +269,7 @@ fn fetch_blobs(
     store: &BlobStore,
     blobs: &[(ImageRef, Descriptor)],
     options: &PullOptions,
+    tracker: &ImageTracker<'_>,
 ) -> Result<()> {
     let queue = Mutex::new(blobs.iter());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -218,11 +281,14 @@ fn fetch_blobs(
                 }
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some((image, descriptor)) = next else { return };
-                if let Err(error) = fetch_one(registry, store, image, descriptor, options) {
-                    if let Ok(mut slot) = first_error.lock() {
-                        slot.get_or_insert(error);
+                match fetch_one(registry, store, image, descriptor, options) {
+                    Ok(()) => tracker.blob_stored(&descriptor.digest),
+                    Err(error) => {
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(error);
+                        }
+                        return;
                     }
-                    return;
                 }
             });
         }
@@ -233,6 +299,7 @@ fn fetch_blobs(
     }
 }
 
+/// One blob, with retries; each attempt resumes what the previous one left.
 fn fetch_one(
     registry: &Registry,
     store: &BlobStore,
@@ -240,32 +307,184 @@ fn fetch_one(
     descriptor: &Descriptor,
     options: &PullOptions,
 ) -> Result<()> {
-    retry(options, || {
-        let mut writer = store.writer().map_err(|error| RegistryError::Local {
-            image: image.to_string(),
-            digest: descriptor.digest.oci(),
-            source: std::io::Error::other(error.to_string()),
-        })?;
-        registry.fetch_blob(image, descriptor, &mut writer)?;
-        match writer.commit(&descriptor.digest) {
-            Ok(_) => Ok(()),
-            Err(CommitError::Mismatch(mismatch)) => Err(RegistryError::DigestMismatch {
-                image: image.to_string(),
-                host: image.domain().to_string(),
-                expected: mismatch.expected,
-                actual: mismatch.actual,
-            }),
-            Err(CommitError::Io(source)) => Err(RegistryError::Local {
-                image: image.to_string(),
-                digest: descriptor.digest.oci(),
-                source,
-            }),
-        }
-    })
+    let blob = BlobFetch {
+        registry,
+        store,
+        image,
+        descriptor,
+        progress: options.progress.as_ref(),
+        image_text: image.to_string(),
+        digest_text: descriptor.digest.oci(),
+    };
+    retry(options, &blob.image_text, Some(&blob.digest_text), || blob.attempt())
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or runs out of attempts.
-fn retry<T>(options: &PullOptions, mut attempt: impl FnMut() -> Result<T, RegistryError>) -> Result<T> {
+/// One blob to fetch, and the names its events and errors use.
+struct BlobFetch<'a> {
+    registry: &'a Registry,
+    store: &'a BlobStore,
+    image: &'a ImageRef,
+    descriptor: &'a Descriptor,
+    progress: &'a dyn Progress,
+    image_text: String,
+    digest_text: String,
+}
+
+impl BlobFetch<'_> {
+    /// One attempt: from where the last one stopped, and once more from zero when a resumed
+    /// blob does not verify.
+    fn attempt(&self) -> Result<(), RegistryError> {
+        let mut once_more_from_zero = true;
+        loop {
+            let mut partial = match self.store.open_partial(&self.descriptor.digest, self.descriptor.size) {
+                Ok(Partial::Open(partial)) => partial,
+                Ok(Partial::Stored) => {
+                    self.progress.event(&Event::BlobCached {
+                        image: &self.image_text,
+                        digest: &self.digest_text,
+                        size: self.descriptor.size,
+                    });
+                    return Ok(());
+                }
+                // Another process is downloading it: download a private copy from zero.
+                Ok(Partial::Busy) => return self.fetch_private(),
+                Err(error) => return Err(self.local(std::io::Error::other(error.to_string()))),
+            };
+            let resumed_from = partial.offset();
+            self.started(resumed_from);
+            if resumed_from < self.descriptor.size {
+                let mut sink = Reporting { inner: &mut partial, fetch: self, received: resumed_from };
+                match self.registry.fetch_blob_range(self.image, self.descriptor, resumed_from, &mut sink) {
+                    Ok(RangeAnswer::Whole) if resumed_from > 0 => self.progress.event(&Event::Restart {
+                        image: &self.image_text,
+                        digest: &self.digest_text,
+                        reason: "the registry sent the whole blob, not the rest",
+                    }),
+                    Ok(_) => {}
+                    Err(error @ RegistryError::DigestMismatch { .. }) => {
+                        // Every byte arrived and they are wrong: keep none of them.
+                        partial.restart().map_err(|source| self.local(source))?;
+                        return Err(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            match partial.commit() {
+                Ok(_) => {
+                    self.done();
+                    return Ok(());
+                }
+                Err(CommitError::Mismatch(_)) if resumed_from > 0 && once_more_from_zero => {
+                    once_more_from_zero = false;
+                    self.progress.event(&Event::Restart {
+                        image: &self.image_text,
+                        digest: &self.digest_text,
+                        reason: "the resumed blob does not match its digest",
+                    });
+                }
+                Err(CommitError::Mismatch(mismatch)) => return Err(self.mismatch(mismatch.actual)),
+                Err(CommitError::Io(source)) => return Err(self.local(source)),
+            }
+        }
+    }
+
+    /// A download into a private temporary file, from zero.
+    fn fetch_private(&self) -> Result<(), RegistryError> {
+        let mut writer =
+            self.store.writer().map_err(|error| self.local(std::io::Error::other(error.to_string())))?;
+        self.started(0);
+        let mut sink = Reporting { inner: &mut writer, fetch: self, received: 0 };
+        self.registry.fetch_blob_range(self.image, self.descriptor, 0, &mut sink)?;
+        match writer.commit(&self.descriptor.digest) {
+            Ok(_) => {
+                self.done();
+                Ok(())
+            }
+            Err(CommitError::Mismatch(mismatch)) => Err(self.mismatch(mismatch.actual)),
+            Err(CommitError::Io(source)) => Err(self.local(source)),
+        }
+    }
+
+    fn started(&self, resumed_from: u64) {
+        self.progress.event(&Event::BlobStarted {
+            image: &self.image_text,
+            digest: &self.digest_text,
+            size: self.descriptor.size,
+            resumed_from,
+        });
+    }
+
+    fn done(&self) {
+        self.progress.event(&Event::BlobDone {
+            image: &self.image_text,
+            digest: &self.digest_text,
+            size: self.descriptor.size,
+        });
+    }
+
+    fn mismatch(&self, actual: String) -> RegistryError {
+        RegistryError::DigestMismatch {
+            image: self.image_text.clone(),
+            host: self.image.domain().to_string(),
+            expected: self.digest_text.clone(),
+            actual,
+        }
+    }
+
+    fn local(&self, source: std::io::Error) -> RegistryError {
+        RegistryError::Local { image: self.image_text.clone(), digest: self.digest_text.clone(), source }
+    }
+}
+
+/// Passes bytes on to the store and reports how many arrived.
+struct Reporting<'a, W> {
+    inner: &'a mut W,
+    fetch: &'a BlobFetch<'a>,
+    received: u64,
+}
+
+impl<W: Write> Write for Reporting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.received += written as u64;
+        self.fetch
+            .progress
+            .event(&Event::BlobProgress { digest: &self.fetch.digest_text, received: self.received });
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl BlobSink for Reporting<'_, PartialBlob> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.inner.restart()?;
+        self.received = 0;
+        self.fetch.progress.event(&Event::BlobProgress { digest: &self.fetch.digest_text, received: 0 });
+        Ok(())
+    }
+}
+
+impl BlobSink for Reporting<'_, BlobWriter> {
+    /// A private download always starts at zero, so the registry never makes it start over.
+    fn restart(&mut self) -> std::io::Result<()> {
+        if self.received == 0 {
+            return Ok(());
+        }
+        Err(std::io::Error::other("a download from zero cannot restart"))
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or runs out of attempts; reports each
+/// retry.
+fn retry<T>(
+    options: &PullOptions,
+    image: &str,
+    digest: Option<&str>,
+    mut attempt: impl FnMut() -> Result<T, RegistryError>,
+) -> Result<T> {
     let mut wait = options.backoff;
     let mut tries = 0;
     loop {
@@ -273,12 +492,21 @@ fn retry<T>(options: &PullOptions, mut attempt: impl FnMut() -> Result<T, Regist
         match attempt() {
             Ok(value) => return Ok(value),
             Err(error) if tries < options.attempts && is_transient(&error) => {
+                let reason = first_line(&error);
+                options.progress.event(&Event::Retry { image, digest, attempt: tries, reason: &reason, wait });
                 std::thread::sleep(wait);
-                wait = wait.saturating_mul(2).min(Duration::from_secs(10));
+                wait = wait.saturating_mul(2).min(MAX_BACKOFF);
             }
             Err(error) => return Err(registry_error(error)),
         }
     }
+}
+
+/// The error without its `; fix: ...` advice, for a one-line retry reason.
+fn first_line(error: &RegistryError) -> String {
+    let text = error.to_string();
+    let text = text.split("; fix: ").next().unwrap_or(&text);
+    text.lines().next().unwrap_or(text).to_string()
 }
 
 /// 5xx, 429, a dropped or refused connection, and a body cut short are worth another try;

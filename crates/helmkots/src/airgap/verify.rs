@@ -364,7 +364,7 @@ mod tests {
         };
         let app = bundle::app_tar_gz(&[], 0).unwrap();
         let out = dir.join("app.airgap");
-        bundle::write_bundle(&out, &store, &meta, &[image], &app, 0).unwrap();
+        bundle::write_bundle(&out, &store, &meta, &[image], &app, 0, None).unwrap();
         (out, layer_digest)
     }
 

@@ -5,16 +5,17 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
     airgap::{
-        bundle::{self, AirgapMeta},
+        bundle::{self, AirgapMeta, MemberSpan, ReusableImages},
         pull::{self, PullOptions, PullRequest},
     },
     chart,
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
     error::{Error, IoContext, Result},
+    fingerprint::{FileStamp, Fingerprints, Key, KeyBuilder},
     image_lock::{self, ImageLock},
     image_ref::ImageRef,
-    oci_image::{self, HelmCliImage, HelmCliSpec, PushSummary},
+    oci_image::{self, HelmCliImage, HelmCliSpec},
     pipeline::{Checked, Plan},
     registry::{Platform, Registry, RegistryOptions},
     store::{self, BlobStore},
@@ -28,11 +29,17 @@ pub struct Online {
     pub store: BlobStore,
     /// `helmkots.lock`, updated as references resolve.
     pub lock: ImageLock,
-    /// The built helm-cli image.
-    pub image: HelmCliImage,
-    /// Where it was pushed, pinned by digest.
-    pub helm_cli: PushSummary,
+    /// The helm-cli image, pushed and pinned by digest.
+    pub helm_cli: ImageRef,
+    /// The step fingerprints of this release's folder.
+    pub fingerprints: Fingerprints,
 }
+
+/// The fingerprint of the last helm-cli image built and pushed.
+const HELM_CLI_FINGERPRINT: &str = "helm-cli-image";
+
+/// The fingerprint of the last bundle's images member.
+const IMAGES_FINGERPRINT: &str = "airgap-images";
 
 /// A written bundle, before it is moved into the release tree.
 #[derive(Debug, Clone)]
@@ -47,6 +54,10 @@ pub struct BundleFile {
     pub app_tar_gz: Sha256Digest,
     /// Its `savedImages`.
     pub saved_images: Vec<String>,
+    /// The key of its images member, and where that member lies in it.
+    pub images: (Key, MemberSpan),
+    /// Whether the images member was copied from an earlier bundle.
+    pub reused_images: bool,
 }
 
 fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, help: &str) -> Error {
@@ -57,16 +68,50 @@ fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, hel
 }
 
 /// Builds the helm-cli image on its (locked) base, pushes it to `[helm_cli] name`, and opens
-/// the store for the pulls.
+/// the store for the pulls. An image already built and pushed from the same inputs (its
+/// fingerprint matches) is neither built nor pushed again.
 pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
     let release = &checked.release;
     let registry = Registry::new(RegistryOptions::from_env())?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
     let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
+    let fingerprints = Fingerprints::new(&release.root);
     let name = helm_cli_name(checked)?;
-    let image = build_helm_cli(checked, &registry, &mut lock, epoch)?;
-    let helm_cli = oci_image::push(&registry, &image, &name, None)?;
-    Ok(Online { registry, store, lock, image, helm_cli })
+    let cached = fingerprints
+        .get::<String>(HELM_CLI_FINGERPRINT, &helm_cli_key(checked, &lock, &name, epoch)?)
+        .and_then(|reference| ImageRef::parse(&reference).ok());
+    let helm_cli = match cached {
+        Some(reference) => reference,
+        None => {
+            let image = build_helm_cli(checked, &registry, &mut lock, epoch)?;
+            let pushed = oci_image::push(&registry, &image, &name, None)?.reference;
+            // Keyed after the build, when the lock pins the base the build resolved.
+            let key = helm_cli_key(checked, &lock, &name, epoch)?;
+            fingerprints.put(HELM_CLI_FINGERPRINT, &key, &pushed.to_string())?;
+            pushed
+        }
+    };
+    Ok(Online { registry, store, lock, helm_cli, fingerprints })
+}
+
+/// Everything the helm-cli image's bytes and its push target depend on.
+fn helm_cli_key(checked: &Checked, lock: &ImageLock, name: &ImageRef, epoch: u64) -> Result<Key> {
+    let helm_cli = &checked.release.helm_cli;
+    let base = helm_cli.base.get_ref();
+    let pinned = lock.get(base).map(|digest| digest.oci()).unwrap_or_default();
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let mut key = KeyBuilder::new("helm-cli-image");
+    key.program()
+        .field("base", base.as_bytes())
+        .field("base-pinned", pinned.as_bytes())
+        .field("workdir", helm_cli.workdir.as_bytes())
+        .field("platform", helm_cli.platform.as_bytes())
+        .field("chart", packaged.sha256.oci().as_bytes())
+        .field("chart-version", checked.chart.metadata.version.to_string().as_bytes())
+        .field("revision", git_revision(&checked.release.root).unwrap_or_default().as_bytes())
+        .field("epoch", epoch.to_string().as_bytes())
+        .field("name", name.to_string().as_bytes());
+    Ok(key.finish())
 }
 
 /// `[helm_cli] name`, the repository the image is pushed to.
@@ -135,7 +180,7 @@ pub fn build_helm_cli(
 }
 
 /// The commit the release file's folder is at, when it is a git checkout.
-fn git_revision(root: &Utf8Path) -> Option<String> {
+pub fn git_revision(root: &Utf8Path) -> Option<String> {
     let sh = xshell::Shell::new().ok()?;
     sh.change_dir(root);
     xshell::cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok().filter(|rev| !rev.is_empty())
@@ -159,7 +204,7 @@ pub fn bundle(
             locked: online.lock.get(&reference.to_string()),
         })
         .collect();
-    requests.push(PullRequest { reference: online.helm_cli.reference.clone(), locked: None });
+    requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None });
     let platforms = release
         .images
         .platforms
@@ -169,7 +214,7 @@ pub fn bundle(
         .map_err(|error| Error::Internal(error.to_string()))?;
     let pulled = pull::pull_all(&online.registry, &online.store, &requests, &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) })?;
     for image in &pulled {
-        if image.reference.digest().is_none() && image.reference != online.helm_cli.reference {
+        if image.reference.digest().is_none() && image.reference != online.helm_cli {
             online.lock.set(&image.reference.to_string(), &image.resolved);
         }
     }
@@ -193,19 +238,31 @@ pub fn bundle(
     let prefix = format!(".{}.airgap-partial-", plan.checked.tree_name());
     remove_stale_bundles(out_dir, &prefix);
     let path = out_dir.join(format!("{prefix}{}", std::process::id()));
-    match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch) {
+    let images_key = bundle::images_key(&pulled, epoch);
+    let reuse = online.fingerprints.get::<ReusableImages>(IMAGES_FINGERPRINT, &images_key);
+    match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch, reuse.as_ref()) {
         Ok(info) => Ok(BundleFile {
             path,
             sha256: info.sha256,
             size: info.size,
             app_tar_gz: Sha256Digest::of(&app),
             saved_images: bundle::saved_images(&pulled),
+            images: (images_key, info.images_member),
+            reused_images: info.reused_images,
         }),
         Err(error) => {
             let _ = std::fs::remove_file(&path);
             Err(error)
         }
     }
+}
+
+/// Records where the bundle's images member now lies (`bundle` has been moved to `path`), so
+/// the next bundle with the same images copies it instead of compressing every layer.
+pub fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8Path) -> Result<()> {
+    let stamp = FileStamp::of(path).io_context("read", path)?;
+    let (key, span) = &bundle.images;
+    online.fingerprints.put(IMAGES_FINGERPRINT, key, &ReusableImages { bundle: stamp, span: *span })
 }
 
 /// Removes bundle files that killed runs left in `out_dir` (names `<prefix><pid>`), leaving

@@ -52,19 +52,55 @@ pub struct RegistryOptions {
     pub connect_timeout: Duration,
     /// How long to wait for the next bytes of an answer.
     pub read_timeout: Duration,
+    /// How long a blob download may go without a single byte before it counts as stalled
+    /// (a transient failure: the pull retries and resumes it).
+    pub stall_timeout: Duration,
 }
+
+/// The environment variable that sets [`RegistryOptions::stall_timeout`] in seconds
+/// (fractions allowed).
+pub const STALL_TIMEOUT_ENV: &str = "HELMKOTS_STALL_TIMEOUT_SECS";
+/// The default [`RegistryOptions::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl RegistryOptions {
     /// The defaults for a user's machine: credentials from `$DOCKER_CONFIG` or `~/.docker`,
-    /// no insecure registries, a 15 s connect timeout and a 120 s read timeout.
+    /// no insecure registries, a 15 s connect timeout, a 120 s read timeout, and a 60 s stall
+    /// timeout unless [`STALL_TIMEOUT_ENV`] sets another.
     pub fn from_env() -> RegistryOptions {
         RegistryOptions {
             insecure_registries: Vec::new(),
             docker_config_dir: DockerConfig::default_dir(),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(120),
+            stall_timeout: std::env::var(STALL_TIMEOUT_ENV)
+                .ok()
+                .and_then(|text| parse_seconds(&text))
+                .unwrap_or(DEFAULT_STALL_TIMEOUT),
         }
     }
+}
+
+/// A positive number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let seconds: f64 = text.trim().parse().ok()?;
+    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+/// Where a resumable blob download goes: appended to, or started over.
+pub trait BlobSink: Write {
+    /// Throws away everything written so far (the registry sent the whole blob).
+    fn restart(&mut self) -> std::io::Result<()>;
+}
+
+/// How the registry answered a ranged blob request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// The rest of the blob, from the offset asked for.
+    Rest,
+    /// The whole blob (no offset was asked for, or the registry ignores ranges); the sink
+    /// was restarted first.
+    Whole,
 }
 
 /// A manifest or index exactly as the registry served it.
@@ -254,6 +290,7 @@ impl Registry {
         if written != blob.size {
             return Err(RegistryError::SizeMismatch {
                 image: image.to_string(),
+                host: image.domain().to_string(),
                 digest: blob.digest.oci(),
                 expected: blob.size,
                 actual: written,
@@ -263,6 +300,99 @@ impl Registry {
             return Err(self.digest_mismatch(image, &blob.digest, &digest));
         }
         Ok(written)
+    }
+
+    /// Streams the bytes of a blob from `offset` on into `sink` (`Range: bytes=<offset>-`).
+    /// A registry that ignores the range sends the whole blob: then the sink is restarted
+    /// first and the answer is [`RangeAnswer::Whole`]. Only the length is checked here (the
+    /// sink never gets more than the descriptor's size); the digest covers bytes this call
+    /// does not see, so the caller verifies the whole blob. A download with no bytes for
+    /// [`RegistryOptions::stall_timeout`] fails as stalled.
+    pub fn fetch_blob_range(
+        &self,
+        image: &ImageRef,
+        blob: &Descriptor,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<RangeAnswer, RegistryError> {
+        let host = self.host_client(image)?;
+        let reference = reference(image, None);
+        let descriptor = OciDescriptor {
+            media_type: blob.media_type.clone(),
+            digest: blob.digest.oci(),
+            size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+            ..OciDescriptor::default()
+        };
+        let stall = self.options.stall_timeout;
+        let stalled = |what: &str| RegistryError::Protocol {
+            image: image.to_string(),
+            host: image.domain().to_string(),
+            operation: Operation::Pull,
+            status: None,
+            cause: format!("download of {} stalled: no {what} for {:.1} s", blob.digest, stall.as_secs_f64()),
+        };
+        let local = |source| RegistryError::Local { image: image.to_string(), digest: blob.digest.oci(), source };
+        let classify = |error| self.classify(image, Operation::Pull, &host, error, Some(&blob.digest));
+        self.runtime.block_on(async {
+            let (mut stream, answer) = if offset == 0 {
+                let request = host.client.pull_blob_stream(&reference, &descriptor);
+                let stream = tokio::time::timeout(stall, request)
+                    .await
+                    .map_err(|_| stalled("answer"))?
+                    .map_err(classify)?;
+                (stream, RangeAnswer::Whole)
+            } else {
+                let request = host.client.pull_blob_stream_partial(&reference, &descriptor, offset, None);
+                match tokio::time::timeout(stall, request).await.map_err(|_| stalled("answer"))? {
+                    Ok(oci_client::client::BlobResponse::Partial(stream)) => (stream, RangeAnswer::Rest),
+                    Ok(oci_client::client::BlobResponse::Full(stream)) => {
+                        sink.restart().map_err(local)?;
+                        (stream, RangeAnswer::Whole)
+                    }
+                    Err(error) => return Err(classify(error)),
+                }
+            };
+            let mut received = if answer == RangeAnswer::Rest { offset } else { 0 };
+            loop {
+                let next = tokio::time::timeout(stall, stream.next()).await.map_err(|_| stalled("bytes"))?;
+                let Some(chunk) = next else { break };
+                let chunk = chunk.map_err(|error| match self.stream_error(image, blob, error) {
+                    // The crate checks the digest when the body ends; a short body is short first.
+                    RegistryError::DigestMismatch { .. } if received != blob.size => RegistryError::SizeMismatch {
+                        image: image.to_string(),
+                        host: image.domain().to_string(),
+                        digest: blob.digest.oci(),
+                        expected: blob.size,
+                        actual: received,
+                    },
+                    other => other,
+                })?;
+                let room = usize::try_from(blob.size.saturating_sub(received)).unwrap_or(usize::MAX);
+                let take = chunk.len().min(room);
+                sink.write_all(&chunk[..take]).map_err(local)?;
+                received += take as u64;
+                if take < chunk.len() {
+                    return Err(RegistryError::SizeMismatch {
+                        image: image.to_string(),
+                        host: image.domain().to_string(),
+                        digest: blob.digest.oci(),
+                        expected: blob.size,
+                        actual: received + (chunk.len() - take) as u64,
+                    });
+                }
+            }
+            sink.flush().map_err(local)?;
+            if received != blob.size {
+                return Err(RegistryError::SizeMismatch {
+                    image: image.to_string(),
+                    host: image.domain().to_string(),
+                    digest: blob.digest.oci(),
+                    expected: blob.size,
+                    actual: received,
+                });
+            }
+            Ok(answer)
+        })
     }
 
     /// Fetches a small blob (an image config) into memory, refusing anything over `limit` bytes.
@@ -699,6 +829,7 @@ mod tests {
             docker_config_dir: None,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(5),
         })
         .unwrap();
         let image = ImageRef::parse(&format!("127.0.0.1:{port}/acme/base:1")).unwrap();
@@ -713,6 +844,15 @@ mod tests {
     fn the_facade_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Registry>();
+    }
+
+    #[test]
+    fn stall_timeouts_parse_as_positive_seconds() {
+        assert_eq!(parse_seconds("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_seconds(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("0"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("soon"), None);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use std::fmt;
 
 use camino::Utf8PathBuf;
 
-pub use self::client::{RawManifest, Registry, RegistryOptions, ResolvedImage};
+pub use self::client::{BlobSink, RangeAnswer, RawManifest, Registry, RegistryOptions, ResolvedImage};
 use self::credentials::CredentialSource;
 pub use self::platform::Platform;
 
@@ -144,6 +144,8 @@ pub enum RegistryError {
     SizeMismatch {
         /// The image.
         image: String,
+        /// The registry host.
+        host: String,
         /// The blob's digest.
         digest: String,
         /// The descriptor's size.
@@ -281,9 +283,10 @@ impl fmt::Display for RegistryError {
                 f,
                 "content of image {image} from registry {host} does not match its digest: expected {expected}, got {actual}"
             )?,
-            RegistryError::SizeMismatch { image, digest, expected, actual } => {
-                write!(f, "blob {digest} of image {image} is {actual} bytes; its descriptor says {expected}")?
-            }
+            RegistryError::SizeMismatch { image, host, digest, expected, actual } => write!(
+                f,
+                "blob {digest} of image {image} from registry {host} is {actual} bytes; its descriptor says {expected}"
+            )?,
             RegistryError::InvalidManifest { image, digest, problem } => {
                 write!(f, "cannot read the manifest of image {image}")?;
                 if let Some(digest) = digest {

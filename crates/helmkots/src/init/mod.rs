@@ -1,0 +1,583 @@
+//! `cargo xtask init`: a starter `release.toml` for an existing chart.
+//!
+//! Stages, in order:
+//! 1. load the chart ([`crate::chart::load`]) and discover its images
+//!    ([`crate::discover::discover`]);
+//! 2. suggest a Config screen from the chart's values ([`suggest_items`]): one bool item per
+//!    optional component (an `enabled` flag), a text item for a few obvious string settings
+//!    whose default is a plain string, and a password item (no default) for every secret-like
+//!    string the values hold or the templates read;
+//! 3. render the file from a handlebars template, every value quoted by the `toml` crate;
+//! 4. validate the text with [`crate::release::parse`], so a starter that would not pass
+//!    `check` is an error here, never a file on disk.
+//!
+//! [`starter`] only reads; [`write`] is the one function that writes, and it refuses to
+//! replace an existing file unless asked to.
+//!
+//! Architecture Invariant: no network, no Helm; the suggestions are heuristics over the
+//! chart's values and templates, documented on [`suggest_items`].
+
+use std::collections::BTreeSet;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::{
+    chart::{self, Chart},
+    discover::{self, ImageShape, ImageSource},
+    error::{Error, IoContext, Result},
+    release::{self, defaults},
+    value_path::{Segment, ValuePath},
+};
+
+const TEMPLATE: &str = include_str!("release.toml.hbs");
+
+/// How deep in the values the suggestions look (`a.b.c.enabled` is depth 4).
+const MAX_DEPTH: usize = 4;
+
+/// What `init` asks for.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The chart: a directory or a `.tgz`.
+    pub chart: Utf8PathBuf,
+    /// The release file to write; `[chart] path` is written relative to its folder.
+    pub release_file: Utf8PathBuf,
+    /// The app slug; default: the chart's name, made a DNS-1123 label.
+    pub slug: Option<String>,
+}
+
+/// A starter release file and what went into it (the JSON of `init --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Starter {
+    /// Where it goes.
+    pub release_file: Utf8PathBuf,
+    /// `[app] slug`.
+    pub slug: String,
+    /// `[app] title`.
+    pub title: String,
+    /// The chart, as `[chart]` names it.
+    pub chart: StarterChart,
+    /// Every image the chart may pull, with where it was found.
+    pub images: Vec<StarterImage>,
+    /// The suggested Config items, in file order.
+    pub items: Vec<StarterItem>,
+    /// Discovery problems, also written as comments in the file.
+    pub problems: Vec<String>,
+    /// The release.toml text.
+    pub text: String,
+}
+
+/// The chart of a [`Starter`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StarterChart {
+    /// `[chart] path`: relative to the release file's folder when possible.
+    pub path: String,
+    /// The chart's name.
+    pub name: String,
+    /// The chart's version.
+    pub version: String,
+}
+
+/// One discovered image of a [`Starter`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StarterImage {
+    /// The reference, familiar form.
+    pub reference: String,
+    /// Where it was found, e.g. ``values `image` (repository_tag)``.
+    pub sources: Vec<String>,
+}
+
+/// One suggested Config item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StarterItem {
+    /// The group it goes in.
+    pub group: String,
+    /// Item name, unique.
+    pub name: String,
+    /// Title on the Config screen.
+    pub title: String,
+    /// The KOTS item type: `bool`, `text` or `password`.
+    #[serde(rename = "type")]
+    pub item_type: &'static str,
+    /// The values path it sets.
+    pub value: String,
+    /// The chart's default, in KOTS's form; `None` for passwords.
+    pub default: Option<String>,
+    /// A KOTS `when`: shown only while the component it belongs to is on.
+    pub when: Option<String>,
+    /// The customer must fill it in (a password whose chart default is not empty).
+    pub required: bool,
+    /// Help text on the Config screen.
+    pub help_text: String,
+}
+
+/// Builds the starter release file for a chart; reads the chart, writes nothing.
+pub fn starter(options: &InitOptions) -> Result<Starter> {
+    let chart = chart::load(&options.chart)?;
+    let release_dir = options.release_file.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_path_buf);
+    let release_dir = if release_dir.as_str().is_empty() { Utf8PathBuf::from(".") } else { release_dir };
+    let chart_path = relative_path(&options.chart, &release_dir);
+    let slug = options.slug.clone().unwrap_or_else(|| dns_label(&chart.metadata.name));
+    let title = humanize(&chart.metadata.name.replace(['-', '_'], " "));
+    let release_name: String = slug.chars().take(53).collect::<String>().trim_end_matches('-').to_string();
+
+    let set = discover::discover(&chart, &[], &[]);
+    let images: Vec<StarterImage> = set
+        .images
+        .iter()
+        .map(|image| StarterImage {
+            reference: image.reference.familiar(),
+            sources: image.sources.iter().map(describe_source).collect(),
+        })
+        .collect();
+    let problems: Vec<String> = set.problems.iter().map(ToString::to_string).collect();
+    let items = suggest_items(&chart);
+
+    let data = json!({
+        "title": title,
+        "slug": slug,
+        "icon": chart_icon(&chart),
+        "release_name": release_name,
+        "chart": { "path": chart_path, "name": chart.metadata.name, "version": chart.metadata.version.to_string() },
+        "helm_cli_base": defaults::HELM_CLI_BASE,
+        "job": {
+            "name": defaults::JOB_NAME,
+            "service_account": defaults::SERVICE_ACCOUNT,
+            "backoff_limit": defaults::BACKOFF_LIMIT,
+        },
+        "images": images,
+        "problems": problems,
+        "release_notes": match &chart.metadata.app_version {
+            Some(app_version) => format!("{title} {app_version}"),
+            None => format!("{title} {}", chart.metadata.version),
+        },
+        "groups": groups(&items, &title),
+    });
+    let text = render(&data)?;
+    // The starter must pass `check` as it is: validate it as `check` would read it.
+    release::parse(&options.release_file, &text)?;
+    Ok(Starter {
+        release_file: options.release_file.clone(),
+        slug,
+        title,
+        chart: StarterChart {
+            path: chart_path,
+            name: chart.metadata.name.clone(),
+            version: chart.metadata.version.to_string(),
+        },
+        images,
+        items,
+        problems,
+        text,
+    })
+}
+
+/// Writes the starter; an existing file is replaced only with `force`.
+pub fn write(starter: &Starter, force: bool) -> Result<()> {
+    let path = &starter.release_file;
+    if path.exists() && !force {
+        return Err(Error::File {
+            path: path.clone(),
+            reason: "already exists; init does not overwrite it".to_string(),
+            help: Some("pass --force to replace it, or -f PATH to write another file".to_string()),
+        });
+    }
+    std::fs::write(path, &starter.text).io_context("write", path)
+}
+
+/// The Config items suggested for a chart, from its own values (subcharts are reached through
+/// the root chart's values, e.g. a `condition: cache.enabled`), sorted by values path within
+/// each kind:
+///
+/// - **bool** for every boolean `enabled` key up to [`MAX_DEPTH`] deep, outside `global`
+///   (`persistence.enabled`, `sidecar.dashboards.enabled`), default the chart's;
+/// - **text** for a string whose key is an obvious setting (`adminUser`, `host`, `domain`,
+///   `storageClass`, a persistence `size`, `logLevel`, ...) and whose default is a plain,
+///   non-empty, one-line string, or a one-string list such as `ingress.hosts` (as `[0]`, which
+///   Helm's list replacement keeps exact); never maps or longer lists;
+/// - **password**, with no default, for every string whose key names a secret (`password`,
+///   `token`, `apiKey`, `secretKey`, `clientSecret`, ...; not references such as
+///   `existingSecret`, `passwordKey` or `secretName`), and for top-level ones the templates
+///   read but the values leave out (grafana's `adminPassword`); required when the chart's own
+///   default is not empty, so that an empty field never replaces it.
+///
+/// A text or password item under a component gets a `when` that shows it only while the
+/// component is on.
+pub fn suggest_items(chart: &Chart) -> Vec<StarterItem> {
+    let mut found = Found::default();
+    walk(&chart.values, &mut Vec::new(), &mut found);
+    for key in template_value_keys(chart) {
+        if is_secret_key(&key) && chart.values.get(&key).is_none() {
+            found.passwords.push((vec![Segment::Key(key)], None));
+        }
+    }
+
+    let mut names = BTreeSet::new();
+    let mut items = Vec::new();
+    let mut components: Vec<(Vec<Segment>, String)> = Vec::new();
+    for (path, enabled) in &found.bools {
+        let component = &path[..path.len() - 1];
+        let name = unique_name(&mut names, &format!("enable_{}", snake_name(component)));
+        let value = ValuePath::from_segments(path.clone()).to_string();
+        items.push(StarterItem {
+            group: "components".to_string(),
+            name: name.clone(),
+            title: humanize(&words(component)),
+            item_type: "bool",
+            value: value.clone(),
+            default: Some(if *enabled { "1" } else { "0" }.to_string()),
+            when: None,
+            required: false,
+            help_text: format!(
+                "Sets `{value}` in the chart's values (chart default: {}).",
+                if *enabled { "on" } else { "off" }
+            ),
+        });
+        components.push((component.to_vec(), name));
+    }
+    let when_for = |path: &[Segment]| {
+        components
+            .iter()
+            .filter(|(component, _)| path.len() > component.len() && path.starts_with(component))
+            .max_by_key(|(component, _)| component.len())
+            .map(|(_, name)| format!("repl{{{{ ConfigOptionEquals \"{name}\" \"1\" }}}}"))
+    };
+    for (path, default) in &found.texts {
+        let value = ValuePath::from_segments(path.clone()).to_string();
+        items.push(StarterItem {
+            group: "settings".to_string(),
+            name: unique_name(&mut names, &snake_name(path)),
+            title: humanize(&words(path)),
+            item_type: "text",
+            value: value.clone(),
+            default: Some(default.clone()),
+            when: when_for(path),
+            required: false,
+            help_text: format!("Sets `{value}` in the chart's values."),
+        });
+    }
+    for (path, chart_default) in &found.passwords {
+        let value = ValuePath::from_segments(path.clone()).to_string();
+        let required = chart_default.as_deref().is_some_and(|d| !d.is_empty());
+        items.push(StarterItem {
+            group: "settings".to_string(),
+            name: unique_name(&mut names, &snake_name(path)),
+            title: humanize(&words(path)),
+            item_type: "password",
+            value: value.clone(),
+            default: None,
+            when: when_for(path),
+            required,
+            help_text: if required {
+                format!("Sets `{value}` in the chart's values. Required: the chart's own default is not shipped.")
+            } else {
+                format!("Sets `{value}` in the chart's values; leave it empty to keep the chart's behaviour.")
+            },
+        });
+    }
+    items
+}
+
+#[derive(Default)]
+struct Found {
+    bools: Vec<(Vec<Segment>, bool)>,
+    texts: Vec<(Vec<Segment>, String)>,
+    passwords: Vec<(Vec<Segment>, Option<String>)>,
+}
+
+fn walk(value: &Value, path: &mut Vec<Segment>, found: &mut Found) {
+    let Value::Object(map) = value else { return };
+    for (key, child) in map {
+        if path.is_empty() && key == "global" {
+            continue;
+        }
+        path.push(Segment::Key(key.clone()));
+        match child {
+            Value::Bool(enabled) if key == "enabled" && path.len() > 1 => found.bools.push((path.clone(), *enabled)),
+            Value::String(text) if is_secret_key(key) => found.passwords.push((path.clone(), Some(text.clone()))),
+            Value::String(text) if is_obvious_setting(path) && is_plain(text) => {
+                found.texts.push((path.clone(), text.clone()));
+            }
+            Value::Array(list) if is_obvious_setting(path) => {
+                if let [Value::String(text)] = list.as_slice() {
+                    if is_plain(text) {
+                        path.push(Segment::Index(0));
+                        found.texts.push((path.clone(), text.clone()));
+                        path.pop();
+                    }
+                }
+            }
+            Value::Object(_) if path.len() < MAX_DEPTH => walk(child, path, found),
+            _ => {}
+        }
+        path.pop();
+    }
+}
+
+/// A key in lower case without `_` and `-`.
+fn squash(key: &str) -> String {
+    key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+}
+
+/// Whether a key names a secret value (not a reference to a Secret or to a key in one).
+fn is_secret_key(key: &str) -> bool {
+    let key = squash(key);
+    let reference = key.starts_with("existing")
+        || ["name", "ref", "file", "path", "url", "secret", "secrets", "policy"]
+            .iter()
+            .any(|suffix| key.ends_with(suffix) && key != "secret" && !key.ends_with("clientsecret"))
+        || ((key.contains("password") || key.contains("token")) && key.ends_with("key"));
+    let secret = ["password", "passwd", "token", "apikey", "accesskey", "secretkey", "privatekey", "clientsecret"]
+        .iter()
+        .any(|word| key.contains(word))
+        || key == "secret";
+    secret && !reference
+}
+
+/// Whether a values path is an obvious setting to offer as text.
+fn is_obvious_setting(path: &[Segment]) -> bool {
+    let Some(Segment::Key(key)) = path.last() else { return false };
+    let key = squash(key);
+    let in_persistence = path.iter().any(|s| matches!(s, Segment::Key(k) if squash(k).contains("persistence")));
+    matches!(
+        key.as_str(),
+        "adminuser"
+            | "adminusername"
+            | "adminemail"
+            | "username"
+            | "email"
+            | "domain"
+            | "hostname"
+            | "host"
+            | "hosts"
+            | "externalurl"
+            | "baseurl"
+            | "rooturl"
+            | "publicurl"
+            | "storageclass"
+            | "storageclassname"
+            | "loglevel"
+            | "timezone"
+    ) || (key == "size" && in_persistence)
+}
+
+/// A default that is safe to offer as text: one line, no template, not empty.
+fn is_plain(text: &str) -> bool {
+    !text.is_empty() && !text.chars().any(char::is_control) && !text.contains("{{")
+}
+
+/// The keys `.Values.<key>` the root chart's templates read.
+fn template_value_keys(chart: &Chart) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for file in chart.files.iter().filter(|f| f.path.starts_with("templates/")) {
+        let Ok(text) = std::str::from_utf8(&file.data) else { continue };
+        for (start, _) in text.match_indices(".Values.") {
+            let rest = &text[start + ".Values.".len()..];
+            let key: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !key.is_empty() {
+                keys.insert(key);
+            }
+        }
+    }
+    keys
+}
+
+fn unique_name(names: &mut BTreeSet<String>, wanted: &str) -> String {
+    let mut name = wanted.to_string();
+    let mut counter = 2;
+    while !names.insert(name.clone()) {
+        name = format!("{wanted}_{counter}");
+        counter += 1;
+    }
+    name
+}
+
+/// `sidecar.dashboards` → `sidecar_dashboards`, `imageRenderer` → `image_renderer`.
+fn snake_name(path: &[Segment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        let Segment::Key(key) = segment else { continue };
+        let mut previous_lower = false;
+        for c in key.chars() {
+            if c.is_ascii_uppercase() && previous_lower {
+                out.push('_');
+            }
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('_') {
+                out.push('_');
+            }
+            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+        if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let name = out.trim_matches('_').to_string();
+    if name.is_empty() {
+        "item".to_string()
+    } else {
+        name
+    }
+}
+
+/// `sidecar.dashboards` → `sidecar dashboards`, `imageRenderer` → `image renderer`.
+fn words(path: &[Segment]) -> String {
+    snake_name(path).replace('_', " ")
+}
+
+/// The first letter upper case.
+fn humanize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A chart name as a DNS-1123 label: lower case, other characters as `-`, at most 63.
+fn dns_label(name: &str) -> String {
+    let label: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let label: String = label.trim_matches('-').chars().take(63).collect();
+    let label = label.trim_end_matches('-').to_string();
+    if label.is_empty() {
+        "app".to_string()
+    } else {
+        label
+    }
+}
+
+fn describe_source(source: &ImageSource) -> String {
+    let shape = match &source.shape {
+        ImageShape::String => "string",
+        ImageShape::RepositoryTag { .. } => "repository_tag",
+        ImageShape::RegistryRepositoryTag { .. } => "registry_repository_tag",
+        ImageShape::SiblingNameTag { .. } => "sibling_name_tag",
+        ImageShape::Annotation { .. } => "annotation",
+        ImageShape::Include => "include",
+    };
+    let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
+    match (&source.chart, &source.values_path) {
+        (Some(chart), Some(path)) if path.is_empty() => format!("values (top level) of chart {chart} ({shape}{fallback})"),
+        (Some(chart), Some(path)) => format!("values `{path}` of chart {chart} ({shape}{fallback})"),
+        (Some(chart), None) => format!("Chart.yaml annotation of chart {chart} ({shape})"),
+        (None, _) => "[images] include".to_string(),
+    }
+}
+
+/// `icon:` of Chart.yaml, when it is an http(s) URL.
+fn chart_icon(chart: &Chart) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Icon {
+        icon: Option<String>,
+    }
+    let icon = serde_saphyr::from_str::<Icon>(&chart.metadata_file.text).ok()?.icon?;
+    (icon.starts_with("https://") || icon.starts_with("http://")).then_some(icon)
+}
+
+fn groups(items: &[StarterItem], title: &str) -> Vec<Value> {
+    let group = |name: &str, group_title: &str, description: String| {
+        let members: Vec<&StarterItem> = items.iter().filter(|item| item.group == name).collect();
+        (!members.is_empty()).then(|| {
+            json!({ "name": name, "title": group_title, "description": description, "items": members })
+        })
+    };
+    [
+        group("components", "Optional components", format!("Parts of {title} to turn on or off.")),
+        group("settings", "Settings", format!("Settings of {title}.")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `path` relative to `base` (both made absolute); `path` as given when they share no root.
+fn relative_path(path: &Utf8Path, base: &Utf8Path) -> String {
+    let (path_abs, base_abs) = (absolute(path), absolute(base));
+    let path_parts: Vec<&str> = path_abs.components().map(|c| c.as_str()).collect();
+    let base_parts: Vec<&str> = base_abs.components().map(|c| c.as_str()).collect();
+    let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return path.as_str().to_string();
+    }
+    let mut parts: Vec<&str> = vec![".."; base_parts.len() - common];
+    parts.extend(&path_parts[common..]);
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// A path made absolute through its nearest existing ancestor (links resolved there).
+fn absolute(path: &Utf8Path) -> Utf8PathBuf {
+    if let Ok(canonical) = path.canonicalize_utf8() {
+        return canonical;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_str().is_empty() => absolute(parent).join(name),
+        _ => match Utf8PathBuf::from_path_buf(std::env::current_dir().unwrap_or_default()) {
+            Ok(cwd) => cwd.join(path),
+            Err(_) => path.to_path_buf(),
+        },
+    }
+}
+
+fn render(data: &Value) -> Result<String> {
+    let mut handlebars = Handlebars::new();
+    handlebars.set_strict_mode(true);
+    // Output is TOML: values are quoted by the `toml` helper, comments by `comment`.
+    handlebars.register_escape_fn(handlebars::no_escape);
+    handlebars.register_helper("toml", Box::new(toml_helper));
+    handlebars.register_helper("comment", Box::new(comment_helper));
+    handlebars
+        .register_template_string("release.toml", TEMPLATE)
+        .map_err(|error| Error::Internal(format!("the release.toml template: {error}")))?;
+    handlebars
+        .render("release.toml", data)
+        .map_err(|error| Error::Internal(format!("rendering release.toml: {error}")))
+}
+
+/// A TOML value, quoted and escaped by the `toml` crate.
+fn toml_helper(
+    helper: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = helper.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("toml", 0))?.value();
+    let text = match value {
+        Value::String(text) => toml::Value::String(text.clone()).to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => number.to_string(),
+        Value::Null => "\"\"".to_string(),
+        other => return Err(RenderErrorReason::Other(format!("`toml` cannot quote {other}")).into()),
+    };
+    out.write(&text)?;
+    Ok(())
+}
+
+/// Text for a `#` comment: one line, control characters as spaces.
+fn comment_helper(
+    helper: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = helper.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("comment", 0))?.value();
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    out.write(&text)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
