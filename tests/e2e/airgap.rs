@@ -787,7 +787,11 @@ fn the_lock_pins_a_moved_tag_until_lock_update() {
 
 /// Blob downloads the registry has logged so far (its access log).
 fn blob_gets(registry: &TestRegistry) -> usize {
-    registry.log().lines().filter(|line| line.contains("\"GET /v2/") && line.contains("/blobs/sha256:")).count()
+    registry
+        .log()
+        .lines()
+        .filter(|line| line.contains("\"GET /v2/") && line.contains("/blobs/sha256:"))
+        .count()
 }
 
 /// Requests of any kind the registry has logged so far.
@@ -844,10 +848,16 @@ fn a_manifest_change_rewrites_the_bundle_head_and_copies_its_images() {
     fixture.dir.write("release.toml", release_toml.replace("update_cursor = 7", "update_cursor = 8"));
     let blobs_before = blob_gets(&fixture.registry);
     assert!(blobs_before > 0, "the registry logs blob downloads:\n{}", fixture.registry.log());
+    let requests_before = requests(&fixture.registry);
     let changed = fixture.release("out");
     changed.assert_success();
     assert!(!changed.stderr.contains("up to date"), "{}", changed.stderr);
     assert_eq!(blob_gets(&fixture.registry), blobs_before, "a manifest change downloaded blobs again");
+    assert_eq!(
+        requests(&fixture.registry),
+        requests_before,
+        "a manifest change used the registry: the helm-cli image is unchanged and every image is in the store"
+    );
     let second = fs::read(tree.join(&bundle_name)).unwrap();
     assert_ne!(first, second, "the bundle did not change");
     let entries = bundle_entries(&tree.join(&bundle_name));
@@ -871,7 +881,11 @@ fn a_manifest_change_rewrites_the_bundle_head_and_copies_its_images() {
     // with an empty store and no fingerprints.
     fixture.dir.write("release.toml", &release_toml);
     fixture.release("out").assert_success();
-    assert_eq!(fs::read(tree.join(&bundle_name)).unwrap(), first, "incremental bundle differs from the first");
+    assert_eq!(
+        fs::read(tree.join(&bundle_name)).unwrap(),
+        first,
+        "incremental bundle differs from the first"
+    );
     fs::remove_dir_all(fixture.dir.join("target")).unwrap();
     fixture.release("cold").assert_success();
     assert_eq!(

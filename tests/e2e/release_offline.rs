@@ -163,6 +163,8 @@ fn json_output_lists_the_outputs() {
     let dir = example();
     let output = dir.xtask("release").args(["--offline", "--out", "out", "--json"]).run();
     let json = output.assert_success().json();
+    assert_eq!(json["up_to_date"], false, "{json:#}");
+    let json = json["record"].clone();
     let outputs = json["outputs"].as_array().unwrap_or_else(|| panic!("no `outputs` list in {json:#}"));
     assert!(!outputs.is_empty(), "`outputs` is empty: {json:#}");
     let tree = dir.join("out").join(EXAMPLE_TREE);
@@ -491,7 +493,8 @@ release_name = "demo"
 "#;
 
 /// Releases a chart archive made of `entries`. Returns the run and the test dir, after
-/// asserting that nothing appeared outside `out/` and that `sentinels` do not exist.
+/// asserting that nothing appeared outside `out/` (but the release fingerprint, helmkots's
+/// own build state under `target/`) and that `sentinels` do not exist.
 fn release_archive(entries: Vec<Raw>, sentinels: &[PathBuf]) -> (helmkots_e2e::TestOutput, TestDir) {
     let dir = TestDir::new("archive");
     for sentinel in sentinels {
@@ -506,6 +509,7 @@ fn release_archive(entries: Vec<Raw>, sentinels: &[PathBuf]) -> (helmkots_e2e::T
     let outside: Vec<String> = files_under(dir.path())
         .into_iter()
         .filter(|f| !f.starts_with("out/") && f != "input/chart.tgz" && f != "release.toml")
+        .filter(|f| !(f.starts_with("target/helmkots/fingerprints/release-") && f.ends_with(".json")))
         .collect();
     assert!(outside.is_empty(), "files appeared outside out/: {outside:#?}");
     (output, dir)
@@ -564,7 +568,7 @@ fn unsafe_archives_are_refused() {
             entries.push(file("demo/evil/pwned", "pwned\n"));
         }
         let (output, dir) = release_archive(entries, &sentinels);
-        output.assert_code(1).assert_stderr_contains("refusing chart archive");
+        output.assert_code(2).assert_stderr_contains("refusing chart archive");
         for needle in &needles {
             output.assert_stderr_contains(needle);
         }
@@ -581,7 +585,7 @@ fn chart_directory_symlink_out_of_the_chart_is_refused() {
     dir.xtask("release")
         .args(["--offline", "--out", "out"])
         .run()
-        .assert_code(1)
+        .assert_code(2)
         .assert_stderr_contains("templates/leak.txt")
         .assert_stderr_contains("outside the chart");
     assert!(files_under(dir.join("out")).is_empty(), "a refused chart produced files");
@@ -686,7 +690,7 @@ fn check_bad(edit: impl Fn(&TestDir), file: &str, line: usize, needles: &[&str])
             command.args(["--offline", "--out", "out"]);
         }
         let output = command.run();
-        output.assert_code(1).assert_stderr_contains(&location);
+        output.assert_code(2).assert_stderr_contains(&location);
         for needle in needles {
             output.assert_stderr_contains(needle);
         }
@@ -869,7 +873,7 @@ fn failed_run_leaves_the_previous_tree_intact() {
         .args(["--offline", "--out", "out"])
         .env("HELMKOTS_INJECT_FAILURE", "before-swap")
         .run()
-        .assert_code(1)
+        .assert_code(2)
         .assert_stderr_contains("HELMKOTS_INJECT_FAILURE");
 
     assert_eq!(fs::read_to_string(tree.join("SHA256SUMS")).unwrap(), sums_before, "SHA256SUMS changed");

@@ -89,12 +89,26 @@ pub enum Fault {
         /// The pause after each piece.
         pause: Duration,
     },
+    /// Forward blob GETs without their `Range` header, as a registry without range support
+    /// would answer: `200` and the whole blob.
+    IgnoreRange,
     /// Every GET of this blob (`sha256:<hex>`) answers with bytes of the same length that
     /// differ from the real ones.
     WrongBytes {
         /// The blob's digest.
         digest: String,
     },
+}
+
+/// A blob GET, as answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobGet {
+    /// When it arrived.
+    pub at: Instant,
+    /// The blob's digest.
+    pub digest: String,
+    /// The status the client got.
+    pub status: u16,
 }
 
 /// A blob GET that carried a `Range` header.
@@ -122,6 +136,7 @@ struct State {
     faults: usize,
     log: Vec<String>,
     ranges: Vec<RangeRequest>,
+    gets: Vec<BlobGet>,
     /// Body bytes of each blob written to clients.
     sent: BTreeMap<String, u64>,
 }
@@ -131,6 +146,7 @@ pub struct FaultProxy {
     port: u16,
     stop: Arc<AtomicBool>,
     state: Arc<Mutex<State>>,
+    fault: Arc<Mutex<Fault>>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -142,9 +158,10 @@ impl FaultProxy {
         listener.set_nonblocking(true).expect("non-blocking listener");
         let stop = Arc::new(AtomicBool::new(false));
         let state = Arc::new(Mutex::new(State::default()));
+        let fault = Arc::new(Mutex::new(fault));
         let upstream = upstream.to_string();
         let accept = {
-            let (stop, state) = (Arc::clone(&stop), Arc::clone(&state));
+            let (stop, state, fault) = (Arc::clone(&stop), Arc::clone(&state), Arc::clone(&fault));
             std::thread::spawn(move || {
                 let deadline = Instant::now() + MAX_LIFETIME;
                 while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
@@ -158,7 +175,7 @@ impl FaultProxy {
                                 state.requests += 1;
                             }
                             let (state, upstream, fault) =
-                                (Arc::clone(&state), upstream.clone(), fault.clone());
+                                (Arc::clone(&state), upstream.clone(), fault.lock().unwrap().clone());
                             std::thread::spawn(move || {
                                 let _ = serve(client, &upstream, &fault, &state);
                             });
@@ -171,7 +188,13 @@ impl FaultProxy {
                 }
             })
         };
-        FaultProxy { port, stop, state, accept: Some(accept) }
+        FaultProxy { port, stop, state, fault, accept: Some(accept) }
+    }
+
+    /// Injects `fault` from the next connection on, and counts faults from zero again.
+    pub fn set_fault(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+        self.state.lock().unwrap().faults = 0;
     }
 
     /// `127.0.0.1:PORT`.
@@ -192,6 +215,11 @@ impl FaultProxy {
     /// One line per request: `METHOD path -> status [fault]`.
     pub fn log(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
+    }
+
+    /// Every blob GET, in order of arrival.
+    pub fn blob_get_log(&self) -> Vec<BlobGet> {
+        self.state.lock().unwrap().gets.clone()
     }
 
     /// Every blob GET that carried a `Range` header, in order.
@@ -253,6 +281,9 @@ fn serve(client: TcpStream, upstream: &str, fault: &Fault, state: &Mutex<State>)
         }
         if lower == "range" {
             range = Some(value.trim().to_string());
+            if *fault == Fault::IgnoreRange {
+                continue;
+            }
         }
         if matches!(lower.as_str(), "host" | "connection" | "keep-alive" | "proxy-connection") {
             continue;
@@ -262,6 +293,7 @@ fn serve(client: TcpStream, upstream: &str, fault: &Fault, state: &Mutex<State>)
     let mut body = vec![0u8; body_length];
     reader.read_exact(&mut body)?;
 
+    let arrived = Instant::now();
     let blob = blob_digest(&method, &path).map(str::to_string);
     let mut client = client;
     let mut refusal = None;
@@ -277,6 +309,8 @@ fn serve(client: TcpStream, upstream: &str, fault: &Fault, state: &Mutex<State>)
                 _ => {}
             }
             if let Some((status, _)) = refusal {
+                let digest = blob.clone().unwrap_or_default();
+                state.gets.push(BlobGet { at: arrived, digest, status });
                 state.faults += 1;
                 state.log.push(format!("{method} {path} -> {status} [injected]"));
             }
@@ -325,6 +359,7 @@ fn serve(client: TcpStream, upstream: &str, fault: &Fault, state: &Mutex<State>)
     let mut action = "";
     if let Some(digest) = &blob {
         let mut state = state.lock().unwrap();
+        state.gets.push(BlobGet { at: arrived, digest: digest.clone(), status });
         if let Some(range) = &range {
             state.ranges.push(RangeRequest { digest: digest.clone(), range: range.clone(), status });
         }
@@ -447,7 +482,8 @@ mod tests {
 
     #[test]
     fn a_short_body_gets_a_matching_content_length_and_range() {
-        let head = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\nContent-Range: bytes 50-149/150\r\n\r\n";
+        let head =
+            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\nContent-Range: bytes 50-149/150\r\n\r\n";
         let text = String::from_utf8(with_content_length(head, 40)).unwrap();
         assert!(text.starts_with("HTTP/1.1 206 Partial Content\r\n"), "{text}");
         assert!(text.contains("Content-Length: 40\r\n"), "{text}");
@@ -457,7 +493,8 @@ mod tests {
 
     #[test]
     fn range_starts_are_read() {
-        let request = |range: &str| RangeRequest { digest: String::new(), range: range.to_string(), status: 206 };
+        let request =
+            |range: &str| RangeRequest { digest: String::new(), range: range.to_string(), status: 206 };
         assert_eq!(request("bytes=1024-").start(), Some(1024));
         assert_eq!(request("bytes=0-99").start(), Some(0));
         assert_eq!(request("items=3-").start(), None);

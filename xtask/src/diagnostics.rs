@@ -5,18 +5,29 @@ use std::process::ExitCode;
 use helmkots::{diagnostic::FileProblems, Error};
 use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report};
 
+/// The exit code of an error (README.md, "Exit codes"): 1 for a finding (the airgap proof
+/// failed), 2 for everything else that stopped the task (bad input such as a release.toml or
+/// chart mistake, or an I/O or registry error).
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<Error>() {
+        Some(Error::ProofFailed(_)) => crate::exit::FINDING,
+        _ => crate::exit::ERROR,
+    }
+}
+
 /// Prints an error with its whole cause chain and returns the exit code.
 pub fn report(error: anyhow::Error) -> ExitCode {
+    let code = exit_code(&error);
     match error.downcast::<Error>() {
         Ok(Error::Invalid(problems)) => print_file_problems(&problems),
         Ok(Error::ProofFailed(report)) => {
             crate::proof_report::print(&report);
-            eprintln!("error: the airgap proof failed; nothing was written");
+            crate::ui::error("the airgap proof failed; nothing was written");
         }
         Ok(other) => print_engine_error(&other),
-        Err(other) => eprintln!("error: {other:#}"),
+        Err(other) => crate::ui::error(&format!("{other:#}")),
     }
-    ExitCode::FAILURE
+    ExitCode::from(code)
 }
 
 /// One diagnostic per problem, each underlining its span in the file.
@@ -36,7 +47,11 @@ pub fn print_file_problems(problems: &FileProblems) {
         eprintln!("{report:?}");
     }
     let count = problems.problems.len();
-    eprintln!("error: {count} problem{} in {}", if count == 1 { "" } else { "s" }, problems.file.path);
+    crate::ui::error(&format!(
+        "{count} problem{} in {}",
+        if count == 1 { "" } else { "s" },
+        problems.file.path
+    ));
 }
 
 fn print_engine_error(error: &Error) {

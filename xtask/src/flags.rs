@@ -9,7 +9,7 @@ xflags::xflags! {
     cmd xtask {
         /// Print only errors and warnings (no progress or informational lines).
         optional -q, --quiet
-        /// Print more detail (every output file with its sha256, each image's sources).
+        /// Print more detail (the files release wrote, with their sha256; the items init suggests).
         optional -v, --verbose
         /// Write a starter release.toml for an existing Helm chart.
         cmd init {

@@ -40,7 +40,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("lock", &["cargo xtask lock", "cargo xtask lock --update"]),
     ("image", &["cargo xtask image", "cargo xtask image --push --json"]),
     ("bench", &["cargo xtask bench --quick"]),
-    ("test", &["cargo xtask test", "cargo xtask test --no-install --test-arg=--test --test-arg=init"]),
+    ("test", &["cargo xtask test", "cargo xtask test --no-install --test-arg --test --test-arg init"]),
 ];
 
 const EXIT_CODES: &str =
@@ -72,7 +72,8 @@ fn parse() -> (String, Vec<Task>) {
     let mut tasks = Vec::new();
     for (header, lines) in sections {
         let summary = lines.first().map(|line| line.trim().to_string()).unwrap_or_default();
-        let body: Vec<&str> = lines.iter().skip(1).copied().collect();
+        let body: Vec<&str> =
+            lines.iter().skip(1).map(|line| line.strip_prefix("  ").unwrap_or(line)).collect();
         let body = body.join("\n").trim_matches('\n').to_string();
         match header.strip_prefix("xtask ") {
             Some(name) if !tasks.iter().any(|t: &Task| t.name == name) => {
@@ -99,7 +100,7 @@ pub fn task_list() -> String {
     for task in &tasks {
         out.push_str(&format!("    {:<width$}  {}\n", task.name, task.summary));
     }
-    out.push_str(&format!("\nGlobal {}\n", root_options.trim_start()));
+    out.push_str(&format!("\nGLOBAL {}\n", root_options.trim_start()));
     out.push_str("\nRun `cargo xtask <TASK> --help` for a task's options and examples.\n");
     out.push_str(EXIT_CODES);
     out.push('\n');
@@ -115,10 +116,10 @@ pub fn task_help(name: &str) -> Option<String> {
         out.push_str(&task.body);
         out.push_str("\n\n");
     }
-    out.push_str(&format!("Global {}\n", root_options.trim_start()));
+    out.push_str(&format!("GLOBAL {}\n", root_options.trim_start()));
     out.push_str("\nEXAMPLES:\n");
     for example in EXAMPLES.iter().find(|(task, _)| *task == name).map_or(&[][..], |(_, e)| e) {
-        out.push_str(&format!("    {example}\n"));
+        out.push_str(&format!("  {example}\n"));
     }
     out.push('\n');
     out.push_str(EXIT_CODES);
@@ -165,8 +166,20 @@ mod tests {
             assert!(examples.is_some_and(|(_, e)| !e.is_empty()), "{} has no example", task.name);
             assert!(task_help(&task.name).unwrap().contains("EXAMPLES:"));
         }
-        for (name, _) in EXAMPLES {
+        for (name, examples) in EXAMPLES {
             assert!(tasks.iter().any(|t| t.name == *name), "examples for unknown task {name}");
+            let help = task_help(name).unwrap();
+            for example in *examples {
+                let command = example.split('#').next().unwrap_or_default();
+                assert!(command.starts_with(&format!("cargo xtask {name}")), "{example}");
+                for flag in command.split_whitespace().filter(|w| w.starts_with('-')) {
+                    let flag = flag.split('=').next().unwrap_or(flag);
+                    assert!(
+                        help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                        "{name}: no flag {flag}"
+                    );
+                }
+            }
         }
     }
 

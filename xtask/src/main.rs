@@ -13,6 +13,7 @@ mod bench;
 mod diagnostics;
 mod flags;
 mod help;
+mod json_output;
 mod nested_cargo;
 mod progress;
 mod proof_report;
@@ -22,7 +23,7 @@ mod ui;
 use std::process::ExitCode;
 
 use anyhow::format_err;
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 /// Exit codes, documented in README.md ("Exit codes"): 0 ok; 1 a finding (a failed verify or
 /// airgap proof); 2 bad usage, bad input, or any other error that stopped the task.
@@ -47,38 +48,92 @@ fn main() -> ExitCode {
         Err(error) => {
             ui::init(false, false);
             ui::error(&error.to_string());
-            eprintln!("Run `cargo xtask --help` for the tasks, `cargo xtask <TASK> --help` for a task's options.");
+            eprintln!(
+                "Run `cargo xtask --help` for the tasks, `cargo xtask <TASK> --help` for a task's options."
+            );
             return ExitCode::from(exit::ERROR);
         }
     };
     ui::init(flags.quiet, flags.verbose);
+    let json = wants_json(&flags.subcommand);
     match run(flags) {
         Ok(code) => code,
-        Err(error) => diagnostics::report(error),
+        Err(error) => {
+            if json {
+                let document = json_output::error(&error, diagnostics::exit_code(&error));
+                outln!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+            }
+            diagnostics::report(error)
+        }
+    }
+}
+
+/// Whether the task was asked for `--json`: then even its errors are a JSON document.
+fn wants_json(command: &flags::XtaskCmd) -> bool {
+    match command {
+        flags::XtaskCmd::Init(cmd) => cmd.json,
+        flags::XtaskCmd::Check(cmd) => cmd.json,
+        flags::XtaskCmd::Release(cmd) => cmd.json,
+        flags::XtaskCmd::Preview(cmd) => cmd.json,
+        flags::XtaskCmd::Verify(cmd) => cmd.json,
+        flags::XtaskCmd::Images(cmd) => cmd.json,
+        flags::XtaskCmd::Image(cmd) => cmd.json,
+        flags::XtaskCmd::Lock(_) | flags::XtaskCmd::Bench(_) | flags::XtaskCmd::Test(_) => false,
     }
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
     match flags.subcommand {
+        flags::XtaskCmd::Init(cmd) => {
+            let options = helmkots::init::InitOptions {
+                chart: utf8(cmd.chart)?,
+                release_file: release_file(cmd.file)?,
+                slug: cmd.slug,
+            };
+            let starter = helmkots::init::starter(&options)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::init(&starter))?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            helmkots::init::write(&starter, cmd.force)?;
+            for problem in &starter.problems {
+                ui::warning(problem);
+            }
+            let components = starter.items.iter().filter(|item| item.item_type == "bool").count();
+            ui::done(&format!(
+                "wrote {}: chart {} {}, {} image(s), {} config item(s) ({components} optional component(s))",
+                starter.release_file,
+                starter.chart.name,
+                starter.chart.version,
+                starter.images.len(),
+                starter.items.len(),
+            ));
+            for item in &starter.items {
+                ui::detail(&format!("  {:<8} {:<32} {}", item.item_type, item.name, item.value));
+            }
+            ui::info("next: `cargo xtask check`, then `cargo xtask release --offline` (see README.md)");
+            Ok(ExitCode::SUCCESS)
+        }
         flags::XtaskCmd::Check(cmd) => {
             let file = release_file(cmd.file)?;
-            let checked = helmkots::pipeline::check(&file)?;
+            let checked = match helmkots::pipeline::check(&file) {
+                Ok(checked) => checked,
+                Err(helmkots::Error::Invalid(problems)) if cmd.json => {
+                    outln!("{}", serde_json::to_string_pretty(&json_output::check_failed(&file, &problems))?);
+                    diagnostics::print_file_problems(&problems);
+                    return Ok(ExitCode::from(exit::ERROR));
+                }
+                Err(error) => return Err(error.into()),
+            };
             if cmd.json {
-                let summary = serde_json::json!({
-                    "release_file": file.as_str(),
-                    "slug": checked.release.app.slug.get_ref(),
-                    "version": checked.version(),
-                    "chart": { "name": checked.chart.metadata.name, "version": checked.chart.metadata.version.to_string() },
-                    "problems": [],
-                });
-                outln!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&json_output::check(&file, &checked))?);
             } else {
-                eprintln!(
-                    "✓ {file}: release {} with chart {} {} is valid",
+                ui::done(&format!(
+                    "{file}: release {} with chart {} {} is valid",
                     checked.tree_name(),
                     checked.chart.metadata.name,
                     checked.chart.metadata.version
-                );
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -88,25 +143,28 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 out_dir: cmd.out.map(utf8).transpose()?,
                 offline: cmd.offline,
                 proof: !cmd.no_proof,
-                progress: progress::reporter(cmd.json, false),
+                progress: progress::reporter(cmd.json, ui::quiet()),
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {
-                outln!("{}", outcome.record.to_json());
+                outln!("{}", serde_json::to_string_pretty(&json_output::release(&outcome))?);
             } else {
                 for warning in &outcome.warnings {
-                    eprintln!("warning: {warning}");
+                    ui::warning(warning);
                 }
                 if let Some(report) = &outcome.proof {
                     proof_report::print(report);
                 }
                 if outcome.up_to_date {
-                    eprintln!("✓ {} is up to date (nothing changed since it was written)", outcome.dir);
+                    ui::done(&format!(
+                        "{} is up to date (nothing changed since it was written)",
+                        outcome.dir
+                    ));
                 } else {
-                    eprintln!("✓ wrote {}", outcome.dir);
-                    for output in &outcome.record.outputs {
-                        eprintln!("  {}  {}", &output.sha256[..19], output.path);
-                    }
+                    ui::done(&format!("wrote {}", outcome.dir));
+                }
+                for output in &outcome.record.outputs {
+                    ui::detail(&format!("  {}  {}", &output.sha256[..19], output.path));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -140,6 +198,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 (false, None) => {}
             }
             let preview = helmkots::pipeline::preview(&release_file(cmd.file)?, &options)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::preview(&preview))?);
+                return Ok(ExitCode::SUCCESS);
+            }
             for (name, text) in &preview.manifests {
                 outln!("# ---- manifests/{name}\n{text}");
             }
@@ -155,17 +217,21 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     outln!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
                     for problem in &report.problems {
-                        eprintln!("error: {problem}");
+                        ui::error(problem);
                     }
-                    eprintln!(
-                        "{} {dir}: {} blobs re-hashed, {} images checked, {} problem(s)",
-                        if report.passed() { "✓" } else { "✗" },
+                    let summary = format!(
+                        "{dir}: {} blobs re-hashed, {} images checked, {} problem(s)",
                         report.blobs_checked,
                         report.saved_images.len(),
                         report.problems.len()
                     );
+                    if report.passed() {
+                        ui::done(&summary);
+                    } else {
+                        ui::failed(&summary);
+                    }
                 }
-                return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+                return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
             let report = helmkots::pipeline::prove_tree(&file, &dir)?;
             if cmd.json {
@@ -173,18 +239,18 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             } else {
                 proof_report::print(&report);
             }
-            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) })
         }
         flags::XtaskCmd::Lock(cmd) => {
             let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
             for (reference, digest) in &lock.images {
                 outln!("{reference} {digest}");
             }
-            eprintln!(
+            ui::done(&format!(
                 "{} {}",
-                if changed { "✓ updated" } else { "✓ unchanged:" },
+                if changed { "updated" } else { "unchanged:" },
                 helmkots::image_lock::FILE_NAME
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Image(cmd) => {
@@ -203,12 +269,12 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 });
                 outln!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                eprintln!(
-                    "✓ wrote {} (tag {}, manifest {})",
+                ui::done(&format!(
+                    "wrote {} (tag {}, manifest {})",
                     outcome.layout, outcome.tag, outcome.manifest_digest
-                );
+                ));
                 if let Some(pushed) = &outcome.pushed {
-                    eprintln!("✓ pushed {pushed}");
+                    ui::done(&format!("pushed {pushed}"));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -251,14 +317,20 @@ fn print_images(images: &helmkots::discover::ImageSet) {
         outln!("excluded: {} (pattern `{}`)", excluded.image.reference.familiar(), excluded.pattern);
     }
     for problem in &images.problems {
-        eprintln!("warning: {problem}");
+        ui::warning(&problem.to_string());
     }
 }
 
 /// The repository root: the parent of this crate's folder (never the current directory).
+/// `cargo xtask` (`cargo run -p xtask`) says where that folder is at run time, which matters
+/// when the built binary serves a copy of the repository; otherwise it is where it was built.
 fn project_root() -> Utf8PathBuf {
-    let manifest_dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+    let runtime_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .ok()
+        .filter(|_| std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == env!("CARGO_PKG_NAME")));
+    let manifest_dir =
+        Utf8PathBuf::from(runtime_dir.unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_string()));
+    manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf()
 }
 
 fn release_file(flag: Option<std::path::PathBuf>) -> anyhow::Result<Utf8PathBuf> {

@@ -66,19 +66,14 @@ impl Bars {
     }
 
     fn bar_style(&self, prefix_width: usize) -> ProgressStyle {
-        let template = if self.colour {
-            format!(
-                "{{prefix:{prefix_width}.bold}} [{{bar:30.cyan/blue}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}"
-            )
-        } else {
-            format!("{{prefix:{prefix_width}}} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}")
-        };
-        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+        ProgressStyle::with_template(&bar_template(self.colour, prefix_width))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
     }
 
     fn line_style(&self) -> ProgressStyle {
-        let template = if self.colour { "  {msg:8.dim} {prefix}" } else { "  {msg:8} {prefix}" };
-        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+        ProgressStyle::with_template(line_template(self.colour))
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
     }
 
     fn image_line<'s>(&self, state: &'s mut BarsState, image: &str) -> &'s ProgressBar {
@@ -100,6 +95,26 @@ impl Bars {
 
     fn println(&self, line: String) {
         let _ = self.multi.println(line);
+    }
+}
+
+fn bar_template(colour: bool, prefix_width: usize) -> String {
+    if colour {
+        format!(
+            "{{prefix:{prefix_width}.bold}} [{{bar:30.cyan/blue}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}"
+        )
+    } else {
+        format!(
+            "{{prefix:{prefix_width}}} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}"
+        )
+    }
+}
+
+fn line_template(colour: bool) -> &'static str {
+    if colour {
+        "  {msg:8.dim} {prefix}"
+    } else {
+        "  {msg:8} {prefix}"
     }
 }
 
@@ -190,12 +205,14 @@ impl Progress for Lines {
             Event::ImageDone { image, cached } => {
                 self.line(format!("{} {image}", if *cached { "cached" } else { "pulled" }))
             }
-            Event::BlobStarted { image, digest, size, resumed_from } if *resumed_from > 0 => self.line(format!(
-                "resuming {} of {image} at {} of {}",
-                short(digest),
-                bytes(*resumed_from),
-                bytes(*size)
-            )),
+            Event::BlobStarted { image, digest, size, resumed_from } if *resumed_from > 0 => {
+                self.line(format!(
+                    "resuming {} of {image} at {} of {}",
+                    short(digest),
+                    bytes(*resumed_from),
+                    bytes(*size)
+                ))
+            }
             Event::Retry { image, digest, attempt, reason, wait } => self.line(format!(
                 "retrying {}{image} in {:.1} s (attempt {attempt} failed: {reason})",
                 digest.map(|d| format!("{} of ", short(d))).unwrap_or_default(),
@@ -228,8 +245,17 @@ mod tests {
     }
 
     #[test]
+    fn templates_parse_with_and_without_colour() {
+        for colour in [true, false] {
+            ProgressStyle::with_template(&bar_template(colour, 6)).unwrap();
+            ProgressStyle::with_template(line_template(colour)).unwrap();
+        }
+    }
+
+    #[test]
     fn bars_follow_blob_positions_through_a_restart() {
-        let bars = Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()), ..Bars::new(false) };
+        let bars =
+            Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()), ..Bars::new(false) };
         bars.event(&Event::PullPlanned { images: 1, blobs: 1, bytes: 100 });
         bars.event(&Event::BlobStarted { image: "a", digest: "sha256:aa", size: 100, resumed_from: 40 });
         bars.event(&Event::BlobProgress { digest: "sha256:aa", received: 60 });

@@ -25,7 +25,8 @@ pub fn init(quiet: bool, verbose: bool) {
     let color = color_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
     COLOR.store(color, Ordering::Relaxed);
     // Installing the hook fails only when one is installed already; keep that one.
-    let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().color(color).build())));
+    let _ =
+        miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().color(color).build())));
 }
 
 /// Colours only on a terminal, and never with a non-empty `NO_COLOR` (no-color.org).

@@ -31,7 +31,7 @@ pub struct LevelResult {
 /// Decompresses `bundle` into `tar_path`; the tar's size.
 pub fn unpack_bundle(bundle: &Utf8Path, tar_path: &Utf8Path) -> anyhow::Result<u64> {
     let input = File::open(bundle).with_context(|| format!("cannot open {bundle}"))?;
-    let mut decoder = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 20, input));
+    let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, input));
     let output = File::create(tar_path).with_context(|| format!("cannot create {tar_path}"))?;
     let mut output = BufWriter::with_capacity(1 << 20, output);
     let bytes = io::copy(&mut decoder, &mut output).with_context(|| format!("cannot decompress {bundle}"))?;

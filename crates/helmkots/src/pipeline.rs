@@ -373,9 +373,8 @@ fn up_to_date(
         return Ok(None);
     }
     let record_path = dir.join(lock::FILE_NAME);
-    let Some(record) = std::fs::read(&record_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
+    let Some(record) =
+        std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
     else {
         return Ok(None);
     };

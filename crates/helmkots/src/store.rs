@@ -225,6 +225,12 @@ impl PartialBlob {
         Ok(())
     }
 
+    /// Deletes the partial file (its bytes are known to be wrong).
+    pub fn discard(self) -> io::Result<()> {
+        // Still locked: nobody else appends to it while it goes.
+        fs::remove_file(&self.path)
+    }
+
     /// Verifies, syncs and renames the blob into place. A mismatch deletes the partial file,
     /// so the next attempt starts from zero.
     pub fn commit(self) -> Result<Sha256Digest, CommitError> {
@@ -389,6 +395,9 @@ mod tests {
         assert!(matches!(store.open_partial(&digest, 14).unwrap(), Partial::Busy), "locked by `first`");
         first.write_all(b"the fake bytes").unwrap();
         assert!(matches!(first.commit(), Err(CommitError::Mismatch(_))));
+        let second = open(&store, &digest, 14);
+        second.discard().unwrap();
+        assert!(!store.partial_path(&digest).exists());
         assert!(!store.contains(&digest));
         assert!(!store.partial_path(&digest).exists(), "a wrong partial is discarded");
 

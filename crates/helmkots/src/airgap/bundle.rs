@@ -19,6 +19,7 @@ use crate::{
     airgap::{layout, PulledImage},
     error::{IoContext, Result},
     fingerprint::{FileStamp, Key, KeyBuilder},
+    progress::{Event, Progress},
     reproducible,
     store::{self, BlobStore},
 };
@@ -149,6 +150,19 @@ pub struct ReusableImages {
     pub span: MemberSpan,
 }
 
+/// What a bundle holds.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleContents<'a> {
+    /// What `airgap.yaml` says besides the images.
+    pub meta: &'a AirgapMeta,
+    /// The images, pulled into the store.
+    pub images: &'a [PulledImage],
+    /// The release files.
+    pub app_tar_gz: &'a [u8],
+    /// The timestamp of every entry.
+    pub mtime: u64,
+}
+
 /// The key of a bundle's images member: the storage root's files (each path and the digest
 /// of its content, which fixes its bytes), the timestamp and the compression.
 pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
@@ -172,12 +186,11 @@ pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
 pub fn write_bundle(
     out: &Utf8Path,
     store: &BlobStore,
-    meta: &AirgapMeta,
-    images: &[PulledImage],
-    app_tar_gz: &[u8],
-    mtime: u64,
+    contents: &BundleContents<'_>,
     reuse: Option<&ReusableImages>,
+    progress: &dyn Progress,
 ) -> Result<BundleInfo> {
+    let BundleContents { meta, images, app_tar_gz, mtime } = *contents;
     let files = layout::files(images);
     let mut uncompressed_size = 0;
     for content in files.values() {
@@ -198,11 +211,15 @@ pub fn write_bundle(
     encoder.finish().io_context("write", out)?;
     let offset = hashing.written();
     let reused = match reuse.filter(|r| r.bundle.is_current()) {
-        Some(reuse) => copy_member(reuse, &mut hashing).is_ok(),
+        Some(reuse) => {
+            let mut reporting = Reporting::new(&mut hashing, reuse.span.length, progress);
+            copy_member(reuse, &mut reporting).is_ok()
+        }
         None => false,
     };
     if !reused {
-        write_images_member(&mut hashing, store, &files, mtime, out)?;
+        let reporting = Reporting::new(&mut hashing, uncompressed_size, progress);
+        write_images_member(reporting, store, &files, mtime, out)?;
     }
     let length = hashing.written() - offset;
     let (sha256, mut writer, size) = hashing.finish();
@@ -252,15 +269,16 @@ fn copy_member(reuse: &ReusableImages, out: &mut impl Write) -> io::Result<()> {
 
 /// The `images/` storage root as a gzip member, streamed from the store.
 fn write_images_member(
-    out: &mut impl Write,
+    out: Reporting<'_, impl Write>,
     store: &BlobStore,
     files: &std::collections::BTreeMap<String, layout::Content>,
     mtime: u64,
     path_for_errors: &Utf8Path,
 ) -> Result<()> {
     let out_path = path_for_errors;
-    let encoder = reproducible::gzip_writer(out, BUNDLE_LEVEL);
-    let mut builder = tar::Builder::new(encoder);
+    // Progress counts the tar bytes going in (what `uncompressedSize` counts), not the
+    // compressed bytes coming out.
+    let mut builder = tar::Builder::new(out.map(|inner| reproducible::gzip_writer(inner, BUNDLE_LEVEL)));
     // Directories and files in one sorted walk, so each directory precedes its contents.
     let mut entries: Vec<(String, Option<&layout::Content>)> = std::iter::once(("images".to_string(), None))
         .chain(layout::directories(files.keys()).into_iter().map(|dir| (format!("images/{dir}"), None)))
@@ -271,7 +289,9 @@ fn write_images_member(
         match content {
             None => {
                 let mut header = reproducible::dir_header(mtime);
-                builder.append_data(&mut header, format!("{path}/"), io::empty()).io_context("write", out_path)?;
+                builder
+                    .append_data(&mut header, format!("{path}/"), io::empty())
+                    .io_context("write", out_path)?;
             }
             Some(layout::Content::Link(digest)) => {
                 reproducible::append_file(&mut builder, &path, digest.oci().as_bytes(), mtime)
@@ -285,6 +305,51 @@ fn write_images_member(
             }
         }
     }
-    builder.into_inner().io_context("write", out_path)?.finish().io_context("write", out_path)?;
+    builder.into_inner().io_context("write", out_path)?.inner.finish().io_context("write", out_path)?;
     Ok(())
+}
+
+/// A writer that reports [`Event::BundleBytes`] every few MiB written through it.
+struct Reporting<'p, W> {
+    inner: W,
+    written: u64,
+    reported: u64,
+    total: u64,
+    progress: &'p dyn Progress,
+}
+
+/// How often [`Reporting`] reports.
+const REPORT_EVERY: u64 = 4 << 20;
+
+impl<'p, W: Write> Reporting<'p, W> {
+    fn new(inner: W, total: u64, progress: &'p dyn Progress) -> Reporting<'p, W> {
+        Reporting { inner, written: 0, reported: 0, total, progress }
+    }
+
+    /// The same counting around another writer (one that wraps this one's).
+    fn map<V: Write>(self, wrap: impl FnOnce(W) -> V) -> Reporting<'p, V> {
+        Reporting {
+            inner: wrap(self.inner),
+            written: self.written,
+            reported: self.reported,
+            total: self.total,
+            progress: self.progress,
+        }
+    }
+}
+
+impl<W: Write> Write for Reporting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.reported >= REPORT_EVERY || self.written == self.total {
+            self.reported = self.written;
+            self.progress.event(&Event::BundleBytes { written: self.written, total: self.total });
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

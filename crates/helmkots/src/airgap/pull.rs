@@ -31,7 +31,7 @@ use crate::{
     progress::{Event, Progress, SharedProgress},
     registry::{
         media::{self, Descriptor, ManifestKind},
-        BlobSink, Platform, RangeAnswer, Registry, RegistryError,
+        BlobSink, Platform, RangeAnswer, RawManifest, Registry, RegistryError, MAX_RETRY_AFTER,
     },
     store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
 };
@@ -102,7 +102,12 @@ pub fn pull_all(
                 missing.insert(*digest);
             }
         }
-        progress.event(&Event::ImageResolved { image: &image_text, blobs: image.1.len(), bytes, cached_bytes });
+        progress.event(&Event::ImageResolved {
+            image: &image_text,
+            blobs: image.1.len(),
+            bytes,
+            cached_bytes,
+        });
         images.push((image_text, missing));
         pulled.push(image.0);
     }
@@ -157,10 +162,14 @@ fn pull_manifests(
     let image = &request.reference;
     let pinned = image.digest().and_then(parse_digest);
     let image_text = image.to_string();
-    let top = retry(options, &image_text, None, || match request.locked.or(pinned) {
-        Some(digest) => registry.fetch_manifest(image, &digest),
-        None => registry.resolve(image),
-    })?;
+    let stored_top = request.locked.or(pinned).and_then(|digest| stored_manifest(store, &digest));
+    let top = match stored_top {
+        Some(top) => top,
+        None => retry(options, &image_text, None, || match request.locked.or(pinned) {
+            Some(digest) => registry.fetch_manifest(image, &digest),
+            None => registry.resolve(image),
+        })?,
+    };
     let mut manifests = Vec::new();
     let mut blobs: Vec<(Sha256Digest, Descriptor)> = Vec::new();
     let (top_digest, top_media_type) = if top.kind.is_index() {
@@ -195,6 +204,8 @@ fn pull_manifests(
                     .collect(),
             }));
         }
+        // The index as served too, so the next run finds the locked digest in the store.
+        store.insert_bytes(&top.bytes)?;
         let top_bytes = if by_digest || kept.len() == index.manifests.len() {
             top.bytes.clone()
         } else {
@@ -203,7 +214,10 @@ fn pull_manifests(
         let top_digest = store.insert_bytes(&top_bytes)?;
         manifests.push(top_digest);
         for entry in kept {
-            let child = retry(options, &image_text, None, || registry.fetch_manifest(image, &entry.digest))?;
+            let child = match stored_manifest(store, &entry.digest) {
+                Some(child) => child,
+                None => retry(options, &image_text, None, || registry.fetch_manifest(image, &entry.digest))?,
+            };
             if !matches!(child.kind, ManifestKind::OciManifest | ManifestKind::DockerManifest) {
                 continue;
             }
@@ -229,6 +243,18 @@ fn pull_manifests(
         blobs: blobs.iter().map(|(digest, _)| *digest).collect(),
     };
     Ok((pulled, blobs))
+}
+
+/// A manifest or index the store holds: every one pulled before is stored by its digest
+/// (verified), so an image known by digest is read from disk, and a release whose images are
+/// all pulled needs no registry at all.
+fn stored_manifest(store: &BlobStore, digest: &Sha256Digest) -> Option<RawManifest> {
+    if !store.contains(digest) {
+        return None;
+    }
+    let bytes = store.read(digest).ok()?;
+    let kind = media::detect_kind(&bytes)?;
+    Some(RawManifest { digest: *digest, kind, bytes })
 }
 
 fn collect_blobs(
@@ -361,11 +387,7 @@ impl BlobFetch<'_> {
                         reason: "the registry sent the whole blob, not the rest",
                     }),
                     Ok(_) => {}
-                    Err(error @ RegistryError::DigestMismatch { .. }) => {
-                        // Every byte arrived and they are wrong: keep none of them.
-                        partial.restart().map_err(|source| self.local(source))?;
-                        return Err(error);
-                    }
+                    // What arrived stays for the next attempt to resume from.
                     Err(error) => return Err(error),
                 }
             }
@@ -492,8 +514,18 @@ fn retry<T>(
         match attempt() {
             Ok(value) => return Ok(value),
             Err(error) if tries < options.attempts && is_transient(&error) => {
+                // A registry that says how long to wait is believed, up to a cap.
+                if let RegistryError::Busy { retry_after: Some(asked), .. } = &error {
+                    wait = wait.max((*asked).min(MAX_RETRY_AFTER));
+                }
                 let reason = first_line(&error);
-                options.progress.event(&Event::Retry { image, digest, attempt: tries, reason: &reason, wait });
+                options.progress.event(&Event::Retry {
+                    image,
+                    digest,
+                    attempt: tries,
+                    reason: &reason,
+                    wait,
+                });
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2).min(MAX_BACKOFF);
             }
@@ -509,11 +541,13 @@ fn first_line(error: &RegistryError) -> String {
     text.lines().next().unwrap_or(text).to_string()
 }
 
-/// 5xx, 429, a dropped or refused connection, and a body cut short are worth another try;
+/// 5xx, 429, a dropped, refused or stalled connection, and a body cut short are worth another try;
 /// wrong bytes, a missing image or refused credentials are not.
 fn is_transient(error: &RegistryError) -> bool {
     match error {
-        RegistryError::Unreachable { .. } | RegistryError::SizeMismatch { .. } => true,
+        RegistryError::Unreachable { .. }
+        | RegistryError::SizeMismatch { .. }
+        | RegistryError::Busy { .. } => true,
         RegistryError::Protocol { status, .. } => status.is_none_or(|s| s >= 500 || s == 429 || s == 408),
         _ => false,
     }

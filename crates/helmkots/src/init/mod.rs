@@ -116,11 +116,19 @@ pub struct StarterItem {
 /// Builds the starter release file for a chart; reads the chart, writes nothing.
 pub fn starter(options: &InitOptions) -> Result<Starter> {
     let chart = chart::load(&options.chart)?;
-    let release_dir = options.release_file.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_path_buf);
+    let release_dir =
+        options.release_file.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_path_buf);
     let release_dir = if release_dir.as_str().is_empty() { Utf8PathBuf::from(".") } else { release_dir };
     let chart_path = relative_path(&options.chart, &release_dir);
     let slug = options.slug.clone().unwrap_or_else(|| dns_label(&chart.metadata.name));
-    let title = humanize(&chart.metadata.name.replace(['-', '_'], " "));
+    let title = chart
+        .metadata
+        .name
+        .split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(humanize)
+        .collect::<Vec<_>>()
+        .join(" ");
     let release_name: String = slug.chars().take(53).collect::<String>().trim_end_matches('-').to_string();
 
     let set = discover::discover(&chart, &[], &[]);
@@ -155,7 +163,10 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
         },
         "groups": groups(&items, &title),
     });
-    let text = render(&data)?;
+    let mut text = render(&data)?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     // The starter must pass `check` as it is: validate it as `check` would read it.
     release::parse(&options.release_file, &text)?;
     Ok(Starter {
@@ -271,7 +282,9 @@ pub fn suggest_items(chart: &Chart) -> Vec<StarterItem> {
             when: when_for(path),
             required,
             help_text: if required {
-                format!("Sets `{value}` in the chart's values. Required: the chart's own default is not shipped.")
+                format!(
+                    "Sets `{value}` in the chart's values. Required: the chart's own default is not shipped."
+                )
             } else {
                 format!("Sets `{value}` in the chart's values; leave it empty to keep the chart's behaviour.")
             },
@@ -295,8 +308,12 @@ fn walk(value: &Value, path: &mut Vec<Segment>, found: &mut Found) {
         }
         path.push(Segment::Key(key.clone()));
         match child {
-            Value::Bool(enabled) if key == "enabled" && path.len() > 1 => found.bools.push((path.clone(), *enabled)),
-            Value::String(text) if is_secret_key(key) => found.passwords.push((path.clone(), Some(text.clone()))),
+            Value::Bool(enabled) if key == "enabled" && path.len() > 1 => {
+                found.bools.push((path.clone(), *enabled))
+            }
+            Value::String(text) if is_secret_key(key) => {
+                found.passwords.push((path.clone(), Some(text.clone())))
+            }
             Value::String(text) if is_obvious_setting(path) && is_plain(text) => {
                 found.texts.push((path.clone(), text.clone()));
             }
@@ -329,10 +346,11 @@ fn is_secret_key(key: &str) -> bool {
             .iter()
             .any(|suffix| key.ends_with(suffix) && key != "secret" && !key.ends_with("clientsecret"))
         || ((key.contains("password") || key.contains("token")) && key.ends_with("key"));
-    let secret = ["password", "passwd", "token", "apikey", "accesskey", "secretkey", "privatekey", "clientsecret"]
-        .iter()
-        .any(|word| key.contains(word))
-        || key == "secret";
+    let secret =
+        ["password", "passwd", "token", "apikey", "accesskey", "secretkey", "privatekey", "clientsecret"]
+            .iter()
+            .any(|word| key.contains(word))
+            || key == "secret";
     secret && !reference
 }
 
@@ -340,7 +358,8 @@ fn is_secret_key(key: &str) -> bool {
 fn is_obvious_setting(path: &[Segment]) -> bool {
     let Some(Segment::Key(key)) = path.last() else { return false };
     let key = squash(key);
-    let in_persistence = path.iter().any(|s| matches!(s, Segment::Key(k) if squash(k).contains("persistence")));
+    let in_persistence =
+        path.iter().any(|s| matches!(s, Segment::Key(k) if squash(k).contains("persistence")));
     matches!(
         key.as_str(),
         "adminuser"
@@ -461,7 +480,9 @@ fn describe_source(source: &ImageSource) -> String {
     };
     let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
     match (&source.chart, &source.values_path) {
-        (Some(chart), Some(path)) if path.is_empty() => format!("values (top level) of chart {chart} ({shape}{fallback})"),
+        (Some(chart), Some(path)) if path.is_empty() => {
+            format!("values (top level) of chart {chart} ({shape}{fallback})")
+        }
         (Some(chart), Some(path)) => format!("values `{path}` of chart {chart} ({shape}{fallback})"),
         (Some(chart), None) => format!("Chart.yaml annotation of chart {chart} ({shape})"),
         (None, _) => "[images] include".to_string(),
@@ -481,9 +502,9 @@ fn chart_icon(chart: &Chart) -> Option<String> {
 fn groups(items: &[StarterItem], title: &str) -> Vec<Value> {
     let group = |name: &str, group_title: &str, description: String| {
         let members: Vec<&StarterItem> = items.iter().filter(|item| item.group == name).collect();
-        (!members.is_empty()).then(|| {
-            json!({ "name": name, "title": group_title, "description": description, "items": members })
-        })
+        (!members.is_empty()).then(
+            || json!({ "name": name, "title": group_title, "description": description, "items": members }),
+        )
     };
     [
         group("components", "Optional components", format!("Parts of {title} to turn on or off.")),

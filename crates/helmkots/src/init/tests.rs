@@ -74,7 +74,10 @@ fn demo_app_starter_validates_and_suggests_the_components() {
     let size = starter.items.iter().find(|i| i.value == "persistence.size").unwrap();
     assert_eq!(size.when.as_deref(), Some("repl{{ ConfigOptionEquals \"enable_persistence\" \"1\" }}"));
     for image in ["ghcr.io/acme/demo-web:2.3.0", "docker.io/acme/demo-migrate:2.3.0"] {
-        assert!(starter.images.iter().any(|i| i.reference.contains(image.trim_start_matches("docker.io/"))), "{image}");
+        assert!(
+            starter.images.iter().any(|i| i.reference.contains(image.trim_start_matches("docker.io/"))),
+            "{image}"
+        );
         assert!(starter.text.contains(image.trim_start_matches("docker.io/")), "{image} not in the comments");
     }
 }

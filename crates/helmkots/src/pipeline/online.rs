@@ -5,7 +5,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
     airgap::{
-        bundle::{self, AirgapMeta, MemberSpan, ReusableImages},
+        bundle::{self, AirgapMeta, BundleContents, MemberSpan, ReusableImages},
         pull::{self, PullOptions, PullRequest},
     },
     chart,
@@ -212,7 +212,12 @@ pub fn bundle(
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| Error::Internal(error.to_string()))?;
-    let pulled = pull::pull_all(&online.registry, &online.store, &requests, &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) })?;
+    let pulled = pull::pull_all(
+        &online.registry,
+        &online.store,
+        &requests,
+        &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) },
+    )?;
     for image in &pulled {
         if image.reference.digest().is_none() && image.reference != online.helm_cli {
             online.lock.set(&image.reference.to_string(), &image.resolved);
@@ -240,7 +245,8 @@ pub fn bundle(
     let path = out_dir.join(format!("{prefix}{}", std::process::id()));
     let images_key = bundle::images_key(&pulled, epoch);
     let reuse = online.fingerprints.get::<ReusableImages>(IMAGES_FINGERPRINT, &images_key);
-    match bundle::write_bundle(&path, &online.store, &meta, &pulled, &app, epoch, reuse.as_ref()) {
+    let contents = BundleContents { meta: &meta, images: &pulled, app_tar_gz: &app, mtime: epoch };
+    match bundle::write_bundle(&path, &online.store, &contents, reuse.as_ref(), progress.as_ref()) {
         Ok(info) => Ok(BundleFile {
             path,
             sha256: info.sha256,

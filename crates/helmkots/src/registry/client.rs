@@ -9,7 +9,7 @@ use std::{
     collections::BTreeMap,
     io::{Read, Write},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -79,6 +79,18 @@ impl RegistryOptions {
                 .unwrap_or(DEFAULT_STALL_TIMEOUT),
         }
     }
+}
+
+/// `Retry-After` in its seconds form, capped at [`MAX_RETRY_AFTER`]; the HTTP-date form is
+/// ignored (the caller's own backoff applies).
+fn parse_retry_after(text: &str) -> Option<Duration> {
+    let seconds: u64 = text.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+/// The first byte of `Content-Range: bytes A-B/T`.
+fn content_range_start(text: &str) -> Option<u64> {
+    text.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// A positive number of seconds, fractions allowed.
@@ -163,7 +175,18 @@ struct HostClient {
     client: Client,
     auth: RegistryAuth,
     credentials: CredentialsUsed,
+    /// Plain HTTP client for ranged blob GETs, configured like `client`'s.
+    http: reqwest::Client,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// Bearer tokens for blob GETs by repository, with when they were obtained.
+    tokens: Mutex<BTreeMap<String, (Option<String>, Instant)>>,
 }
+
+/// How long a token obtained for blob GETs is reused (registries' tokens last 60 s or more).
+const TOKEN_REUSE: Duration = Duration::from_secs(50);
+/// The longest `Retry-After` honoured.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 impl Registry {
     /// A client with these options. Reads `config.json` now (a missing file is fine); runs
@@ -317,82 +340,206 @@ impl Registry {
     ) -> Result<RangeAnswer, RegistryError> {
         let host = self.host_client(image)?;
         let reference = reference(image, None);
-        let descriptor = OciDescriptor {
-            media_type: blob.media_type.clone(),
-            digest: blob.digest.oci(),
-            size: i64::try_from(blob.size).unwrap_or(i64::MAX),
-            ..OciDescriptor::default()
-        };
         let stall = self.options.stall_timeout;
+        let image_text = image.to_string();
+        let host_text = image.domain().to_string();
         let stalled = |what: &str| RegistryError::Protocol {
-            image: image.to_string(),
-            host: image.domain().to_string(),
+            image: image_text.clone(),
+            host: host_text.clone(),
             operation: Operation::Pull,
             status: None,
             cause: format!("download of {} stalled: no {what} for {:.1} s", blob.digest, stall.as_secs_f64()),
         };
-        let local = |source| RegistryError::Local { image: image.to_string(), digest: blob.digest.oci(), source };
-        let classify = |error| self.classify(image, Operation::Pull, &host, error, Some(&blob.digest));
+        let local =
+            |source| RegistryError::Local { image: image_text.clone(), digest: blob.digest.oci(), source };
+        let size_mismatch = |actual| RegistryError::SizeMismatch {
+            image: image_text.clone(),
+            host: host_text.clone(),
+            digest: blob.digest.oci(),
+            expected: blob.size,
+            actual,
+        };
         self.runtime.block_on(async {
-            let (mut stream, answer) = if offset == 0 {
-                let request = host.client.pull_blob_stream(&reference, &descriptor);
-                let stream = tokio::time::timeout(stall, request)
-                    .await
-                    .map_err(|_| stalled("answer"))?
-                    .map_err(classify)?;
-                (stream, RangeAnswer::Whole)
-            } else {
-                let request = host.client.pull_blob_stream_partial(&reference, &descriptor, offset, None);
-                match tokio::time::timeout(stall, request).await.map_err(|_| stalled("answer"))? {
-                    Ok(oci_client::client::BlobResponse::Partial(stream)) => (stream, RangeAnswer::Rest),
-                    Ok(oci_client::client::BlobResponse::Full(stream)) => {
+            let token = self.blob_token(image, &host, &reference, blob).await?;
+            let url = format!(
+                "{}://{}/v2/{}/blobs/{}",
+                host.scheme,
+                reference.resolve_registry(),
+                reference.repository(),
+                blob.digest.oci()
+            );
+            let mut request = host.http.get(&url);
+            request = match (&token, &host.auth) {
+                (Some(token), _) => request.bearer_auth(token),
+                (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+                (None, _) => request,
+            };
+            if offset > 0 {
+                request = request.header(http::header::RANGE, format!("bytes={offset}-"));
+            }
+            let response = tokio::time::timeout(stall, request.send())
+                .await
+                .map_err(|_| stalled("answer"))?
+                .map_err(|error| self.http_error(image, &blob.digest, &error))?;
+            let status = response.status().as_u16();
+            let answer = match status {
+                200 => {
+                    if offset > 0 {
                         sink.restart().map_err(local)?;
-                        (stream, RangeAnswer::Whole)
                     }
-                    Err(error) => return Err(classify(error)),
+                    RangeAnswer::Whole
+                }
+                206 if offset > 0 => {
+                    let start = response
+                        .headers()
+                        .get(http::header::CONTENT_RANGE)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(content_range_start);
+                    if start != Some(offset) {
+                        return Err(RegistryError::Protocol {
+                            image: image_text.clone(),
+                            host: host_text.clone(),
+                            operation: Operation::Pull,
+                            status: Some(206),
+                            cause: format!("asked for {} from byte {offset}, got {start:?}", blob.digest),
+                        });
+                    }
+                    RangeAnswer::Rest
+                }
+                _ => {
+                    if status == 401 {
+                        self.forget_token(&host, &reference);
+                    }
+                    let retry_after = response
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(parse_retry_after);
+                    let body = tokio::time::timeout(stall, response.text()).await.ok().and_then(Result::ok);
+                    return Err(self.blob_status_error(image, &host, blob, status, retry_after, body));
                 }
             };
+            let mut stream = response.bytes_stream();
             let mut received = if answer == RangeAnswer::Rest { offset } else { 0 };
             loop {
                 let next = tokio::time::timeout(stall, stream.next()).await.map_err(|_| stalled("bytes"))?;
                 let Some(chunk) = next else { break };
-                let chunk = chunk.map_err(|error| match self.stream_error(image, blob, error) {
-                    // The crate checks the digest when the body ends; a short body is short first.
-                    RegistryError::DigestMismatch { .. } if received != blob.size => RegistryError::SizeMismatch {
-                        image: image.to_string(),
-                        host: image.domain().to_string(),
-                        digest: blob.digest.oci(),
-                        expected: blob.size,
-                        actual: received,
-                    },
-                    other => other,
+                let chunk = chunk.map_err(|error| RegistryError::Protocol {
+                    image: image_text.clone(),
+                    host: host_text.clone(),
+                    operation: Operation::Pull,
+                    status: None,
+                    cause: format!(
+                        "download of {} was interrupted: {}",
+                        blob.digest,
+                        self.redacted_chain(&error)
+                    ),
                 })?;
                 let room = usize::try_from(blob.size.saturating_sub(received)).unwrap_or(usize::MAX);
                 let take = chunk.len().min(room);
                 sink.write_all(&chunk[..take]).map_err(local)?;
                 received += take as u64;
                 if take < chunk.len() {
-                    return Err(RegistryError::SizeMismatch {
-                        image: image.to_string(),
-                        host: image.domain().to_string(),
-                        digest: blob.digest.oci(),
-                        expected: blob.size,
-                        actual: received + (chunk.len() - take) as u64,
-                    });
+                    return Err(size_mismatch(received + (chunk.len() - take) as u64));
                 }
             }
             sink.flush().map_err(local)?;
             if received != blob.size {
-                return Err(RegistryError::SizeMismatch {
-                    image: image.to_string(),
-                    host: image.domain().to_string(),
-                    digest: blob.digest.oci(),
-                    expected: blob.size,
-                    actual: received,
-                });
+                return Err(size_mismatch(received));
             }
             Ok(answer)
         })
+    }
+
+    /// The bearer token for a blob GET of `reference`'s repository, reused for a while; `None`
+    /// when the registry wants none (or Basic credentials, which the caller sends).
+    async fn blob_token(
+        &self,
+        image: &ImageRef,
+        host: &HostClient,
+        reference: &Reference,
+        blob: &Descriptor,
+    ) -> Result<Option<String>, RegistryError> {
+        let key = reference.repository().to_string();
+        if let Some((token, obtained)) =
+            host.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key)
+        {
+            if obtained.elapsed() < TOKEN_REUSE {
+                return Ok(token.clone());
+            }
+        }
+        let token = host
+            .client
+            .auth(reference, &host.auth, oci_client::RegistryOperation::Pull)
+            .await
+            .map_err(|error| self.classify(image, Operation::Pull, host, error, Some(&blob.digest)))?;
+        host.tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key, (token.clone(), Instant::now()));
+        Ok(token)
+    }
+
+    fn forget_token(&self, host: &HostClient, reference: &Reference) {
+        host.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(reference.repository());
+    }
+
+    /// A blob GET answered with an error status.
+    fn blob_status_error(
+        &self,
+        image: &ImageRef,
+        host: &HostClient,
+        blob: &Descriptor,
+        status: u16,
+        retry_after: Option<Duration>,
+        body: Option<String>,
+    ) -> RegistryError {
+        let (image_text, host_text) = (image.to_string(), image.domain().to_string());
+        match status {
+            401 | 403 => RegistryError::Unauthorized {
+                image: image_text,
+                host: host_text,
+                operation: Operation::Pull,
+                credentials: host.credentials.clone(),
+            },
+            404 => RegistryError::NotFound { image: image_text, host: host_text, what: blob.digest.oci() },
+            429 | 503 => RegistryError::Busy {
+                image: image_text,
+                host: host_text,
+                what: blob.digest.oci(),
+                status,
+                retry_after,
+            },
+            _ => RegistryError::Protocol {
+                image: image_text,
+                host: host_text,
+                operation: Operation::Pull,
+                status: Some(status),
+                cause: format!(
+                    "blob {}: {}",
+                    blob.digest,
+                    self.redact(&shorten(body.as_deref().unwrap_or("")))
+                ),
+            },
+        }
+    }
+
+    /// A failed HTTP exchange of a blob GET.
+    fn http_error(&self, image: &ImageRef, digest: &Sha256Digest, error: &reqwest::Error) -> RegistryError {
+        if error.is_connect() || error.is_timeout() {
+            return RegistryError::Unreachable {
+                image: image.to_string(),
+                host: image.domain().to_string(),
+                cause: self.redacted_chain(error),
+            };
+        }
+        RegistryError::Protocol {
+            image: image.to_string(),
+            host: image.domain().to_string(),
+            operation: Operation::Pull,
+            status: error.status().map(|status| status.as_u16()),
+            cause: format!("blob {digest}: {}", self.redacted_chain(error)),
+        }
     }
 
     /// Fetches a small blob (an image config) into memory, refusing anything over `limit` bytes.
@@ -579,6 +726,10 @@ impl Registry {
         } else {
             ClientProtocol::Https
         };
+        let scheme = match protocol {
+            ClientProtocol::Http => "http",
+            _ => "https",
+        };
         let config = ClientConfig {
             protocol,
             platform_resolver: None,
@@ -589,8 +740,21 @@ impl Registry {
         };
         let client = Client::try_from(config)
             .map_err(|error| RegistryError::Setup { cause: self.redacted_chain(&error) })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.options.connect_timeout)
+            .read_timeout(self.options.read_timeout)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|error| RegistryError::Setup { cause: self.redacted_chain(&error) })?;
         self.runtime.block_on(client.store_auth_if_needed(&api_host, &auth));
-        let host = Arc::new(HostClient { client, auth, credentials });
+        let host = Arc::new(HostClient {
+            client,
+            auth,
+            credentials,
+            http,
+            scheme,
+            tokens: Mutex::new(BTreeMap::new()),
+        });
         hosts.insert(api_host, Arc::clone(&host));
         Ok(host)
     }
@@ -844,6 +1008,15 @@ mod tests {
     fn the_facade_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Registry>();
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_capped() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 120 "), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(content_range_start("bytes 1024-2047/2048"), Some(1024));
+        assert_eq!(content_range_start("bytes */2048"), None);
     }
 
     #[test]

@@ -40,7 +40,10 @@ use std::fmt;
 
 use camino::Utf8PathBuf;
 
-pub use self::client::{BlobSink, RangeAnswer, RawManifest, Registry, RegistryOptions, ResolvedImage};
+pub use self::client::{
+    BlobSink, RangeAnswer, RawManifest, Registry, RegistryOptions, ResolvedImage, DEFAULT_STALL_TIMEOUT,
+    MAX_RETRY_AFTER, STALL_TIMEOUT_ENV,
+};
 use self::credentials::CredentialSource;
 pub use self::platform::Platform;
 
@@ -128,6 +131,19 @@ pub enum RegistryError {
         status: Option<u16>,
         /// What went wrong, credentials redacted.
         cause: String,
+    },
+    /// The registry asked to slow down (429) or is briefly unavailable (503).
+    Busy {
+        /// The image.
+        image: String,
+        /// The registry host.
+        host: String,
+        /// What was asked for (a blob digest).
+        what: String,
+        /// 429 or 503.
+        status: u16,
+        /// How long the registry asked to wait (`Retry-After`, seconds form), if it did.
+        retry_after: Option<std::time::Duration>,
     },
     /// Content did not hash to the digest it was asked for by.
     DigestMismatch {
@@ -243,6 +259,9 @@ impl RegistryError {
                 format!("check the name, tag and digest of {image}; a digest pinned in helmkots.lock may have been deleted (`cargo xtask lock --update`)")
             }
             RegistryError::Protocol { .. } => "retry; if it persists the registry may not support this operation".to_string(),
+            RegistryError::Busy { .. } => {
+                "the registry is rate-limiting or briefly unavailable; retry later, log in for a higher rate limit, or use a mirror".to_string()
+            }
             RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. } => {
                 "the content changed in transit or in the registry; retry, and check any proxy or mirror between here and the registry".to_string()
             }
@@ -278,6 +297,12 @@ impl fmt::Display for RegistryError {
                     write!(f, " (HTTP {status})")?;
                 }
                 write!(f, ": {cause}")?
+            }
+            RegistryError::Busy { image, host, what, status, retry_after } => {
+                write!(f, "registry {host} is busy (HTTP {status}) serving {what} of image {image}")?;
+                if let Some(wait) = retry_after {
+                    write!(f, " (Retry-After: {} s)", wait.as_secs())?;
+                }
             }
             RegistryError::DigestMismatch { image, host, expected, actual } => write!(
                 f,

@@ -1,0 +1,118 @@
+//! The `--json` documents of every task that reports something, one function each. Their
+//! shapes are a compatibility contract: README.md ("JSON output") documents them and
+//! `tests/golden/cli/*.json` pins them. Add fields freely; never rename or remove one.
+
+use camino::Utf8Path;
+use helmkots::{diagnostic::FileProblems, init::Starter, pipeline};
+use serde_json::{json, Value};
+
+/// `check --json` when the release is valid.
+pub fn check(file: &Utf8Path, checked: &pipeline::Checked) -> Value {
+    json!({
+        "release_file": file.as_str(),
+        "valid": true,
+        "slug": checked.release.app.slug.get_ref(),
+        "version": checked.version(),
+        "chart": {
+            "name": checked.chart.metadata.name,
+            "version": checked.chart.metadata.version.to_string(),
+        },
+        "problems": [],
+    })
+}
+
+/// `check --json` when a file has mistakes: every problem, located.
+pub fn check_failed(file: &Utf8Path, problems: &FileProblems) -> Value {
+    json!({
+        "release_file": file.as_str(),
+        "valid": false,
+        "slug": null,
+        "version": null,
+        "chart": null,
+        "problems": located(problems),
+    })
+}
+
+/// Every problem of a file, with its line and column (null when it is about the whole file).
+fn located(problems: &FileProblems) -> Vec<Value> {
+    problems
+        .problems
+        .iter()
+        .map(|problem| {
+            let (line, column) = match &problem.span {
+                Some(span) => {
+                    let (line, column) = problems.file.line_col(span.start);
+                    (json!(line), json!(column))
+                }
+                None => (Value::Null, Value::Null),
+            };
+            json!({
+                "file": problems.file.path.as_str(),
+                "line": line,
+                "column": column,
+                "message": problem.message,
+                "help": problem.help,
+            })
+        })
+        .collect()
+}
+
+/// Any task's `--json` when it stops with an error: the message with its causes, the exit
+/// code, the located problems of a file with mistakes, and the proof when it failed.
+pub fn error(error: &anyhow::Error, exit_code: u8) -> Value {
+    let engine = error.downcast_ref::<helmkots::Error>();
+    let problems = match engine {
+        Some(helmkots::Error::Invalid(problems)) => located(problems),
+        _ => Vec::new(),
+    };
+    let proof = match engine {
+        Some(helmkots::Error::ProofFailed(report)) => json!(report),
+        _ => Value::Null,
+    };
+    json!({
+        "error": {
+            // An engine error's text already ends with its cause; others list their chain.
+            "message": match engine {
+                Some(engine) => engine.to_string(),
+                None => format!("{error:#}"),
+            },
+            "exit_code": exit_code,
+            "problems": problems,
+            "proof": proof,
+        }
+    })
+}
+
+/// `release --json`: the tree, whether it was already up to date, the warnings, the proof
+/// (when it ran) and the build record as written to `release.lock.json`.
+pub fn release(outcome: &pipeline::ReleaseOutcome) -> Value {
+    json!({
+        "dir": outcome.dir.as_str(),
+        "up_to_date": outcome.up_to_date,
+        "warnings": outcome.warnings,
+        "proof": outcome.proof,
+        "record": outcome.record,
+    })
+}
+
+/// `preview --json`: every manifest by file name, and the resolved values.
+pub fn preview(preview: &pipeline::Preview) -> Value {
+    let manifests: Vec<Value> =
+        preview.manifests.iter().map(|(name, text)| json!({ "file": name, "text": text })).collect();
+    json!({ "manifests": manifests, "values": preview.values })
+}
+
+/// `init --json`: what `init` would write, and why.
+pub fn init(starter: &Starter) -> Value {
+    json!({
+        "release_file": starter.release_file.as_str(),
+        "written": false,
+        "slug": starter.slug,
+        "title": starter.title,
+        "chart": starter.chart,
+        "images": starter.images,
+        "items": starter.items,
+        "problems": starter.problems,
+        "text": starter.text,
+    })
+}
