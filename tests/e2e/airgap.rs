@@ -894,3 +894,52 @@ fn a_manifest_change_rewrites_the_bundle_head_and_copies_its_images() {
         "a cold release wrote different bytes"
     );
 }
+
+#[test]
+fn online_releases_killed_at_any_moment_leave_the_tree_whole_and_the_next_run_completes() {
+    let fixture = Fixture::new(testdir!());
+    let tree = fixture.dir.join("out").join(TREE);
+    fixture.release("out").assert_success();
+    let release_toml = fixture.dir.read("release.toml");
+    fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+    // Each run changes the manifests (the update cursor) and, every other run, the chart (so
+    // the helm-cli image is rebuilt and pushed): the kills land in every step, from the
+    // helm-cli push through the bundle to the swap.
+    for (run, delay_ms) in [0u64, 30, 80, 150, 250, 400, 600, 900].into_iter().enumerate() {
+        let cursor = 100 + run;
+        fixture.dir.write(
+            "release.toml",
+            release_toml.replace("update_cursor = 7", &format!("update_cursor = {cursor}")),
+        );
+        if run % 2 == 1 {
+            fixture.dir.write("chart/templates/note.txt", format!("run {run}\n"));
+        }
+        let mut child = fixture
+            .dir
+            .xtask("release")
+            .args(["--no-proof", "--out", "out"])
+            .env("DOCKER_CONFIG", fixture.dir.join("docker-config"))
+            .spawn();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().expect("wait for the killed run");
+        if tree.exists() {
+            assert_tree_intact(&tree);
+        }
+        helmkots_e2e::assert_store_sound(fixture.dir.join("target/helmkots-store"));
+
+        let output = fixture.release("out");
+        output.assert_success();
+        assert_tree_intact(&tree);
+        let entries = bundle_entries(&tree.join(format!("{TREE}.airgap")));
+        let airgap_yaml: Value = serde_json::from_slice(&entries[0].2).unwrap();
+        assert_eq!(
+            airgap_yaml["spec"]["updateCursor"],
+            cursor.to_string(),
+            "run {run} (killed after {delay_ms} ms, {status}): the tree is not built from the current inputs"
+        );
+        let report = verify(&fixture.dir, &tree);
+        report.assert_success();
+        assert_eq!(report.json()["problems"], json!([]), "run {run}");
+    }
+}

@@ -229,12 +229,7 @@ update_cursor = 1
 
     /// Every blob in the store hashes to its name; nothing is left in `tmp/`.
     fn assert_store_sound(&self) {
-        let blobs = self.store().join("blobs/sha256");
-        for entry in fs::read_dir(&blobs).unwrap_or_else(|e| panic!("{}: {e}", blobs.display())) {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            assert_eq!(sha256_file(&path), name, "{} does not match its name", path.display());
-        }
+        helmkots_e2e::assert_store_sound(self.store());
         assert_eq!(count(&self.store().join("tmp")), 0, "store tmp is empty");
     }
 }

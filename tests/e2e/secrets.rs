@@ -444,6 +444,9 @@ fn no_credential_reaches_any_file_log_or_error() {
     write_release(&dir, "flaky", &base.reference, &host, &chart_images(&flaky.host()));
     write_release(&dir, "broken", &base.reference, &host, &chart_images(&broken.host()));
     write_release(&dir, "killed", &base.reference, &host, &chart_images(&broken.host()));
+    // Like `main`, but never released: an empty store and no fingerprints, so a release must
+    // reach the registry (an incremental `main` would not need it, and not fail).
+    write_release(&dir, "fresh", &base.reference, &host, &chart_images(&host));
 
     let mut runner = Runner { dir: &dir, configs: &configs, outputs: Vec::new() };
     let tree = dir.join("main/out").join(TREE);
@@ -469,11 +472,11 @@ fn no_credential_reaches_any_file_log_or_error() {
 
     // Failing runs: each must fail cleanly (no panic), and say why without the secret.
     runner
-        .run("main", "wrong", "release", &["--no-proof", "--out", "out-wrong"])
+        .run("fresh", "wrong", "release", &["--no-proof", "--out", "out-wrong"])
         .assert_failure()
         .assert_stderr_contains(&host)
         .assert_stderr_contains("were refused");
-    runner.run("main", "wrong", "release", &["--no-proof", "--out", "out-wrong", "--json"]).assert_failure();
+    runner.run("fresh", "wrong", "release", &["--no-proof", "--out", "out-wrong", "--json"]).assert_failure();
     runner.run("main", "wrong", "lock", &["--update"]).assert_failure();
     runner.run("main", "wrong", "image", &["--out", "image-wrong", "--push", "--json"]).assert_failure();
     runner.run("main", "anonymous", "lock", &["--update"]).assert_failure();

@@ -453,3 +453,14 @@ pub fn set_mtimes(dir: impl AsRef<Path>, time: std::time::SystemTime) {
 
 pub mod fault_proxy;
 pub mod registry;
+
+/// Asserts that every blob of a helmkots store (`<store>/blobs/sha256/<hex>`) hashes to its
+/// name: the store's invariant, whatever killed or faulty runs did before.
+pub fn assert_store_sound(store: impl AsRef<Path>) {
+    let blobs = store.as_ref().join("blobs/sha256");
+    for entry in std::fs::read_dir(&blobs).unwrap_or_else(|e| panic!("{}: {e}", blobs.display())) {
+        let path = entry.expect("store entry").path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        assert_eq!(sha256_file(&path), name, "{} does not match its name", path.display());
+    }
+}

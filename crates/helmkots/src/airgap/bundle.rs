@@ -9,7 +9,7 @@
 
 use std::{
     fs::File,
-    io::{self, BufWriter, Read, Seek, Write},
+    io::{self, BufWriter, Write},
 };
 
 use camino::Utf8Path;
@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::{
     airgap::{layout, PulledImage},
+    digest::HashingWriter,
     error::{IoContext, Result},
     fingerprint::{FileStamp, Key, KeyBuilder},
     progress::{Event, Progress},
@@ -203,7 +204,7 @@ pub fn write_bundle(
         };
     }
     let file = File::create(out).io_context("create", out)?;
-    let mut hashing = crate::digest::HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let airgap = airgap_yaml(meta, images, uncompressed_size);
     let head = head_tar(&airgap, app_tar_gz, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
@@ -212,8 +213,12 @@ pub fn write_bundle(
     let offset = hashing.written();
     let reused = match reuse.filter(|r| r.bundle.is_current()) {
         Some(reuse) => {
-            let mut reporting = Reporting::new(&mut hashing, reuse.span.length, progress);
-            copy_member(reuse, &mut reporting).is_ok()
+            let copied = copy_member(reuse, &mut hashing);
+            if copied.is_ok() {
+                let length = reuse.span.length;
+                progress.event(&Event::BundleBytes { written: length, total: length });
+            }
+            copied.is_ok()
         }
         None => false,
     };
@@ -257,14 +262,9 @@ fn head_tar(airgap: &str, app_tar_gz: &[u8], mtime: u64) -> io::Result<Vec<u8>> 
 const END_OF_ARCHIVE: usize = 1024;
 
 /// Copies an earlier bundle's images member, exactly its span.
-fn copy_member(reuse: &ReusableImages, out: &mut impl Write) -> io::Result<()> {
-    let mut file = File::open(&reuse.bundle.path)?;
-    file.seek(io::SeekFrom::Start(reuse.span.offset))?;
-    let copied = io::copy(&mut io::BufReader::with_capacity(1 << 20, file).take(reuse.span.length), out)?;
-    if copied != reuse.span.length {
-        return Err(io::Error::other("the earlier bundle is shorter than recorded"));
-    }
-    Ok(())
+fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>) -> io::Result<()> {
+    let file = File::open(&reuse.bundle.path)?;
+    out.append_file_range(&file, reuse.span.offset, reuse.span.length)
 }
 
 /// The `images/` storage root as a gzip member, streamed from the store.

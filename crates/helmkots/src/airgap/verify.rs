@@ -54,6 +54,8 @@ struct Contents {
     blobs: BTreeSet<String>,
     kept: BTreeMap<String, Vec<u8>>,
     links: BTreeMap<String, String>,
+    /// The first two entries: path, and whether it is a regular file.
+    leading: Vec<(String, bool)>,
 }
 
 /// Verifies a bundle file. `expected_app_tar_gz` is the digest the build record lists, when known.
@@ -65,6 +67,39 @@ pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Re
         report.problems.push("the bundle has no airgap.yaml".to_string());
         return Ok(report);
     };
+    // KOTS reads airgap.yaml and app.tar.gz first and stops at the first directory when it
+    // skips the images, so they must be the first two entries, both regular files.
+    let leading_ok = contents.leading.len() == 2
+        && contents
+            .leading
+            .iter()
+            .zip(["airgap.yaml", "app.tar.gz"])
+            .all(|((path, file), want)| *file && path == want);
+    if !leading_ok {
+        let found: Vec<&str> = contents.leading.iter().map(|(path, _)| path.as_str()).collect();
+        report.problems.push(format!(
+            "the bundle must start with the regular files airgap.yaml and app.tar.gz (KOTS reads them first), found {found:?}"
+        ));
+    }
+    if contents.app_tar_gz.is_empty() {
+        report.problems.push("the bundle has no app.tar.gz (the release files)".to_string());
+    }
+    for (pointer, want) in
+        [("/apiVersion", "kots.io/v1beta1"), ("/kind", "Airgap"), ("/spec/format", "docker")]
+    {
+        let found = airgap.pointer(pointer).and_then(Value::as_str);
+        if found != Some(want) {
+            report.problems.push(format!(
+                "airgap.yaml {pointer} is {}, KOTS expects `{want}`",
+                found.map_or_else(|| "missing".to_string(), |f| format!("`{f}`"))
+            ));
+        }
+    }
+    if airgap.pointer("/spec/appSlug").and_then(Value::as_str).is_none_or(str::is_empty) {
+        report
+            .problems
+            .push("airgap.yaml has no spec.appSlug: KOTS matches it against the license".to_string());
+    }
     report.app_tar_gz_sha256 = Sha256Digest::of(&contents.app_tar_gz).oci();
     if let Some(expected) = expected_app_tar_gz {
         if expected != report.app_tar_gz_sha256 {
@@ -82,6 +117,12 @@ pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Re
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
     report.saved_images = saved.clone();
+    if saved.is_empty() {
+        report.problems.push(
+            "airgap.yaml lists no savedImages: the bundle carries no images, not even the helm-cli image the Job runs"
+                .to_string(),
+        );
+    }
     for text in &saved {
         let Ok(image) = ImageRef::parse(text) else {
             report.problems.push(format!("savedImages entry `{text}` is not an image reference"));
@@ -117,10 +158,13 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
     let blob_prefix = "images/docker/registry/v2/blobs/sha256/";
     for entry in archive.entries().io_context("read", bundle)? {
         let mut entry = entry.io_context("read", bundle)?;
+        let path = entry.path().io_context("read", bundle)?.to_string_lossy().into_owned();
+        if contents.leading.len() < 2 {
+            contents.leading.push((path.clone(), entry.header().entry_type().is_file()));
+        }
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let path = entry.path().io_context("read", bundle)?.to_string_lossy().into_owned();
         if path == "airgap.yaml" {
             let mut text = String::new();
             entry.read_to_string(&mut text).io_context("read", bundle)?;
@@ -385,6 +429,46 @@ mod tests {
         assert_eq!(contents.kept.len(), 2, "manifest and config kept, the layer only hashed");
         assert!(!contents.kept.contains_key(&layer_digest.hex()));
         assert!(contents.blobs.contains(&layer_digest.hex()));
+    }
+
+    /// A gzip tar of `entries` (a path ending in `/` is a directory).
+    fn tar_gz(path: &Utf8Path, entries: &[(&str, &[u8])]) {
+        let file = File::create(path).unwrap();
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()));
+        for (name, bytes) in entries {
+            let mut header = if name.ends_with('/') {
+                crate::reproducible::dir_header(0)
+            } else {
+                crate::reproducible::file_header(bytes.len() as u64, 0, false)
+            };
+            builder.append_data(&mut header, name, *bytes).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn a_bundle_kots_could_not_read_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap();
+        let airgap = br#"{"apiVersion":"kots.io/v1beta1","kind":"Airgap","spec":{"appSlug":"app","format":"docker","savedImages":[]}}"#;
+        let only_yaml = dir.join("only-yaml.airgap");
+        tar_gz(&only_yaml, &[("airgap.yaml", airgap)]);
+        let problems = verify_bundle(&only_yaml, None).unwrap().problems.join("\n");
+        for expected in ["must start with the regular files", "no app.tar.gz", "no savedImages"] {
+            assert!(problems.contains(expected), "{expected}: {problems}");
+        }
+        let directory_first = dir.join("directory-first.airgap");
+        tar_gz(&directory_first, &[("images/", b""), ("airgap.yaml", airgap), ("app.tar.gz", b"x")]);
+        let problems = verify_bundle(&directory_first, None).unwrap().problems.join("\n");
+        assert!(problems.contains("must start with the regular files"), "{problems}");
+        let wrong_kind = dir.join("wrong-kind.airgap");
+        tar_gz(&wrong_kind, &[("airgap.yaml", br#"{"kind":"Other","spec":{}}"#), ("app.tar.gz", b"x")]);
+        let problems = verify_bundle(&wrong_kind, None).unwrap().problems.join("\n");
+        for expected in
+            ["/kind is `Other`", "/apiVersion is missing", "/spec/format is missing", "no spec.appSlug"]
+        {
+            assert!(problems.contains(expected), "{expected}: {problems}");
+        }
     }
 
     #[test]

@@ -180,10 +180,25 @@ pub fn build_helm_cli(
 }
 
 /// The commit the release file's folder is at, when it is a git checkout.
+/// Asked once a process: the release key and the helm-cli key both need it, and a `git`
+/// process costs more than the rest of an up-to-date check.
 pub fn git_revision(root: &Utf8Path) -> Option<String> {
+    static REVISIONS: std::sync::Mutex<Vec<(Utf8PathBuf, Option<String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut revisions = REVISIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, revision)) = revisions.iter().find(|(dir, _)| dir == root) {
+        return revision.clone();
+    }
     let sh = xshell::Shell::new().ok()?;
     sh.change_dir(root);
-    xshell::cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok().filter(|rev| !rev.is_empty())
+    let revision = xshell::cmd!(sh, "git rev-parse HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .filter(|rev| !rev.is_empty());
+    revisions.push((root.to_path_buf(), revision.clone()));
+    revision
 }
 
 /// Pulls every image the release ships (the chart's, `[images] include`, the helm-cli image)
