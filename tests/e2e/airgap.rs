@@ -943,3 +943,38 @@ fn online_releases_killed_at_any_moment_leave_the_tree_whole_and_the_next_run_co
         assert_eq!(report.json()["problems"], json!([]), "run {run}");
     }
 }
+
+#[test]
+fn channel_and_update_cursor_flags_replace_the_release_file_and_count_as_changes() {
+    let fixture = Fixture::new(testdir!());
+    let tree = fixture.dir.join("out").join(TREE);
+    let run = |cursor: &str| {
+        fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+        fixture
+            .dir
+            .xtask("release")
+            .args(["--no-proof", "--out", "out", "--channel-id", "ci-channel", "--update-cursor", cursor])
+            .env("DOCKER_CONFIG", fixture.dir.join("docker-config"))
+            .run()
+    };
+    let spec = || {
+        let entries = bundle_entries(&tree.join(format!("{TREE}.airgap")));
+        serde_json::from_slice::<Value>(&entries[0].2).unwrap()["spec"].clone()
+    };
+    run("41").assert_success();
+    assert_eq!(
+        (spec()["channelID"].clone(), spec()["updateCursor"].clone()),
+        (json!("ci-channel"), json!("41"))
+    );
+    run("41").assert_success().assert_stderr_contains("is up to date");
+    let next = run("42");
+    next.assert_success();
+    assert!(!next.stderr.contains("up to date"), "a new cursor is a change: {}", next.stderr);
+    assert_eq!(spec()["updateCursor"], "42");
+    // Without the flags, release.toml's values come back.
+    fixture.release("out").assert_success();
+    assert_eq!(
+        (spec()["channelID"].clone(), spec()["updateCursor"].clone()),
+        (json!("test-channel"), json!("7"))
+    );
+}

@@ -41,6 +41,10 @@ xflags::xflags! {
             optional --offline
             /// Do not run the airgap proof before writing.
             optional --no-proof
+            /// Use this channel ID in airgap.yaml instead of `[airgap] channel_id`.
+            optional --channel-id id: String
+            /// Use this update cursor in airgap.yaml instead of `[airgap] update_cursor` (e.g. a CI build number).
+            optional --update-cursor cursor: u64
             /// Print the result as JSON.
             optional --json
         }

@@ -20,6 +20,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cargo xtask release --offline",
             "cargo xtask release                     # also the helm-cli image and the .airgap bundle",
             "cargo xtask release --json > release.json",
+            "cargo xtask release --channel-id \"$CHANNEL_ID\" --update-cursor \"$BUILD_NUMBER\"   # in CI",
         ],
     ),
     (

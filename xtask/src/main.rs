@@ -144,6 +144,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 offline: cmd.offline,
                 proof: !cmd.no_proof,
                 progress: progress::reporter(cmd.json, ui::quiet()),
+                channel_id: cmd.channel_id,
+                update_cursor: cmd.update_cursor,
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {

@@ -89,6 +89,10 @@ pub struct ReleaseOptions {
     pub proof: bool,
     /// Where progress of the long steps goes.
     pub progress: crate::progress::SharedProgress,
+    /// Replaces `[airgap] channel_id` (a CI job that builds one release for several channels).
+    pub channel_id: Option<String>,
+    /// Replaces `[airgap] update_cursor` (a CI build number).
+    pub update_cursor: Option<u64>,
 }
 
 /// The program the proof renders charts with.
@@ -276,7 +280,13 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// an unchanged helm-cli image is not rebuilt or pushed, blobs in the store are not fetched,
 /// and an unchanged set of images is copied from the last bundle, not compressed again.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
-    let checked = check(&options.release_file)?;
+    let mut checked = check(&options.release_file)?;
+    if let Some(channel_id) = &options.channel_id {
+        checked.release.airgap.channel_id = channel_id.clone();
+    }
+    if let Some(cursor) = options.update_cursor {
+        checked.release.airgap.update_cursor = Some(cursor);
+    }
     let out_dir = match &options.out_dir {
         Some(dir) => dir.clone(),
         None => checked.release.root.join("dist"),
@@ -388,7 +398,7 @@ fn up_to_date(
 }
 
 /// Everything a release tree depends on: this build of helmkots, the mode, the timestamp,
-/// the release file, every chart file, every passed-through manifest and, online, the image
+/// the release file (and the `[airgap]` values the command line replaced), every chart file, every passed-through manifest and, online, the image
 /// lock and the git revision the helm-cli image is labelled with.
 fn release_key(checked: &Checked, options: &ReleaseOptions, epoch: u64) -> Result<fingerprint::Key> {
     let release = &checked.release;
@@ -396,7 +406,10 @@ fn release_key(checked: &Checked, options: &ReleaseOptions, epoch: u64) -> Resul
     key.program()
         .field("offline", [u8::from(options.offline)].as_slice())
         .field("epoch", epoch.to_string().as_bytes())
-        .field("release-file", release.file.text.as_bytes());
+        .field("release-file", release.file.text.as_bytes())
+        // With any command-line overrides applied.
+        .field("channel-id", release.airgap.channel_id.as_bytes())
+        .field("update-cursor", format!("{:?}", release.airgap.update_cursor).as_bytes());
     for input in input_records(checked)? {
         key.field(&input.path, input.sha256.as_bytes());
     }
