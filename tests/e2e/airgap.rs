@@ -978,3 +978,23 @@ fn channel_and_update_cursor_flags_replace_the_release_file_and_count_as_changes
         (json!("test-channel"), json!("7"))
     );
 }
+
+#[test]
+fn the_lock_drops_images_the_release_no_longer_uses() {
+    let fixture = Fixture::new(testdir!());
+    let release_toml = fixture.dir.read("release.toml");
+    let extra = fixture.image("c/three:3");
+    fixture.dir.write(
+        "release.toml",
+        release_toml.replace("[images]\n", &format!("[images]\ninclude = [\"{extra}\"]\n")),
+    );
+    fixture.release("out").assert_success();
+    let locked =
+        |reference: &str| read_json(&fixture.dir.join("helmkots.lock"))["images"].get(reference).is_some();
+    assert!(locked(&extra), "the included image is locked");
+    assert!(locked(&fixture.image("a/one:1")));
+    fixture.dir.write("release.toml", &release_toml);
+    fixture.release("out").assert_success();
+    assert!(!locked(&extra), "an image the release no longer uses stays in the lock");
+    assert!(locked(&fixture.image("a/one:1")) && locked(&fixture.seeds.base.reference));
+}

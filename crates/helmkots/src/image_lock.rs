@@ -54,6 +54,13 @@ impl ImageLock {
         self.images.insert(reference.to_string(), digest.oci());
     }
 
+    /// Drops every reference the release no longer uses (as cargo drops unused packages from
+    /// `Cargo.lock`), so the lock lists exactly what the release pulls.
+    pub fn retain_only<'a>(&mut self, used: impl IntoIterator<Item = &'a str>) {
+        let used: std::collections::BTreeSet<&str> = used.into_iter().collect();
+        self.images.retain(|reference, _| used.contains(reference.as_str()));
+    }
+
     /// Writes the lock atomically (temporary file, then rename), only when it changed.
     pub fn write(&self, path: &Utf8Path) -> Result<bool> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
@@ -67,5 +74,19 @@ impl ImageLock {
         temp.as_file().sync_all().io_context("sync", path)?;
         temp.persist(path).map_err(|e| e.error).io_context("rename", path)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unused_references_are_dropped() {
+        let mut lock = ImageLock { version: VERSION, images: BTreeMap::new() };
+        lock.set("docker.io/library/a:1", &Sha256Digest::of(b"a"));
+        lock.set("docker.io/library/b:1", &Sha256Digest::of(b"b"));
+        lock.retain_only(["docker.io/library/b:1", "docker.io/library/c:1"]);
+        assert_eq!(lock.images.keys().collect::<Vec<_>>(), ["docker.io/library/b:1"]);
     }
 }

@@ -345,7 +345,13 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         let _ = std::fs::remove_file(&bundle.path);
     }
     let dir = written?;
-    if let Some(online) = &online {
+    if let Some(online) = &mut online {
+        let mut used: Vec<String> = plan.images.references().map(ToString::to_string).collect();
+        used.extend(
+            crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref())
+                .map(|b| b.to_string()),
+        );
+        online.lock.retain_only(used.iter().map(String::as_str));
         online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
         if let Some(bundle) = &bundle_temp {
             online::remember_bundle(online, bundle, &dir.join(format!("{tree_name}.airgap")))?;
@@ -638,13 +644,15 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
     if let Ok(base) = crate::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
         references.push(base);
     }
-    for reference in references {
+    for reference in &references {
         if reference.digest().is_some() || (!update && lock.get(&reference.to_string()).is_some()) {
             continue;
         }
-        let resolved = registry.resolve(&reference)?;
+        let resolved = registry.resolve(reference)?;
         lock.set(&reference.to_string(), &resolved.digest);
     }
+    let used: Vec<String> = references.iter().map(ToString::to_string).collect();
+    lock.retain_only(used.iter().map(String::as_str));
     let changed = lock.write(&path)?;
     Ok((lock, changed))
 }

@@ -98,7 +98,9 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
 fn helm_cli_key(checked: &Checked, lock: &ImageLock, name: &ImageRef, epoch: u64) -> Result<Key> {
     let helm_cli = &checked.release.helm_cli;
     let base = helm_cli.base.get_ref();
-    let pinned = lock.get(base).map(|digest| digest.oci()).unwrap_or_default();
+    // The lock holds references normalised, as `build_helm_cli` pins them.
+    let normalised = ImageRef::parse(base).map(|base| base.to_string()).unwrap_or_else(|_| base.clone());
+    let pinned = lock.get(&normalised).map(|digest| digest.oci()).unwrap_or_default();
     let packaged = chart::package(&checked.chart, epoch)?;
     let mut key = KeyBuilder::new("helm-cli-image");
     key.program()
