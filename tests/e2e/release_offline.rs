@@ -940,3 +940,19 @@ fn killed_runs_leave_the_previous_tree_intact() {
     }
     assert!(killed > 0, "every run finished before its kill, so nothing was tested");
 }
+
+#[test]
+fn verify_checks_an_offline_tree_against_its_checksums() {
+    let dir = example();
+    let tree = release(&dir);
+    dir.xtask("verify").arg(&tree).run().assert_success();
+    let job = tree.join("manifests/helm-cli-job.yaml");
+    let mut text = fs::read_to_string(&job).unwrap();
+    text.push_str("# edited by hand\n");
+    fs::write(&job, text).unwrap();
+    dir.xtask("verify")
+        .arg(&tree)
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("`manifests/helm-cli-job.yaml` changed after the release was written");
+}

@@ -235,13 +235,22 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
+            // The proof reads the tree's manifests and chart: they must be the ones written.
+            let changed = helmkots::dist::check_checksums(&dir)?;
+            for problem in &changed {
+                ui::error(problem);
+            }
             let report = helmkots::pipeline::prove_tree(&file, &dir)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 proof_report::print(&report);
             }
-            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) })
+            Ok(if report.passed() && changed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::FINDING)
+            })
         }
         flags::XtaskCmd::Lock(cmd) => {
             let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;

@@ -80,6 +80,53 @@ impl OutputTree {
     }
 }
 
+/// Checks a written tree against its `SHA256SUMS`: every file listed, none missing, each with
+/// the bytes it was written with. Returns what differs, one line each.
+pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
+    let sums_path = dir.join(CHECKSUMS_FILE);
+    let text = fs::read_to_string(&sums_path).io_context("read", &sums_path)?;
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        match line.split_once("  ") {
+            Some((hex, path)) if hex.len() == 64 && !path.is_empty() => {
+                listed.insert(path.to_string(), hex.to_string());
+            }
+            _ => problems.push(format!("{CHECKSUMS_FILE} line {} is not `<sha256>  <path>`", number + 1)),
+        }
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|error| Error::Io {
+            action: "read",
+            path: dir.to_path_buf(),
+            source: error.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = Utf8Path::from_path(entry.path())
+            .ok_or_else(|| Error::NonUtf8Path(entry.path().display().to_string()))?;
+        let relative = path.strip_prefix(dir).map(|p| p.as_str().replace('\\', "/")).unwrap_or_default();
+        if relative == CHECKSUMS_FILE {
+            continue;
+        }
+        let actual = Sha256Digest::of_reader(File::open(path).io_context("open", path)?)
+            .io_context("read", path)?
+            .hex();
+        match listed.remove(&relative) {
+            None => problems.push(format!("`{relative}` is not listed in {CHECKSUMS_FILE}: it was added after the release was written")),
+            Some(expected) if expected != actual => problems.push(format!(
+                "`{relative}` changed after the release was written: its sha256 is {actual}, {CHECKSUMS_FILE} lists {expected}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for missing in listed.keys() {
+        problems.push(format!("`{missing}` is listed in {CHECKSUMS_FILE} but missing"));
+    }
+    Ok(problems)
+}
+
 /// Writes `tree` as `out_dir/name`, replacing any previous tree only once the new one is
 /// complete and synced. Returns the final directory.
 pub fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {
@@ -215,6 +262,26 @@ mod tests {
         assert_eq!(fs::read_to_string(dir.join("a.txt")).unwrap(), "one");
         assert!(!out.join(".r.partial-4000000002").exists());
         Ok(())
+    }
+
+    #[test]
+    fn a_written_tree_matches_its_checksums_until_a_file_changes() {
+        let temp = tempfile::tempdir().unwrap();
+        let out = Utf8Path::from_path(temp.path()).unwrap();
+        let mut planned = tree("x");
+        let sums = planned.checksums();
+        planned.insert(CHECKSUMS_FILE, sums.into_bytes());
+        let dir = write_atomically(out, "t", &planned).unwrap();
+        assert_eq!(check_checksums(&dir).unwrap(), Vec::<String>::new());
+        fs::write(dir.join("a.txt"), b"changed").unwrap();
+        fs::write(dir.join("extra"), b"new").unwrap();
+        fs::remove_file(dir.join("sub/b.txt")).unwrap();
+        let problems = check_checksums(&dir).unwrap().join("\n");
+        for expected in
+            ["`a.txt` changed", "`extra` is not listed", "`sub/b.txt` is listed in SHA256SUMS but missing"]
+        {
+            assert!(problems.contains(expected), "{expected}: {problems}");
+        }
     }
 
     #[test]

@@ -607,7 +607,8 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
 
-/// Verifies an airgap bundle, or the bundle of a release tree against its build record.
+/// Verifies an airgap bundle; or a release tree: every file against `SHA256SUMS`, and its
+/// bundle, when it has one (not with `--offline`), against its build record.
 pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
     if path.is_file() {
         return crate::airgap::verify::verify_bundle(path, None);
@@ -616,18 +617,19 @@ pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
     let record: BuildRecord =
         serde_json::from_str(&std::fs::read_to_string(&record_path).io_context("read", &record_path)?)
             .map_err(|error| Error::Proof(format!("{record_path} is not a build record: {error}")))?;
-    let Some(airgap) = &record.airgap else {
-        return Err(Error::Unsupported {
-            what: format!("verifying {path}: it has no airgap bundle (it was built with --offline)"),
-            help: "run `cargo xtask release` without --offline to build the bundle, or use `verify --proof`"
-                .into(),
-        });
+    let tree_problems = dist::check_checksums(path)?;
+    let mut report = match &record.airgap {
+        Some(airgap) => {
+            let mut report =
+                crate::airgap::verify::verify_bundle(&path.join(&airgap.path), Some(&airgap.app_tar_gz))?;
+            if report.saved_images != airgap.saved_images {
+                report.problems.push("savedImages differ from the build record".to_string());
+            }
+            report
+        }
+        None => crate::airgap::verify::VerifyReport::default(),
     };
-    let mut report =
-        crate::airgap::verify::verify_bundle(&path.join(&airgap.path), Some(&airgap.app_tar_gz))?;
-    if report.saved_images != airgap.saved_images {
-        report.problems.push("savedImages differ from the build record".to_string());
-    }
+    report.problems.splice(0..0, tree_problems);
     Ok(report)
 }
 
