@@ -67,8 +67,15 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
     /// Appends `length` bytes of `source` from `offset`. The kernel copies them file to file
     /// (`io::copy` uses `copy_file_range`: no trip through user space) while a second thread
     /// reads the same range and hashes it, so appending costs about what SHA-256 alone costs.
+    /// With `sync`, the file is synced as soon as the bytes are in, while the hash finishes.
     /// On an error nothing was appended: the file and the hash are as they were.
-    pub fn append_file_range(&mut self, source: &std::fs::File, offset: u64, length: u64) -> io::Result<()> {
+    pub fn append_file_range(
+        &mut self,
+        source: &std::fs::File,
+        offset: u64,
+        length: u64,
+        sync: bool,
+    ) -> io::Result<()> {
         use std::{io::Seek, os::unix::fs::FileExt};
         self.inner.flush()?;
         let before = self.hasher.clone();
@@ -90,7 +97,13 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
             });
             let mut reader = source.try_clone()?;
             reader.seek(io::SeekFrom::Start(offset))?;
-            let copied = io::copy(&mut reader.take(length), target);
+            let copied = io::copy(&mut reader.take(length), target).and_then(|copied| {
+                if sync {
+                    target.sync_data().map(|()| copied)
+                } else {
+                    Ok(copied)
+                }
+            });
             let hashed =
                 hashing.join().unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
             if copied? != length {
@@ -141,8 +154,8 @@ mod tests {
         let mut appended = HashingWriter::new(io::BufWriter::new(target));
         appended.write_all(b"head").unwrap();
         // Past the end of the source: refused, and nothing of it stays.
-        assert!(appended.append_file_range(&source, 3_000_000, 1_000_000).is_err());
-        appended.append_file_range(&source, 100, 3_000_000).unwrap();
+        assert!(appended.append_file_range(&source, 3_000_000, 1_000_000, false).is_err());
+        appended.append_file_range(&source, 100, 3_000_000, true).unwrap();
         assert_eq!(appended.written(), plain.written());
         let (digest, writer, _) = appended.finish();
         assert_eq!(digest, plain.finish().0);

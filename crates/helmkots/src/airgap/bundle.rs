@@ -264,7 +264,8 @@ const END_OF_ARCHIVE: usize = 1024;
 /// Copies an earlier bundle's images member, exactly its span.
 fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>) -> io::Result<()> {
     let file = File::open(&reuse.bundle.path)?;
-    out.append_file_range(&file, reuse.span.offset, reuse.span.length)
+    // The member ends the bundle: sync it while the hash finishes.
+    out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
 }
 
 /// The `images/` storage root as a gzip member, streamed from the store.
