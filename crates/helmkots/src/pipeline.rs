@@ -294,12 +294,14 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let epoch = reproducible::source_date_epoch();
     let tree_name = checked.tree_name();
     let fingerprints = Fingerprints::new(&checked.release.root);
-    let fingerprint_name = format!("release-{}", fingerprint::name_hash(out_dir.join(&tree_name).as_str()));
+    // Absolute, so fingerprints and their file stamps mean the same tree from any directory.
+    let tree_dir = fingerprint::absolute(&out_dir.join(&tree_name));
+    let fingerprint_name = format!("release-{}", fingerprint::name_hash(tree_dir.as_str()));
     let prove = options.proof && on_path(HELM_PROGRAM);
-    if let Some(outcome) =
-        up_to_date(&checked, options, &fingerprints, &fingerprint_name, &out_dir.join(&tree_name), prove)?
+    if let Some(outcome) = up_to_date(&checked, options, &fingerprints, &fingerprint_name, &tree_dir, prove)?
     {
-        return Ok(outcome);
+        // Named as a run that writes it would name it.
+        return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
     }
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, epoch)?) };
     let plan = plan(checked, epoch, online.as_ref().map(|o| o.helm_cli.to_string()))?;
@@ -354,10 +356,11 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         online.lock.retain_only(used.iter().map(String::as_str));
         online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
         if let Some(bundle) = &bundle_temp {
-            online::remember_bundle(online, bundle, &dir.join(format!("{tree_name}.airgap")))?;
+            online::remember_bundle(online, bundle, &tree_dir.join(format!("{tree_name}.airgap")))?;
         }
     }
-    let stamp = ReleaseStamp { outputs: fingerprint::stamp_tree(&dir)?, proved: proof.is_some(), warnings };
+    let stamp =
+        ReleaseStamp { outputs: fingerprint::stamp_tree(&tree_dir)?, proved: proof.is_some(), warnings };
     fingerprints.put(&fingerprint_name, &release_key(&plan.checked, options, epoch)?, &stamp)?;
     Ok(ReleaseOutcome { dir, record, warnings: stamp.warnings, proof, up_to_date: false })
 }
