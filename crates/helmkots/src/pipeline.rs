@@ -180,9 +180,8 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
     Ok(set)
 }
 
-/// Computes every output without writing anything.
-pub fn plan(checked: Checked, epoch: u64, pinned_helm_cli: Option<String>) -> Result<Plan> {
-    let packaged = chart::package(&checked.chart, epoch)?;
+/// Computes every output without writing anything, around the packaged chart.
+pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<String>) -> Result<Plan> {
     let images = images(&checked)?;
     let mut warnings: Vec<String> = images.problems.iter().map(ToString::to_string).collect();
     let values = kots::kots_values(&checked.release, &checked.chart.values, &images)
@@ -303,8 +302,9 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         // Named as a run that writes it would name it.
         return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
     }
-    let mut online = if options.offline { None } else { Some(online::prepare(&checked, epoch)?) };
-    let plan = plan(checked, epoch, online.as_ref().map(|o| o.helm_cli.to_string()))?;
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
+    let plan = plan(checked, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     let mut warnings = plan.warnings.clone();
     let proof = if !options.proof {
         None
@@ -539,7 +539,8 @@ pub struct PreviewOptions {
 pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Preview> {
     use crate::kots_template::{self, Context, LocalRegistry};
     let checked = check(release_file)?;
-    let plan = plan(checked, reproducible::source_date_epoch(), None)?;
+    let packaged = chart::package(&checked.chart, reproducible::source_date_epoch())?;
+    let plan = plan(checked, packaged, None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set)
         .map_err(|error| Error::Preview(error.to_string()))?;
     if let Some(namespace) = &options.namespace {
@@ -700,7 +701,9 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let lock_path = release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&lock_path)?;
     let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };
-    let built = online::build_helm_cli(&checked, &registry, &mut lock, reproducible::source_date_epoch())?;
+    let epoch = reproducible::source_date_epoch();
+    let packaged = chart::package(&checked.chart, epoch)?;
+    let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
     let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");
     let parent = final_dir.parent().unwrap_or(&out_dir).to_path_buf();
     std::fs::create_dir_all(&parent).io_context("create", &parent)?;

@@ -8,7 +8,7 @@ use crate::{
         bundle::{self, AirgapMeta, BundleContents, MemberSpan, ReusableImages},
         pull::{self, PullOptions, PullRequest},
     },
-    chart,
+    chart::PackagedChart,
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
     error::{Error, IoContext, Result},
@@ -70,7 +70,7 @@ fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, hel
 /// Builds the helm-cli image on its (locked) base, pushes it to `[helm_cli] name`, and opens
 /// the store for the pulls. An image already built and pushed from the same inputs (its
 /// fingerprint matches) is neither built nor pushed again.
-pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
+pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Result<Online> {
     let release = &checked.release;
     let registry = Registry::new(RegistryOptions::from_env())?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
@@ -78,15 +78,15 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
     let fingerprints = Fingerprints::new(&release.root);
     let name = helm_cli_name(checked)?;
     let cached = fingerprints
-        .get::<String>(HELM_CLI_FINGERPRINT, &helm_cli_key(checked, &lock, &name, epoch)?)
+        .get::<String>(HELM_CLI_FINGERPRINT, &helm_cli_key(checked, &lock, &name, packaged, epoch))
         .and_then(|reference| ImageRef::parse(&reference).ok());
     let helm_cli = match cached {
         Some(reference) => reference,
         None => {
-            let image = build_helm_cli(checked, &registry, &mut lock, epoch)?;
+            let image = build_helm_cli(checked, &registry, &mut lock, packaged, epoch)?;
             let pushed = oci_image::push(&registry, &image, &name, None)?.reference;
             // Keyed after the build, when the lock pins the base the build resolved.
-            let key = helm_cli_key(checked, &lock, &name, epoch)?;
+            let key = helm_cli_key(checked, &lock, &name, packaged, epoch);
             fingerprints.put(HELM_CLI_FINGERPRINT, &key, &pushed.to_string())?;
             pushed
         }
@@ -95,13 +95,18 @@ pub fn prepare(checked: &Checked, epoch: u64) -> Result<Online> {
 }
 
 /// Everything the helm-cli image's bytes and its push target depend on.
-fn helm_cli_key(checked: &Checked, lock: &ImageLock, name: &ImageRef, epoch: u64) -> Result<Key> {
+fn helm_cli_key(
+    checked: &Checked,
+    lock: &ImageLock,
+    name: &ImageRef,
+    packaged: &PackagedChart,
+    epoch: u64,
+) -> Key {
     let helm_cli = &checked.release.helm_cli;
     let base = helm_cli.base.get_ref();
     // The lock holds references normalised, as `build_helm_cli` pins them.
     let normalised = ImageRef::parse(base).map(|base| base.to_string()).unwrap_or_else(|_| base.clone());
     let pinned = lock.get(&normalised).map(|digest| digest.oci()).unwrap_or_default();
-    let packaged = chart::package(&checked.chart, epoch)?;
     let mut key = KeyBuilder::new("helm-cli-image");
     key.program()
         .field("base", base.as_bytes())
@@ -113,7 +118,7 @@ fn helm_cli_key(checked: &Checked, lock: &ImageLock, name: &ImageRef, epoch: u64
         .field("revision", git_revision(&checked.release.root).unwrap_or_default().as_bytes())
         .field("epoch", epoch.to_string().as_bytes())
         .field("name", name.to_string().as_bytes());
-    Ok(key.finish())
+    key.finish()
 }
 
 /// `[helm_cli] name`, the repository the image is pushed to.
@@ -141,6 +146,7 @@ pub fn build_helm_cli(
     checked: &Checked,
     registry: &Registry,
     lock: &mut ImageLock,
+    packaged: &PackagedChart,
     epoch: u64,
 ) -> Result<HelmCliImage> {
     let release = &checked.release;
@@ -162,13 +168,12 @@ pub fn build_helm_cli(
         }
         _ => base.clone(),
     };
-    let packaged = chart::package(&checked.chart, epoch)?;
     let version = checked.chart.metadata.version.to_string();
     let revision = git_revision(&release.root);
     let spec = HelmCliSpec {
         workdir: &release.helm_cli.workdir,
         platform: &platform,
-        chart: &packaged,
+        chart: packaged,
         chart_version: &version,
         revision: revision.as_deref(),
         source: None,
