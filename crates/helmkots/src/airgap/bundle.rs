@@ -3,9 +3,11 @@
 //! directory when it skips images), then `images/` as a registry storage root.
 //!
 //! Streamed from the store, so memory stays flat whatever the image sizes; byte-reproducible
-//! (sorted entries, one timestamp, uid/gid 0). Layers are already compressed, so the outer
-//! gzip runs at [`BUNDLE_LEVEL`]: higher levels spend CPU for almost nothing on such data
-//! (see `cargo xtask bench`).
+//! (sorted entries, one timestamp, uid/gid 0). The gzip stream is several members back to
+//! back, which every gzip reader reads as one stream: the head (`airgap.yaml`, `app.tar.gz`),
+//! then the images, where layers that are already compressed are stored ([`STORED_LEVEL`])
+//! and everything else deflated at [`BUNDLE_LEVEL`] (see `cargo xtask bench`). The images
+//! part, members and all, can be copied from an earlier bundle ([`ReusableImages`]).
 
 use std::{
     fs::File,
@@ -25,8 +27,14 @@ use crate::{
     store::{self, BlobStore},
 };
 
-/// gzip level of the bundle.
+/// gzip level of what the bundle can still compress: `airgap.yaml`, `app.tar.gz`, manifests,
+/// configs, links, tar headers, and any layer a registry serves uncompressed.
 pub const BUNDLE_LEVEL: u32 = 1;
+
+/// gzip level of layers that are already compressed (gzip, zstd): stored, not deflated again.
+/// Deflating them costs about half of a cold release and gains nothing (`cargo xtask bench`
+/// measures every level on the bundle's tar: level 0 is as small and twice as fast).
+pub const STORED_LEVEL: u32 = 0;
 
 /// What `airgap.yaml` says besides the images.
 #[derive(Debug, Clone)]
@@ -168,7 +176,9 @@ pub struct BundleContents<'a> {
 /// of its content, which fixes its bytes), the timestamp and the compression.
 pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
     let mut key = KeyBuilder::new("airgap-images");
-    key.field("mtime", mtime.to_string().as_bytes()).field("level", BUNDLE_LEVEL.to_string().as_bytes());
+    key.field("mtime", mtime.to_string().as_bytes())
+        .field("level", BUNDLE_LEVEL.to_string().as_bytes())
+        .field("members", b"a member per run of entries at one level: compressed layers stored");
     for (path, content) in layout::files(images) {
         let value = match content {
             layout::Content::Blob(digest) => format!("blob {digest}"),
@@ -179,7 +189,7 @@ pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
     key.finish()
 }
 
-/// Writes the bundle to `out` (a new file) as two gzip members one after the other, which a
+/// Writes the bundle to `out` (a new file) as gzip members one after the other, which a
 /// gzip reader (Go's `compress/gzip`, which KOTS uses, GNU tar, flate2's `MultiGzDecoder`)
 /// reads as one stream: the head (`airgap.yaml`, `app.tar.gz`) and the images (`images/`
 /// and the end of the tar). A release whose manifests changed but whose images did not
@@ -268,7 +278,8 @@ fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>)
     out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
 }
 
-/// The `images/` storage root as a gzip member, streamed from the store.
+/// The `images/` storage root as gzip members, streamed from the store: a new member whenever
+/// the level changes, so already-compressed layers are stored and everything else deflated.
 fn write_images_member(
     out: Reporting<'_, impl Write>,
     store: &BlobStore,
@@ -279,7 +290,7 @@ fn write_images_member(
     let out_path = path_for_errors;
     // Progress counts the tar bytes going in (what `uncompressedSize` counts), not the
     // compressed bytes coming out.
-    let mut builder = tar::Builder::new(out.map(|inner| reproducible::gzip_writer(inner, BUNDLE_LEVEL)));
+    let mut builder = tar::Builder::new(out.map(|inner| Members::new(inner, BUNDLE_LEVEL)));
     // Directories and files in one sorted walk, so each directory precedes its contents.
     let mut entries: Vec<(String, Option<&layout::Content>)> = std::iter::once(("images".to_string(), None))
         .chain(layout::directories(files.keys()).into_iter().map(|dir| (format!("images/{dir}"), None)))
@@ -287,6 +298,11 @@ fn write_images_member(
         .collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, content) in entries {
+        let level = match content {
+            Some(layout::Content::Blob(digest)) => blob_level(store, digest)?,
+            _ => BUNDLE_LEVEL,
+        };
+        builder.get_mut().inner.switch_to(level).io_context("write", out_path)?;
         match content {
             None => {
                 let mut header = reproducible::dir_header(mtime);
@@ -308,6 +324,65 @@ fn write_images_member(
     }
     builder.into_inner().io_context("write", out_path)?.inner.finish().io_context("write", out_path)?;
     Ok(())
+}
+
+/// [`STORED_LEVEL`] for a blob whose first bytes are a gzip or zstd header, else
+/// [`BUNDLE_LEVEL`].
+fn blob_level(store: &BlobStore, digest: &crate::digest::Sha256Digest) -> Result<u32> {
+    const GZIP: &[u8] = &[0x1f, 0x8b];
+    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+    let mut magic = Vec::with_capacity(4);
+    io::Read::read_to_end(&mut io::Read::take(store::open_blob(store, digest)?, 4), &mut magic)
+        .io_context("read", store.path(digest))?;
+    Ok(if magic.starts_with(GZIP) || magic.starts_with(ZSTD) { STORED_LEVEL } else { BUNDLE_LEVEL })
+}
+
+/// The writer under the images tar: gzip members one after another, a new one whenever the
+/// level changes. Gzip readers read them as one stream.
+struct Members<W: Write> {
+    encoder: Option<flate2::write::GzEncoder<W>>,
+    level: u32,
+}
+
+impl<W: Write> Members<W> {
+    fn new(out: W, level: u32) -> Members<W> {
+        Members { encoder: Some(reproducible::gzip_writer(out, level)), level }
+    }
+
+    /// Ends the current member and starts one at `level`, unless it is at that level already.
+    fn switch_to(&mut self, level: u32) -> io::Result<()> {
+        if level != self.level {
+            let out = self.encoder()?;
+            self.encoder = Some(reproducible::gzip_writer(out.finish()?, level));
+            self.level = level;
+        }
+        Ok(())
+    }
+
+    /// Ends the last member.
+    fn finish(mut self) -> io::Result<W> {
+        self.encoder()?.finish()
+    }
+
+    fn encoder(&mut self) -> io::Result<flate2::write::GzEncoder<W>> {
+        self.encoder.take().ok_or_else(|| io::Error::other("gzip member already finished"))
+    }
+}
+
+impl<W: Write> Write for Members<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.encoder {
+            Some(encoder) => encoder.write(buf),
+            None => Err(io::Error::other("gzip member already finished")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.encoder {
+            Some(encoder) => encoder.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A writer that reports [`Event::BundleBytes`] every few MiB written through it.

@@ -431,6 +431,36 @@ mod tests {
         assert!(contents.blobs.contains(&layer_digest.hex()));
     }
 
+    #[test]
+    fn compressed_layers_are_stored_and_the_rest_deflated() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap();
+        // Incompressible bytes behind a gzip header: stored, so the bundle outgrows the layer.
+        let mut noise = vec![0x1f, 0x8b];
+        let mut state = 0x2545_f491_u32;
+        noise.extend((0..400_000).map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        }));
+        let (stored, _) = bundle_of(&subdir(dir, "stored"), &noise);
+        let stored_size = std::fs::metadata(&stored).unwrap().len();
+        assert!(stored_size > noise.len() as u64, "{stored_size}");
+        assert!(verify_bundle(&stored, None).unwrap().passed());
+        // A layer of zeros without a gzip header (an uncompressed layer): deflated.
+        let zeros = vec![0u8; 400_000];
+        let (deflated, _) = bundle_of(&subdir(dir, "deflated"), &zeros);
+        assert!(std::fs::metadata(&deflated).unwrap().len() < 20_000);
+        assert!(verify_bundle(&deflated, None).unwrap().passed());
+    }
+
+    fn subdir(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
+        let path = dir.join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    }
+
     /// A gzip tar of `entries` (a path ending in `/` is a directory).
     fn tar_gz(path: &Utf8Path, entries: &[(&str, &[u8])]) {
         let file = File::create(path).unwrap();
