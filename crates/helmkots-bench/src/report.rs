@@ -176,7 +176,9 @@ impl Report {
             Ok(gzip) => {
                 for level in &gzip.levels {
                     let chosen = if level.level == helmkots::airgap::bundle::BUNDLE_LEVEL {
-                        "  <- BUNDLE_LEVEL"
+                        "  <- BUNDLE_LEVEL (all but compressed layers)"
+                    } else if level.level == helmkots::airgap::bundle::STORED_LEVEL {
+                        "  <- STORED_LEVEL (compressed layers)"
                     } else {
                         ""
                     };

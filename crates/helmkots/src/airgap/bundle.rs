@@ -31,9 +31,9 @@ use crate::{
 /// configs, links, tar headers, and any layer a registry serves uncompressed.
 pub const BUNDLE_LEVEL: u32 = 1;
 
-/// gzip level of layers that are already compressed (gzip, zstd): stored, not deflated again.
-/// Deflating them costs about half of a cold release and gains nothing (`cargo xtask bench`
-/// measures every level on the bundle's tar: level 0 is as small and twice as fast).
+/// gzip level of layers that are already compressed (gzip, zstd): stored, not deflated again,
+/// framed by [`reproducible::StoredGzip`]. Deflating them cost about half of a cold release
+/// and gained nothing (`cargo xtask bench` measures every level on the bundle's tar).
 pub const STORED_LEVEL: u32 = 0;
 
 /// What `airgap.yaml` says besides the images.
@@ -176,7 +176,9 @@ pub struct BundleContents<'a> {
 /// of its content, which fixes its bytes), the timestamp and the compression.
 pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
     let mut key = KeyBuilder::new("airgap-images");
-    key.field("mtime", mtime.to_string().as_bytes())
+    // The program too: another build of helmkots may frame the same files differently.
+    key.program()
+        .field("mtime", mtime.to_string().as_bytes())
         .field("level", BUNDLE_LEVEL.to_string().as_bytes())
         .field("members", b"a member per run of entries at one level: compressed layers stored");
     for (path, content) in layout::files(images) {
@@ -290,7 +292,8 @@ fn write_images_member(
     let out_path = path_for_errors;
     // Progress counts the tar bytes going in (what `uncompressedSize` counts), not the
     // compressed bytes coming out.
-    let mut builder = tar::Builder::new(out.map(|inner| Members::new(inner, BUNDLE_LEVEL)));
+    let members = out.try_map(|inner| Members::new(inner, BUNDLE_LEVEL)).io_context("write", out_path)?;
+    let mut builder = tar::Builder::new(members);
     // Directories and files in one sorted walk, so each directory precedes its contents.
     let mut entries: Vec<(String, Option<&layout::Content>)> = std::iter::once(("images".to_string(), None))
         .chain(layout::directories(files.keys()).into_iter().map(|dir| (format!("images/{dir}"), None)))
@@ -340,20 +343,52 @@ fn blob_level(store: &BlobStore, digest: &crate::digest::Sha256Digest) -> Result
 /// The writer under the images tar: gzip members one after another, a new one whenever the
 /// level changes. Gzip readers read them as one stream.
 struct Members<W: Write> {
-    encoder: Option<flate2::write::GzEncoder<W>>,
+    member: Option<Member<W>>,
     level: u32,
 }
 
+/// One gzip member being written.
+enum Member<W: Write> {
+    /// Stored blocks, framed by hand ([`STORED_LEVEL`]).
+    Stored(reproducible::StoredGzip<W>),
+    /// Deflated by flate2.
+    Deflated(flate2::write::GzEncoder<W>),
+}
+
+impl<W: Write> Member<W> {
+    fn start(out: W, level: u32) -> io::Result<Member<W>> {
+        Ok(if level == STORED_LEVEL {
+            Member::Stored(reproducible::StoredGzip::new(out)?)
+        } else {
+            Member::Deflated(reproducible::gzip_writer(out, level))
+        })
+    }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Member::Stored(member) => member.finish(),
+            Member::Deflated(member) => member.finish(),
+        }
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Member::Stored(member) => member,
+            Member::Deflated(member) => member,
+        }
+    }
+}
+
 impl<W: Write> Members<W> {
-    fn new(out: W, level: u32) -> Members<W> {
-        Members { encoder: Some(reproducible::gzip_writer(out, level)), level }
+    fn new(out: W, level: u32) -> io::Result<Members<W>> {
+        Ok(Members { member: Some(Member::start(out, level)?), level })
     }
 
     /// Ends the current member and starts one at `level`, unless it is at that level already.
     fn switch_to(&mut self, level: u32) -> io::Result<()> {
         if level != self.level {
-            let out = self.encoder()?;
-            self.encoder = Some(reproducible::gzip_writer(out.finish()?, level));
+            let out = self.take()?.finish()?;
+            self.member = Some(Member::start(out, level)?);
             self.level = level;
         }
         Ok(())
@@ -361,25 +396,25 @@ impl<W: Write> Members<W> {
 
     /// Ends the last member.
     fn finish(mut self) -> io::Result<W> {
-        self.encoder()?.finish()
+        self.take()?.finish()
     }
 
-    fn encoder(&mut self) -> io::Result<flate2::write::GzEncoder<W>> {
-        self.encoder.take().ok_or_else(|| io::Error::other("gzip member already finished"))
+    fn take(&mut self) -> io::Result<Member<W>> {
+        self.member.take().ok_or_else(|| io::Error::other("gzip member already finished"))
     }
 }
 
 impl<W: Write> Write for Members<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.encoder {
-            Some(encoder) => encoder.write(buf),
+        match &mut self.member {
+            Some(member) => member.writer().write(buf),
             None => Err(io::Error::other("gzip member already finished")),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.encoder {
-            Some(encoder) => encoder.flush(),
+        match &mut self.member {
+            Some(member) => member.writer().flush(),
             None => Ok(()),
         }
     }
@@ -403,14 +438,14 @@ impl<'p, W: Write> Reporting<'p, W> {
     }
 
     /// The same counting around another writer (one that wraps this one's).
-    fn map<V: Write>(self, wrap: impl FnOnce(W) -> V) -> Reporting<'p, V> {
-        Reporting {
-            inner: wrap(self.inner),
+    fn try_map<V: Write>(self, wrap: impl FnOnce(W) -> io::Result<V>) -> io::Result<Reporting<'p, V>> {
+        Ok(Reporting {
+            inner: wrap(self.inner)?,
             written: self.written,
             reported: self.reported,
             total: self.total,
             progress: self.progress,
-        }
+        })
     }
 }
 
