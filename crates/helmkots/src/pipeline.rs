@@ -277,7 +277,7 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// fingerprint matches, see [`release_key`]) and the tree is as it was left, nothing is done
 /// and the outcome says `up_to_date`. Otherwise the expensive steps still skip what they can:
 /// an unchanged helm-cli image is not rebuilt or pushed, blobs in the store are not fetched,
-/// and an unchanged set of images is copied from the last bundle, not compressed again.
+/// and an unchanged set of images is copied from the last bundle, not packed again.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let mut checked = check(&options.release_file)?;
     if let Some(channel_id) = &options.channel_id {

@@ -286,7 +286,7 @@ pub fn bundle(
 }
 
 /// Records where the bundle's images member now lies (`bundle` has been moved to `path`), so
-/// the next bundle with the same images copies it instead of compressing every layer.
+/// the next bundle with the same images copies it instead of packing it again from the store.
 pub fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8Path) -> Result<()> {
     let stamp = FileStamp::of(path).io_context("read", path)?;
     let (key, span) = &bundle.images;
