@@ -111,7 +111,16 @@ impl Context {
                 ConfigValue { value: None, default: item.default.clone() },
             );
         }
+        let items: BTreeMap<&str, &crate::release::ConfigItem> = release
+            .config
+            .iter()
+            .flat_map(|group| &group.items)
+            .map(|item| (item.name.get_ref().as_str(), item))
+            .collect();
         for (name, value) in set {
+            if let Some(item) = items.get(name.as_str()) {
+                check_value(item, value)?;
+            }
             match config.get_mut(name) {
                 Some(item) => item.value = Some(value.clone()),
                 None => {
@@ -132,6 +141,28 @@ impl Context {
     }
 }
 
+/// A value the admin console could not give `item`: a bool other than `0`/`1`, a choice it
+/// does not offer, or any value for an item that holds none (a label or heading).
+fn check_value(item: &crate::release::ConfigItem, value: &str) -> Result<(), ContextError> {
+    use crate::release::ItemType;
+    let allowed: Option<Vec<String>> = match item.item_type {
+        ItemType::Bool => Some(vec!["0".into(), "1".into()]),
+        ItemType::SelectOne | ItemType::Radio | ItemType::Dropdown => {
+            Some(item.choices.iter().map(|choice| choice.name.clone()).collect())
+        }
+        ItemType::Label | ItemType::Heading => Some(Vec::new()),
+        _ => None,
+    };
+    match allowed {
+        Some(allowed) if !allowed.iter().any(|a| a == value) => Err(ContextError::InvalidValue {
+            name: item.name.get_ref().clone(),
+            value: value.to_string(),
+            allowed,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Why a [`Context`] cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -146,6 +177,19 @@ pub enum ContextError {
         name: String,
         /// The closest item name, if one is close.
         suggestion: Option<String>,
+    },
+    /// A value the item cannot hold.
+    #[error(
+        "config item `{name}` cannot be `{value}`: {}",
+        if allowed.is_empty() { "it holds no value".to_string() } else { format!("it is one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")) }
+    )]
+    InvalidValue {
+        /// The item.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What it can be (empty: nothing).
+        allowed: Vec<String>,
     },
 }
 

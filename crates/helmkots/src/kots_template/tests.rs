@@ -765,6 +765,19 @@ default = "2"
 name = "greeting"
 title = "Greeting"
 type = "text"
+
+[[config.groups.items]]
+name = "tls"
+title = "TLS"
+type = "bool"
+default = "0"
+
+[[config.groups.items]]
+name = "size"
+title = "Size"
+type = "radio"
+default = "small"
+choices = [{ name = "small", title = "Small" }, { name = "large", title = "Large" }]
 "#;
     let release = crate::release::parse(camino::Utf8Path::new("release.toml"), release_toml).unwrap();
     let set = BTreeMap::from([("greeting".to_string(), "hi".to_string())]);
@@ -782,4 +795,14 @@ type = "text"
         Context::from_release(&release, &typo).err().map(|error| error.to_string()),
         Some("no config item named `replica` (did you mean `replicas`?)".to_string())
     );
+    for (item, value, allowed) in [("tls", "yes", "`0`, `1`"), ("size", "huge", "`small`, `large`")] {
+        let wrong = BTreeMap::from([(item.to_string(), value.to_string())]);
+        assert_eq!(
+            Context::from_release(&release, &wrong).err().map(|error| error.to_string()),
+            Some(format!("config item `{item}` cannot be `{value}`: it is one of {allowed}"))
+        );
+    }
+    let right =
+        BTreeMap::from([("tls".to_string(), "1".to_string()), ("size".to_string(), "large".to_string())]);
+    assert!(Context::from_release(&release, &right).is_ok());
 }
