@@ -26,6 +26,13 @@ use crate::{
     error::{Error, IoContext, Result},
 };
 
+/// How long a private temporary download may sit untouched before [`BlobStore::sweep`]
+/// removes it.
+pub const TMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// How long a partial download may sit untouched before [`BlobStore::sweep`] removes it.
+pub const PARTIAL_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
 /// The store directory under the release file's folder.
 pub const DEFAULT_DIR: &str = "target/helmkots-store";
 
@@ -41,7 +48,36 @@ impl BlobStore {
         for dir in [root.join("blobs/sha256"), root.join("tmp"), root.join("partial")] {
             fs::create_dir_all(&dir).io_context("create", &dir)?;
         }
-        Ok(BlobStore { root: root.to_path_buf() })
+        let store = BlobStore { root: root.to_path_buf() };
+        store.sweep(std::time::SystemTime::now());
+        Ok(store)
+    }
+
+    /// Removes what killed or abandoned downloads left behind, best effort: private temporary
+    /// files untouched for [`TMP_MAX_AGE`] (a live download writes to its file all along),
+    /// and partial downloads untouched for [`PARTIAL_MAX_AGE`] that no process holds locked
+    /// (a blob nobody asked for in that long is unlikely to be asked for again).
+    pub fn sweep(&self, now: std::time::SystemTime) {
+        let stale = |entry: &fs::DirEntry, max_age: std::time::Duration| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|age| age > max_age))
+        };
+        for entry in fs::read_dir(self.root.join("tmp")).into_iter().flatten().flatten() {
+            if stale(&entry, TMP_MAX_AGE) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        for entry in fs::read_dir(self.root.join("partial")).into_iter().flatten().flatten() {
+            if !stale(&entry, PARTIAL_MAX_AGE) {
+                continue;
+            }
+            let Ok(file) = OpenOptions::new().write(true).open(entry.path()) else { continue };
+            if fs4::fs_std::FileExt::try_lock_exclusive(&file).unwrap_or(false) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// The store's root directory.
@@ -421,5 +457,29 @@ mod tests {
         partial.write_all(b"abcdef").unwrap();
         partial.commit().unwrap();
         assert_eq!(store.read(&digest).unwrap(), b"abcdef");
+    }
+
+    #[test]
+    fn sweep_removes_only_old_leftovers_no_one_holds() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(Utf8Path::from_path(temp.path()).unwrap()).unwrap();
+        let root = store.root().to_path_buf();
+        let write = |relative: &str| {
+            fs::write(root.join(relative), b"x").unwrap();
+            root.join(relative)
+        };
+        let (old_tmp, new_tmp) = (write("tmp/blob-old"), write("tmp/blob-new"));
+        let (old_partial, held_partial) = (write("partial/aa"), write("partial/bb"));
+        let held = OpenOptions::new().write(true).open(&held_partial).unwrap();
+        assert!(fs4::fs_std::FileExt::try_lock_exclusive(&held).unwrap());
+        let now = std::time::SystemTime::now();
+        let long_ago = now - PARTIAL_MAX_AGE - std::time::Duration::from_secs(60);
+        for path in [&old_tmp, &old_partial, &held_partial] {
+            File::options().write(true).open(path).unwrap().set_modified(long_ago).unwrap();
+        }
+        store.sweep(now);
+        assert!(!old_tmp.exists() && !old_partial.exists(), "old leftovers stay");
+        assert!(new_tmp.exists(), "a recent temporary file is a live download");
+        assert!(held_partial.exists(), "a partial download another process holds stays");
     }
 }
