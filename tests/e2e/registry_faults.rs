@@ -461,3 +461,28 @@ fn a_release_killed_mid_blob_resumes_on_the_next_run() {
     fixture.verify("out");
     fixture.assert_store_sound();
 }
+
+// --- two processes, one store ------------------------------------------------------------------
+
+#[test]
+fn two_releases_sharing_one_store_at_once_both_complete() {
+    let fixture = Fixture::new(testdir!());
+    // Slow enough that both processes are pulling the big layer at the same time.
+    fixture.proxy.set_fault(Fault::Throttle { chunk: 64 * 1024, pause: Duration::from_millis(5) });
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| fixture.release("out-a"));
+        let second = scope.spawn(|| fixture.release("out-b"));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    first.assert_success();
+    second.assert_success();
+    assert_eq!(
+        sha256_file(fixture.bundle("out-a")),
+        sha256_file(fixture.bundle("out-b")),
+        "two concurrent releases wrote different bundles"
+    );
+    fixture.verify("out-a");
+    fixture.verify("out-b");
+    fixture.assert_store_sound();
+    assert_eq!(count(&fixture.store().join("partial")), 0, "no partial download is left");
+}
