@@ -14,14 +14,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use camino::Utf8Path;
 use helmkots::{
-    oci_image::{
-        json::to_canonical_vec,
-        layer::{build_layer, Layer, LayerEntry},
-        layout::{write_blob_bytes, write_index},
-    },
-    registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
+    oci_image::layer::{build_layer, Layer, LayerEntry},
+    registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     assert_tree_intact,
@@ -45,45 +40,6 @@ fn small_layer(name: &str, seed: u8, size: usize) -> Layer {
         LayerEntry::File { path: format!("opt/{name}"), data, executable: false },
     ];
     build_layer(&entries, EPOCH, OCI_LAYER_GZIP).expect("build layer")
-}
-
-/// Pushes a linux/amd64 OCI image with `layers` to `registry`'s `repo_tag` (via an OCI layout
-/// and `skopeo copy`); returns the manifest digest.
-fn seed_layered(registry: &TestRegistry, repo_tag: &str, layers: &[&Layer]) -> String {
-    let layout = tempfile::tempdir().expect("temp dir");
-    let dir = Utf8Path::from_path(layout.path()).expect("utf-8 temp dir");
-    for layer in layers {
-        write_blob_bytes(dir, &layer.blob).expect("layer blob");
-    }
-    let config = to_canonical_vec(&json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2000-01-01T00:00:00Z",
-        "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id.oci()).collect::<Vec<_>>()},
-    }));
-    let config_file = write_blob_bytes(dir, &config).expect("config blob");
-    let manifest = to_canonical_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": config_file.sha256.oci(), "size": config_file.size},
-        "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER_GZIP, "digest": l.digest.oci(), "size": l.blob.len()})).collect::<Vec<_>>(),
-    }));
-    let manifest_file = write_blob_bytes(dir, &manifest).expect("manifest blob");
-    let descriptor = Descriptor {
-        media_type: OCI_MANIFEST.to_string(),
-        digest: manifest_file.sha256,
-        size: manifest_file.size,
-        platform: None,
-    };
-    let tag = repo_tag.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-    write_index(dir, &[(descriptor, Some(tag.to_string()))]).expect("index.json");
-    let (ok, output) = run(Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:{tag}", layout.path().display()))
-        .arg(format!("docker://{}", registry.image(repo_tag))));
-    assert!(ok, "skopeo copy to {repo_tag} failed:\n{output}\n{}", registry.log());
-    manifest_file.sha256.oci()
 }
 
 /// `sha256:<hex>` of what `reference` resolves to, as `skopeo inspect --raw` reads it.
@@ -119,9 +75,9 @@ fn seed(registry: &TestRegistry) -> Seeds {
     let own_one = small_layer("one.txt", 2, 4096);
     let own_four = small_layer("four.txt", 3, 4096);
     let own_three = small_layer("three.txt", 4, 4096);
-    let one_digest = seed_layered(registry, "a/one:1", &[&shared, &own_one]);
-    let four_digest = seed_layered(registry, "d/four:4", &[&shared, &own_four]);
-    let three_digest = seed_layered(registry, "c/three:3", &[&own_three]);
+    let one_digest = registry.seed_layers("a/one:1", &[&shared, &own_one]);
+    let four_digest = registry.seed_layers("d/four:4", &[&shared, &own_four]);
+    let three_digest = registry.seed_layers("c/three:3", &[&own_three]);
     let two = registry.seed_multi_platform("b/two:2");
     let (index_digest, index) = raw_digest(&two.reference);
     assert_eq!(index_digest, two.digest);
@@ -768,7 +724,7 @@ fn the_lock_pins_a_moved_tag_until_lock_update() {
     assert!(locked["images"].get(format!("{}@{}", fixture.image("c/three"), seeds.three_digest)).is_none());
 
     // The tag moves upstream; the release still ships what the lock pins.
-    let moved = seed_layered(&fixture.registry, "a/one:1", &[&small_layer("moved.txt", 9, 1024)]);
+    let moved = fixture.registry.seed_layers("a/one:1", &[&small_layer("moved.txt", 9, 1024)]);
     assert_ne!(moved, seeds.one_digest);
     fixture.release("out").assert_success();
     let bundle = fixture.dir.join("out").join(TREE).join(format!("{TREE}.airgap"));

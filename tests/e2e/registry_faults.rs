@@ -9,22 +9,16 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Command,
     time::{Duration, Instant},
 };
 
-use camino::Utf8Path;
 use helmkots::{
-    oci_image::{
-        json::to_canonical_vec,
-        layer::{build_layer, Layer, LayerEntry},
-        layout::{write_blob_bytes, write_index},
-    },
-    registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
+    oci_image::layer::{build_layer, Layer, LayerEntry},
+    registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     fault_proxy::{Fault, FaultProxy},
-    registry::{run, TestRegistry},
+    registry::TestRegistry,
     sha256_file, testdir, TestCommand, TestDir, TestOutput,
 };
 use serde_json::json;
@@ -56,44 +50,6 @@ fn random_layer(name: &str, seed: u64, size: usize) -> Layer {
     build_layer(&entries, EPOCH, OCI_LAYER_GZIP).expect("build layer")
 }
 
-/// Pushes a linux/amd64 OCI image with `layers` to `registry`'s `repo_tag` (via an OCI layout
-/// and `skopeo copy`).
-fn seed_layered(registry: &TestRegistry, repo_tag: &str, layers: &[&Layer]) {
-    let layout = tempfile::tempdir().expect("temp dir");
-    let dir = Utf8Path::from_path(layout.path()).expect("utf-8 temp dir");
-    for layer in layers {
-        write_blob_bytes(dir, &layer.blob).expect("layer blob");
-    }
-    let config = to_canonical_vec(&json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2000-01-01T00:00:00Z",
-        "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id.oci()).collect::<Vec<_>>()},
-    }));
-    let config_file = write_blob_bytes(dir, &config).expect("config blob");
-    let manifest = to_canonical_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": config_file.sha256.oci(), "size": config_file.size},
-        "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER_GZIP, "digest": l.digest.oci(), "size": l.blob.len()})).collect::<Vec<_>>(),
-    }));
-    let manifest_file = write_blob_bytes(dir, &manifest).expect("manifest blob");
-    let descriptor = Descriptor {
-        media_type: OCI_MANIFEST.to_string(),
-        digest: manifest_file.sha256,
-        size: manifest_file.size,
-        platform: None,
-    };
-    let tag = repo_tag.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-    write_index(dir, &[(descriptor, Some(tag.to_string()))]).expect("index.json");
-    let (ok, output) = run(Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:{tag}", layout.path().display()))
-        .arg(format!("docker://{}", registry.image(repo_tag))));
-    assert!(ok, "skopeo copy to {repo_tag} failed:\n{output}\n{}", registry.log());
-}
-
 /// A release whose chart images (`a/big:1` with a multi-MB layer, `b/small:1`) come through a
 /// fault proxy; the helm-cli base and push go to the registry directly.
 struct Fixture {
@@ -115,8 +71,8 @@ impl Fixture {
         let base = registry.seed_busybox("base/busybox:1");
         let big = random_layer("big.bin", 1, BIG);
         let small = random_layer("small.bin", 2, 8 * 1024);
-        seed_layered(&registry, "a/big:1", &[&big]);
-        seed_layered(&registry, "b/small:1", &[&small]);
+        registry.seed_layers("a/big:1", &[&big]);
+        registry.seed_layers("b/small:1", &[&small]);
         let proxy = FaultProxy::start(&registry.host(), Fault::None);
         let chart_host = proxy.host();
         dir.write(

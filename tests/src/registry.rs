@@ -136,6 +136,26 @@ impl TestRegistry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
+    /// Pushes a linux/amd64 OCI image with `layers` (e.g. made with `layer::build_layer`) to
+    /// `repo_tag` (via an OCI layout and `skopeo copy`); returns the manifest digest.
+    pub fn seed_layers(&self, repo_tag: &str, layers: &[&Layer]) -> String {
+        let layout = tempfile::tempdir().expect("temp dir");
+        let dir = Utf8Path::from_path(layout.path()).expect("utf-8 temp dir");
+        let config = json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2000-01-01T00:00:00Z",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id.oci()).collect::<Vec<_>>()},
+        });
+        let descriptor = write_image(dir, &config, layers);
+        let manifest_digest = descriptor.digest.oci();
+        let tag = tag_of(repo_tag);
+        write_index(dir, &[(descriptor, Some(tag.to_string()))]).expect("index.json");
+        self.skopeo_push(layout.path(), tag, repo_tag, false);
+        manifest_digest
+    }
+
     /// Pushes a one-layer busybox image for linux/amd64 (`bin/busybox`, `bin/sh` → busybox;
     /// `Entrypoint ["/bin/sh"]`, `Cmd ["-c", "true"]`, `User 1000`, an `Env`) to `repo_tag`.
     pub fn seed_busybox(&self, repo_tag: &str) -> SeededImage {
@@ -287,7 +307,6 @@ fn write_platform_image(
     entries: Vec<LayerEntry>,
 ) -> (Descriptor, Layer) {
     let layer = build_layer(&entries, 946_684_800, OCI_LAYER_GZIP).expect("busybox layer");
-    write_blob_bytes(dir, &layer.blob).expect("layer blob");
     let mut config = json!({
         "architecture": architecture,
         "os": "linux",
@@ -306,22 +325,30 @@ fn write_platform_image(
     if let Some(variant) = variant {
         config["variant"] = json!(variant);
     }
-    let config = to_canonical_vec(&config);
-    let config_file = write_blob_bytes(dir, &config).expect("config blob");
+    let descriptor = write_image(dir, &config, &[&layer]);
+    (descriptor, layer)
+}
+
+/// Writes an image's layers, its config and its manifest into the OCI layout `dir`; returns
+/// the manifest's descriptor.
+fn write_image(dir: &Utf8Path, config: &serde_json::Value, layers: &[&Layer]) -> Descriptor {
+    for layer in layers {
+        write_blob_bytes(dir, &layer.blob).expect("layer blob");
+    }
+    let config_file = write_blob_bytes(dir, &to_canonical_vec(config)).expect("config blob");
     let manifest = to_canonical_vec(&json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config_file.sha256.oci(), "size": config_file.size},
-        "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": layer.digest.oci(), "size": layer.blob.len()}],
+        "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER_GZIP, "digest": l.digest.oci(), "size": l.blob.len()})).collect::<Vec<_>>(),
     }));
     let manifest_file = write_blob_bytes(dir, &manifest).expect("manifest blob");
-    let descriptor = Descriptor {
+    Descriptor {
         media_type: OCI_MANIFEST.to_string(),
         digest: manifest_file.sha256,
         size: manifest_file.size,
         platform: None,
-    };
-    (descriptor, layer)
+    }
 }
 
 /// Every regular file under `dir`, recursively (for "no secret in any file" checks).
