@@ -95,18 +95,8 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
             _ => problems.push(format!("{CHECKSUMS_FILE} line {} is not `<sha256>  <path>`", number + 1)),
         }
     }
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|error| Error::Io {
-            action: "read",
-            path: dir.to_path_buf(),
-            source: error.into(),
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let path = Utf8Path::from_path(entry.path())
-            .ok_or_else(|| Error::NonUtf8Path(entry.path().display().to_string()))?;
-        let relative = path.strip_prefix(dir).map(|p| p.as_str().replace('\\', "/")).unwrap_or_default();
+    for file in crate::tree_files::tree_files(dir)? {
+        let (path, relative) = (&file.path, file.relative);
         if relative == CHECKSUMS_FILE {
             continue;
         }

@@ -98,20 +98,10 @@ impl FileStamp {
 
 /// The stamps of every file under `dir`, sorted by path.
 pub fn stamp_tree(dir: &Utf8Path) -> Result<Vec<FileStamp>> {
-    let mut stamps = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|error| crate::error::Error::Io {
-            action: "read",
-            path: dir.to_path_buf(),
-            source: error.into(),
-        })?;
-        if entry.file_type().is_file() {
-            let path = Utf8Path::from_path(entry.path())
-                .ok_or_else(|| crate::error::Error::NonUtf8Path(entry.path().display().to_string()))?;
-            stamps.push(FileStamp::of(path).io_context("read", path)?);
-        }
-    }
-    Ok(stamps)
+    crate::tree_files::tree_files(dir)?
+        .iter()
+        .map(|file| FileStamp::of(&file.path).io_context("read", &file.path))
+        .collect()
 }
 
 /// Whether `dir` holds exactly the files of `stamps`, each unchanged.

@@ -32,6 +32,7 @@ pub mod release;
 pub mod rendered_images;
 pub mod reproducible;
 pub mod store;
+pub mod tree_files;
 pub mod value_path;
 pub mod values_yaml;
 

@@ -251,23 +251,10 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|error| Error::Io {
-            action: "read",
-            path: dir.to_path_buf(),
-            source: error.into(),
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let path = Utf8Path::from_path(entry.path())
-            .ok_or_else(|| Error::NonUtf8Path(entry.path().display().to_string()))?;
-        let relative = path.strip_prefix(dir).map(|p| p.as_str().replace('\\', "/")).unwrap_or_default();
-        let bytes = std::fs::read(path).io_context("read", path)?;
-        files.push((relative, bytes));
-    }
-    Ok(files)
+    crate::tree_files::tree_files(dir)?
+        .into_iter()
+        .map(|file| Ok((file.relative, std::fs::read(&file.path).io_context("read", &file.path)?)))
+        .collect()
 }
 
 /// Builds the release tree `dist/<slug>-<version>/`: offline, the chart, manifests and build
