@@ -284,8 +284,11 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let tree_dir = fingerprint::absolute(&out_dir.join(&tree_name));
     let fingerprint_name = format!("release-{}", fingerprint::name_hash(tree_dir.as_str()));
     let prove = options.proof && on_path(HELM_PROGRAM);
-    if let Some(outcome) = up_to_date(&checked, options, &fingerprints, &fingerprint_name, &tree_dir, prove)?
-    {
+    // The inputs are read and hashed once: for the key now, the record and the key at the end.
+    let inputs = input_records(&checked)?;
+    let key_inputs = release_key_inputs(&checked, options, epoch, &inputs)?;
+    let key = release_key(&key_inputs, &checked.release, options.offline);
+    if let Some(outcome) = up_to_date(&key, &fingerprints, &fingerprint_name, &tree_dir, prove) {
         // Named as a run that writes it would name it.
         return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
     }
@@ -315,7 +318,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         tree.insert_moved(format!("{tree_name}.airgap"), bundle.path.clone(), bundle.sha256, bundle.size);
         bundle_temp = Some(bundle);
     }
-    let mut record = build_record(&plan.checked, &tree, epoch)?;
+    let mut record = build_record(&plan.checked, &tree, epoch, inputs);
     if let (Some(bundle), Some(online)) = (&bundle_temp, &online) {
         record.airgap = Some(lock::AirgapRecord {
             path: format!("{tree_name}.airgap"),
@@ -348,7 +351,9 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     }
     let stamp =
         ReleaseStamp { outputs: fingerprint::stamp_tree(&tree_dir)?, proved: proof.is_some(), warnings };
-    fingerprints.put(&fingerprint_name, &release_key(&plan.checked, options, epoch)?, &stamp)?;
+    // Keyed again: the run has just written the image lock.
+    let key = release_key(&key_inputs, &plan.checked.release, options.offline);
+    fingerprints.put(&fingerprint_name, &key, &stamp)?;
     Ok(ReleaseOutcome { dir, record, warnings: stamp.warnings, proof, up_to_date: false })
 }
 
@@ -366,37 +371,37 @@ struct ReleaseStamp {
 /// The outcome of a release that has nothing to do: its fingerprint matches, its tree is as
 /// written, and the proof ran for it if one is wanted now.
 fn up_to_date(
-    checked: &Checked,
-    options: &ReleaseOptions,
+    key: &fingerprint::Key,
     fingerprints: &Fingerprints,
     name: &str,
     dir: &Utf8Path,
     prove: bool,
-) -> Result<Option<ReleaseOutcome>> {
-    let key = release_key(checked, options, reproducible::source_date_epoch())?;
-    let Some(stamp) = fingerprints.get::<ReleaseStamp>(name, &key) else { return Ok(None) };
+) -> Option<ReleaseOutcome> {
+    let stamp = fingerprints.get::<ReleaseStamp>(name, key)?;
     if (prove && !stamp.proved) || !fingerprint::tree_is_current(dir, &stamp.outputs) {
-        return Ok(None);
+        return None;
     }
-    let record_path = dir.join(lock::FILE_NAME);
-    let Some(record) =
-        std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ReleaseOutcome {
+    let bytes = std::fs::read(dir.join(lock::FILE_NAME)).ok()?;
+    let record = serde_json::from_slice::<BuildRecord>(&bytes).ok()?;
+    Some(ReleaseOutcome {
         dir: dir.to_path_buf(),
         record,
         warnings: stamp.warnings,
         proof: None,
         up_to_date: true,
-    }))
+    })
 }
 
-/// Everything a release tree depends on: this build of helmkots, the mode, the timestamp,
-/// the release file (and the `[airgap]` values the command line replaced), every chart file, every passed-through manifest and, online, the image
-/// lock and the git revision the helm-cli image is labelled with.
-fn release_key(checked: &Checked, options: &ReleaseOptions, epoch: u64) -> Result<fingerprint::Key> {
+/// Everything a release tree depends on but the image lock: this build of helmkots, the
+/// mode, the timestamp, the release file (and the `[airgap]` values the command line
+/// replaced), every chart file (`inputs`), every passed-through manifest and, online, the git
+/// revision the helm-cli image is labelled with.
+fn release_key_inputs(
+    checked: &Checked,
+    options: &ReleaseOptions,
+    epoch: u64,
+    inputs: &[FileRecord],
+) -> Result<KeyBuilder> {
     let release = &checked.release;
     let mut key = KeyBuilder::new("release");
     key.program()
@@ -406,25 +411,32 @@ fn release_key(checked: &Checked, options: &ReleaseOptions, epoch: u64) -> Resul
         // With any command-line overrides applied.
         .field("channel-id", release.airgap.channel_id.as_bytes())
         .field("update-cursor", format!("{:?}", release.airgap.update_cursor).as_bytes());
-    for input in input_records(checked)? {
+    for input in inputs {
         key.field(&input.path, input.sha256.as_bytes());
     }
     for (name, bytes) in passthrough_manifests(&release.root.join(MANIFESTS_DIR))? {
         key.field(&format!("manifests/{name}"), &bytes);
     }
     if !options.offline {
-        let lock_path = release.root.join(image_lock::FILE_NAME);
-        key.field("image-lock", &std::fs::read(&lock_path).unwrap_or_default());
         key.field("revision", online::git_revision(&release.root).unwrap_or_default().as_bytes());
     }
-    Ok(key.finish())
+    Ok(key)
 }
 
-fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<BuildRecord> {
+/// The release key: `inputs` and, online, the image lock as it is on disk now.
+fn release_key(inputs: &KeyBuilder, release: &Release, offline: bool) -> fingerprint::Key {
+    let mut key = inputs.clone();
+    if !offline {
+        key.field("image-lock", &std::fs::read(release.root.join(image_lock::FILE_NAME)).unwrap_or_default());
+    }
+    key.finish()
+}
+
+fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64, inputs: Vec<FileRecord>) -> BuildRecord {
     let metadata = &checked.chart.metadata;
     let chart_path = format!("charts/{}-{}.tgz", metadata.name, metadata.version);
     let chart_sha = tree.get(&chart_path).map(Sha256Digest::of).map(|d| d.oci()).unwrap_or_default();
-    Ok(BuildRecord {
+    BuildRecord {
         schema_version: lock::SCHEMA_VERSION,
         generator: format!("helmkots {}", env!("CARGO_PKG_VERSION")),
         slug: checked.release.app.slug.get_ref().clone(),
@@ -436,7 +448,7 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
             path: chart_path,
             sha256: chart_sha,
         },
-        inputs: input_records(checked)?,
+        inputs,
         airgap: None,
         outputs: {
             let mut outputs: Vec<FileRecord> =
@@ -449,7 +461,7 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64) -> Result<Buil
             outputs.sort();
             outputs
         },
-    })
+    }
 }
 
 /// The release file and every chart file that went into the package: each file of a chart

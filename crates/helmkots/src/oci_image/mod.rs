@@ -38,7 +38,7 @@ use crate::{
     image_ref::ImageRef,
     registry::{
         media::{self, Descriptor},
-        Platform, RawManifest, Registry, ResolvedImage,
+        Platform, RawManifest, Registry, RegistryError, ResolvedImage,
     },
 };
 
@@ -358,7 +358,38 @@ pub struct PushSummary {
 /// mounted from the base's repository where the registry allows, and otherwise uploaded —
 /// from `layout` when it holds them (see [`write_layout`]), else streamed through a
 /// temporary file.
+///
+/// Pushing is idempotent, so an error a concurrent push of the same blobs can cause is tried
+/// again: two releases pushing one image at once made docker-registry answer `DIGEST_INVALID`
+/// for a blob the other one was committing. Refused credentials or a bad name fail at once.
 pub fn push(
+    registry: &Registry,
+    image: &HelmCliImage,
+    name: &ImageRef,
+    layout: Option<&Utf8Path>,
+) -> Result<PushSummary> {
+    let mut wait = std::time::Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match push_once(registry, image, name, layout) {
+            Err(Error::Registry(
+                RegistryError::Protocol { .. }
+                | RegistryError::Unreachable { .. }
+                | RegistryError::Busy { .. },
+            )) if attempt < PUSH_ATTEMPTS => {
+                std::thread::sleep(wait);
+                wait *= 2;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How many times [`push`] tries before its error is final.
+const PUSH_ATTEMPTS: u32 = 4;
+
+fn push_once(
     registry: &Registry,
     image: &HelmCliImage,
     name: &ImageRef,

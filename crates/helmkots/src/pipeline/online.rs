@@ -17,7 +17,7 @@ use crate::{
     image_ref::ImageRef,
     oci_image::{self, HelmCliImage, HelmCliSpec},
     pipeline::{Checked, Plan},
-    registry::{Platform, Registry, RegistryError, RegistryOptions},
+    registry::{Platform, Registry, RegistryOptions},
     store::{self, BlobStore},
 };
 
@@ -84,7 +84,7 @@ pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Resul
         Some(reference) => reference,
         None => {
             let image = build_helm_cli(checked, &registry, &mut lock, packaged, epoch)?;
-            let pushed = push_helm_cli(&registry, &image, &name)?;
+            let pushed = oci_image::push(&registry, &image, &name, None)?.reference;
             // Keyed after the build, when the lock pins the base the build resolved.
             let key = helm_cli_key(checked, &lock, &name, packaged, epoch);
             fingerprints.put(HELM_CLI_FINGERPRINT, &key, &pushed.to_string())?;
@@ -92,34 +92,6 @@ pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Resul
         }
     };
     Ok(Online { registry, store, lock, helm_cli, fingerprints })
-}
-
-/// How many times the helm-cli image is pushed before its error is final.
-const PUSH_ATTEMPTS: u32 = 4;
-
-/// Pushes the helm-cli image, again when the registry answered with an error a concurrent
-/// push of the same blobs can cause: two releases pushing one image at once made
-/// docker-registry answer `DIGEST_INVALID` for a blob the other one was committing. Pushing
-/// is idempotent (blobs the registry has are skipped), so a retry finishes the job; refused
-/// credentials or a missing repository fail at once.
-fn push_helm_cli(registry: &Registry, image: &HelmCliImage, name: &ImageRef) -> Result<ImageRef> {
-    let mut wait = std::time::Duration::from_millis(250);
-    let mut attempt = 1;
-    loop {
-        match oci_image::push(registry, image, name, None) {
-            Ok(pushed) => return Ok(pushed.reference),
-            Err(Error::Registry(
-                RegistryError::Protocol { .. }
-                | RegistryError::Unreachable { .. }
-                | RegistryError::Busy { .. },
-            )) if attempt < PUSH_ATTEMPTS => {
-                std::thread::sleep(wait);
-                wait *= 2;
-                attempt += 1;
-            }
-            Err(error) => return Err(error),
-        }
-    }
 }
 
 /// Everything the helm-cli image's bytes and its push target depend on.
