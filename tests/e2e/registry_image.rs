@@ -18,6 +18,7 @@ use helmkots::{
     Error,
 };
 use helmkots_e2e::{
+    base64,
     registry::{all_files, free_port, run, SeededImage, TestRegistry},
     repo_root, sha256_file,
 };
@@ -310,7 +311,7 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     eprintln!("wrong password: {message}");
     assert!(message.contains("were refused"), "{message}");
     assert!(
-        !message.contains("wrong-Pw-77") && !message.contains(&base64(&format!("{USER}:wrong-Pw-77"))),
+        !message.contains("wrong-Pw-77") && !message.contains(&base64(format!("{USER}:wrong-Pw-77"))),
         "{message}"
     );
 
@@ -422,27 +423,8 @@ fn an_unreachable_registry_names_the_image_the_host_and_the_fix() {
 
 fn write_docker_config(dir: &Path, host: &str, user: &str, password: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let config = serde_json::json!({"auths": {host: {"auth": base64(&format!("{user}:{password}"))}}});
+    let config = serde_json::json!({"auths": {host: {"auth": base64(format!("{user}:{password}"))}}});
     std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-}
-
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -32,6 +32,7 @@ use helmkots::{
     },
 };
 use helmkots_e2e::{
+    base64,
     fault_proxy::{Fault, FaultProxy},
     registry::{SeededImage, TestRegistry},
     testdir, TestDir, TestOutput,
@@ -82,24 +83,6 @@ fn random_password() -> String {
         bytes.iter().filter(|b| **b < 248).map(|b| ALPHABET[usize::from(*b) % 62] as char).take(24).collect();
     assert_eq!(password.len(), 24, "not enough random bytes");
     password
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The base64 characters that encode `secret` alone when it sits at byte offset `k` (0, 1 or

@@ -464,3 +464,9 @@ pub fn assert_store_sound(store: impl AsRef<Path>) {
         assert_eq!(sha256_file(&path), name, "{} does not match its name", path.display());
     }
 }
+
+/// Standard base64 with padding (Docker `config.json` `auth` values).
+pub fn base64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
