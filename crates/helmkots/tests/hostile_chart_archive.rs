@@ -500,6 +500,11 @@ fn bombs() -> Vec<(&'static str, Vec<u8>, Want)> {
         }
         members.end()
     };
+    // A Chart.yaml, then an entry of `kind` claiming 300 MiB of data (zeros): refused at 100 MiB.
+    let oversized = |name: &'static str, path: &str, kind: T| {
+        let members = Members::new().file("evil/Chart.yaml", chart.as_bytes());
+        (name, members.header(path, kind, 300 * MIB as u64).zeros(300).end(), Want::Refused(None, "100 MiB"))
+    };
     vec![
         // 200 MiB of zeros: an empty tar; must stop after the first block.
         ("200 MiB of zeros", Members::new().zeros(200).0, Want::Refused(None, "no files")),
@@ -515,45 +520,13 @@ fn bombs() -> Vec<(&'static str, Vec<u8>, Want)> {
         // 25 files of 5 MiB: 125 MiB, each file within the per-file limit.
         ("25 × 5 MiB files", many_files, Want::Refused(None, "100 MiB")),
         // A GNU long name of 300 MiB: the tar reader buffers it whole unless the stream is capped.
-        (
-            "300 MiB GNU long name",
-            Members::new()
-                .file("evil/Chart.yaml", chart.as_bytes())
-                .header("././@LongLink", T::GNULongName, 300 * MIB as u64)
-                .zeros(300)
-                .end(),
-            Want::Refused(None, "100 MiB"),
-        ),
+        oversized("300 MiB GNU long name", "././@LongLink", T::GNULongName),
         // A pax header of 300 MiB, the same through another door.
-        (
-            "300 MiB pax header",
-            Members::new()
-                .file("evil/Chart.yaml", chart.as_bytes())
-                .header("PaxHeaders/x", T::XHeader, 300 * MIB as u64)
-                .zeros(300)
-                .end(),
-            Want::Refused(None, "100 MiB"),
-        ),
+        oversized("300 MiB pax header", "PaxHeaders/x", T::XHeader),
         // A pax global header of 300 MiB, skipped by the loader.
-        (
-            "300 MiB pax global header",
-            Members::new()
-                .file("evil/Chart.yaml", chart.as_bytes())
-                .header("PaxHeaders/g", T::XGlobalHeader, 300 * MIB as u64)
-                .zeros(300)
-                .end(),
-            Want::Refused(None, "100 MiB"),
-        ),
+        oversized("300 MiB pax global header", "PaxHeaders/g", T::XGlobalHeader),
         // Directory entries carrying 300 MiB of data, skipped by the loader.
-        (
-            "300 MiB directory entry",
-            Members::new()
-                .file("evil/Chart.yaml", chart.as_bytes())
-                .header("evil/d/", T::Directory, 300 * MIB as u64)
-                .zeros(300)
-                .end(),
-            Want::Refused(None, "100 MiB"),
-        ),
+        oversized("300 MiB directory entry", "evil/d/", T::Directory),
     ]
 }
 
