@@ -5,6 +5,8 @@
 //! pathological patterns finish quickly. Corpus: `tests/corpus/helmignore/*.helmignore`, each
 //! with `# expect:` and `# ignored:` / `# kept:` lines (comments, so the file is its own case).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use helmkots::helmignore::{HelmIgnore, HelmIgnoreError};
@@ -168,13 +170,8 @@ fn pathological_patterns_finish_quickly() {
 /// (a trailing `/` means a directory) are checked when the file parses.
 #[test]
 fn corpus() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/helmignore");
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
     let (mut count, mut failures) = (0, Vec::new());
-    for path in entries {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
+    for (name, text) in common::corpus("helmignore") {
         let header = |key: &str| -> Vec<String> {
             text.lines()
                 .filter_map(|line| line.trim_start_matches('\u{feff}').strip_prefix(&format!("# {key}: ")))

@@ -5,6 +5,10 @@
 //! built from the grammar's alphabet and from the grammar itself. Corpus:
 //! `tests/corpus/image_refs.txt`, one case a line.
 
+mod common;
+
+use common::unescape;
+
 use helmkots::image_ref::{ImageRef, ImageRefError};
 use proptest::prelude::*;
 
@@ -265,37 +269,4 @@ fn corpus() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Decodes the escapes of the corpus's INPUT field.
-fn unescape(field: &str) -> String {
-    if field == "<empty>" {
-        return String::new();
-    }
-    let mut text = String::new();
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('s') => text.push(' '),
-            Some('t') => text.push('\t'),
-            Some('n') => text.push('\n'),
-            Some('\\') => text.push('\\'),
-            Some('u') => {
-                let code: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                text.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap()).unwrap());
-            }
-            Some('r') => {
-                // `\r{N}x`: x repeated N times, for long inputs.
-                let count: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                let repeated = chars.next().unwrap();
-                text.extend(std::iter::repeat_n(repeated, count.parse().unwrap()));
-            }
-            other => panic!("bad escape \\{other:?} in {field}"),
-        }
-    }
-    text
 }

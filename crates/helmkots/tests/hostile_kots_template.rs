@@ -8,6 +8,8 @@
 //! of killing the run). Corpus: `tests/corpus/templates/*.txt`, each with an `## expect:` first
 //! line that is not part of the template.
 
+mod common;
+
 use std::{
     collections::BTreeMap,
     process::Command,
@@ -421,14 +423,9 @@ fn blow_up_child() {
 /// from the line after it. Rendered in the online context.
 #[test]
 fn corpus() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/templates");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
-    paths.sort();
     let [ctx, _] = contexts(&[]);
     let (mut count, mut failures) = (0, Vec::new());
-    for path in paths {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let file = std::fs::read_to_string(&path).unwrap();
+    for (name, file) in common::corpus("templates") {
         let (first, template) = file.split_once('\n').unwrap_or((&file, ""));
         let expect =
             first.strip_prefix("## expect: ").unwrap_or_else(|| panic!("{name}: no `## expect:` line"));

@@ -6,6 +6,8 @@
 //! limit, huge strings, many items. Corpus: `tests/corpus/release_toml/*.toml`, each with an
 //! `# expect:` comment on its first line.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
@@ -443,13 +445,8 @@ fn huge_inputs_are_handled_in_time() {
 /// `# expect: err LINE NEEDLE...`: some problem must be on LINE (1-based) and contain NEEDLE.
 #[test]
 fn corpus() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/release_toml");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
-    paths.sort();
     let (mut count, mut failures) = (0, Vec::new());
-    for path in paths {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
+    for (name, text) in common::corpus("release_toml") {
         let first = text.trim_start_matches('\u{feff}').lines().next().unwrap_or_default();
         let expect =
             first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{name}: no `# expect:` line"));

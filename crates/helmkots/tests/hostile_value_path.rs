@@ -5,6 +5,10 @@
 //! survives `Display → parse`; a path built from segments displays as text that parses back to
 //! it, or to nothing, never to another path. Corpus: `tests/corpus/value_paths.txt`.
 
+mod common;
+
+use common::unescape;
+
 use helmkots::value_path::{Segment, ValuePath, ValuePathError};
 use proptest::prelude::*;
 
@@ -144,35 +148,4 @@ fn corpus() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-fn unescape(field: &str) -> String {
-    if field == "<empty>" {
-        return String::new();
-    }
-    let mut text = String::new();
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('s') => text.push(' '),
-            Some('t') => text.push('\t'),
-            Some('n') => text.push('\n'),
-            Some('\\') => text.push('\\'),
-            Some('u') => {
-                let code: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                text.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap()).unwrap());
-            }
-            Some('r') => {
-                let count: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                let repeated = chars.next().unwrap();
-                text.extend(std::iter::repeat_n(repeated, count.parse().unwrap()));
-            }
-            other => panic!("bad escape \\{other:?} in {field}"),
-        }
-    }
-    text
 }

@@ -8,6 +8,8 @@
 //! (billion laughs), huge strings, many keys and many images. Corpus:
 //! `tests/corpus/values/*.yaml`, each with an `# expect:` first line.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
@@ -479,13 +481,8 @@ fn deep_values_child() {
 /// images found, comma-separated, and how many problems).
 #[test]
 fn corpus() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/values");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
-    paths.sort();
     let (mut count, mut failures) = (0, Vec::new());
-    for path in paths {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
+    for (name, text) in common::corpus("values") {
         let first = text.lines().next().unwrap_or_default();
         let expect =
             first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{name}: no `# expect:` line"));
