@@ -114,6 +114,11 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
     for missing in listed.keys() {
         problems.push(format!("`{missing}` is listed in {CHECKSUMS_FILE} but missing"));
     }
+    if !problems.is_empty() {
+        problems.push(format!(
+            "{dir} is not the tree a release wrote: run `cargo xtask release` to write it again"
+        ));
+    }
     Ok(problems)
 }
 
