@@ -8,9 +8,9 @@
 //! them after a deliberate change, and review the diff: a changed JSON shape is a breaking
 //! change for the scripts that read it (README.md, "JSON output").
 
-use std::{ffi::OsString, fs, path::Path};
+use std::{fs, path::Path};
 
-use helmkots_e2e::{repo_root, testdir, TestCommand, TestDir};
+use helmkots_e2e::{path_with_tools, repo_root, testdir, TestCommand, TestDir};
 use serde_json::{json, Value};
 
 /// Every task, in the order `cargo xtask` lists them.
@@ -110,12 +110,6 @@ fn example() -> TestDir {
     let dir = testdir!();
     dir.copy_example();
     dir
-}
-
-fn path_with_helm() -> OsString {
-    let mut dirs = vec![repo_root().join("tests/tools")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).expect("PATH entries cannot be joined")
 }
 
 // --- help ---------------------------------------------------------------------------------------
@@ -281,7 +275,7 @@ fn json_shapes_are_stable() {
     let release = dir
         .xtask("release")
         .args(["--offline", "--json"])
-        .env("PATH", path_with_helm())
+        .env("PATH", path_with_tools())
         .run()
         .assert_success()
         .json();
@@ -294,7 +288,7 @@ fn json_shapes_are_stable() {
     check_json_shape("release", &release);
 
     let proof =
-        dir.xtask("verify").arg(&tree).args(["--proof", "--json"]).env("PATH", path_with_helm()).run();
+        dir.xtask("verify").arg(&tree).args(["--proof", "--json"]).env("PATH", path_with_tools()).run();
     let proof = proof.assert_success().json();
     check_json_shape("verify-proof", &proof);
 

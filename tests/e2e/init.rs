@@ -3,24 +3,11 @@
 //! list the chart's images and offer its optional parts as bool items. The charts are then
 //! rendered with the real Helm engine (`tests/tools/`) with the values the starter produces.
 
-use std::{ffi::OsString, fs, path::PathBuf};
+use std::fs;
 
-use helmkots_e2e::{files_under, python_tool, repo_root, shared_dir, testdir, TestDir};
-
-/// PATH with `tests/tools` (the `helm` front end on the real Helm engine) first.
-fn path_with_helm() -> OsString {
-    let mut dirs = vec![repo_root().join("tests/tools")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).expect("PATH entries cannot be joined")
-}
-
-/// PATH without any folder that holds a `helm`, so the airgap proof is skipped.
-fn path_without_helm() -> OsString {
-    let dirs: Vec<PathBuf> = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .filter(|dir| !dir.join("helm").exists())
-        .collect();
-    std::env::join_paths(dirs).expect("PATH entries cannot be joined")
-}
+use helmkots_e2e::{
+    files_under, path_with_tools, path_without_helm, python_tool, shared_dir, testdir, TestDir,
+};
 
 /// A temp dir with the example's chart and `manifests/`, but no release.toml.
 fn vendor_dir(dir: &TestDir) {
@@ -112,7 +99,7 @@ fn init_on_the_example_chart_passes_check_release_and_the_proof() {
 
     dir.xtask("check").run().assert_success().assert_stderr_contains("is valid");
     // With `helm` on PATH, `release` runs the airgap proof over every configuration.
-    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_helm()).run();
+    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
     output.assert_success().assert_stderr_contains("airgap proof").assert_stderr_contains("✓ wrote");
     assert!(!output.stderr.contains("FAIL"), "the proof failed:\n{}", output.stderr);
     let files = files_under(dir.join("dist/demo-app-1.4.2"));
@@ -253,7 +240,7 @@ fn init_on_a_chart_with_secrets_and_no_components() {
 
     init(&dir, "charts/tiny", &[]).assert_success();
     dir.xtask("check").run().assert_success();
-    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_helm()).run();
+    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
     output.assert_success().assert_stderr_contains("airgap proof");
     assert!(!output.stderr.contains("FAIL"), "{}", output.stderr);
     let values = dir.read("dist/tiny-chart-0.1.0/manifests/helm-values.yaml");

@@ -10,10 +10,11 @@ use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
 };
 
-use helmkots_e2e::{assert_tree_intact, files_under, repo_root, shared_dir, testdir, TestDir, TestOutput};
+use helmkots_e2e::{
+    assert_tree_intact, files_under, kotscheck, kotscheck_checked, repo_root, shared_dir, testdir, TestDir,
+};
 use serde_json::{json, Value};
 
 /// The tree `release --offline` writes for the example: `<slug>-<version>`.
@@ -38,26 +39,6 @@ fn release_into(dir: &TestDir, out: &str, tree: &str) -> PathBuf {
     let tree = dir.join(out).join(tree);
     assert_tree_intact(&tree);
     tree.join("manifests")
-}
-
-/// Runs `python3 tests/tools/kotscheck.py ARGS...` (the harness's `python_tool` runs
-/// helmcheck.py only).
-fn kotscheck<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> TestOutput {
-    let script = repo_root().join("tests/tools/kotscheck.py");
-    let mut command = Command::new("python3");
-    command.arg(&script).current_dir(repo_root()).stdin(Stdio::null());
-    let mut shown = vec!["python3".to_string(), script.display().to_string()];
-    for arg in args {
-        shown.push(arg.as_ref().to_string_lossy().into_owned());
-        command.arg(arg);
-    }
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run `{}`: {e}", shown.join(" ")));
-    TestOutput {
-        command: shown.join(" "),
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// `--schemas <shared>/schemas/kots/json`, or `--no-schemas` (saying so) when it is absent.
@@ -85,14 +66,7 @@ fn assert_manifests_valid(manifests: &Path, expected_files: &[&str]) {
         output.stdout,
         output.stderr
     );
-    let mut checked: Vec<String> = output
-        .stderr
-        .lines()
-        .filter_map(|line| line.strip_prefix("checked "))
-        .filter_map(|line| line.split_once(": ").map(|(file, _)| file.to_string()))
-        .map(|file| Path::new(&file).strip_prefix(manifests).map(|p| p.display().to_string()).unwrap_or(file))
-        .collect();
-    checked.sort();
+    let checked = kotscheck_checked(&output, manifests);
     let mut expected: Vec<String> = expected_files.iter().map(|f| f.to_string()).collect();
     expected.sort();
     assert_eq!(checked, expected, "kotscheck did not check the files expected\n{}", output.stderr);

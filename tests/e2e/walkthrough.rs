@@ -6,9 +6,9 @@
 //! `cargo xtask ARGS` is run as the built xtask binary with the variables `cargo run` gives it
 //! (`CARGO_MANIFEST_DIR` of the copy's `xtask/`, `CARGO_PKG_NAME`), in the copy's root.
 
-use std::{collections::BTreeSet, ffi::OsString, fs, path::Path};
+use std::{collections::BTreeSet, fs, path::Path};
 
-use helmkots_e2e::{assert_tree_intact, repo_root, testdir, xtask_bin, TestOutput};
+use helmkots_e2e::{assert_tree_intact, path_with_first, repo_root, testdir, xtask_bin, TestOutput};
 
 /// The comment that marks the walk-through block in README.md.
 const MARKER: &str = "<!-- walkthrough:";
@@ -40,13 +40,6 @@ fn copy_repository(from: &Path, to: &Path) {
     }
 }
 
-/// PATH with `tests/tools` first: its `helm` front end stands in for Helm (`verify --proof`).
-fn path_with_helm(root: &Path) -> OsString {
-    let mut dirs = vec![root.join("tests/tools")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).unwrap()
-}
-
 /// Runs one README command line in `root` as `cargo xtask` would.
 fn run_readme_command(root: &Path, line: &str) -> TestOutput {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -63,7 +56,8 @@ fn run_readme_command(root: &Path, line: &str) -> TestOutput {
         .current_dir(root)
         .env("CARGO_MANIFEST_DIR", root.join("xtask"))
         .env("CARGO_PKG_NAME", "xtask")
-        .env("PATH", path_with_helm(root))
+        // The copy's `tests/tools` first: its `helm` front end stands in for Helm (`verify --proof`).
+        .env("PATH", path_with_first(root.join("tests/tools")))
         .env("NO_COLOR", "1")
         .env_remove("SOURCE_DATE_EPOCH")
         .output()

@@ -10,7 +10,7 @@ use std::{
     ffi::OsStr,
     fmt::Write as _,
     fs,
-    io::Read,
+    io::{Read, Write as _},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::OnceLock,
@@ -261,7 +261,8 @@ pub struct TestOutput {
 }
 
 impl TestOutput {
-    fn describe(&self) -> String {
+    /// The command line, exit status, stdout and stderr, for failure messages.
+    pub fn describe(&self) -> String {
         format!(
             "command: {}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.command, self.status, self.stdout, self.stderr
@@ -419,7 +420,32 @@ pub fn assert_tree_intact(tree: impl AsRef<Path>) -> BTreeMap<String, String> {
 
 /// Runs `python3 tests/tools/helmcheck.py ARGS...` from the repository root.
 pub fn python_tool<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> TestOutput {
-    let script = repo_root().join("tests/tools/helmcheck.py");
+    run_python_script("helmcheck.py", args)
+}
+
+/// Runs `python3 tests/tools/kotscheck.py ARGS...` from the repository root (the KOTS kinds
+/// against the kotskinds JSON schemas, every other kind against kubernetes-validate).
+pub fn kotscheck<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> TestOutput {
+    run_python_script("kotscheck.py", args)
+}
+
+/// The files a `kotscheck.py` run reports as `checked <file>: ...` on stderr, relative to
+/// `manifests` where they are under it, sorted.
+pub fn kotscheck_checked(output: &TestOutput, manifests: &Path) -> Vec<String> {
+    let mut checked: Vec<String> = output
+        .stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("checked "))
+        .filter_map(|line| line.split_once(": ").map(|(file, _)| file.to_string()))
+        .map(|file| Path::new(&file).strip_prefix(manifests).map(|p| p.display().to_string()).unwrap_or(file))
+        .collect();
+    checked.sort();
+    checked
+}
+
+/// Runs `python3 tests/tools/<script> ARGS...` from the repository root.
+fn run_python_script<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(script: &str, args: I) -> TestOutput {
+    let script = tools_dir().join(script);
     let mut command = Command::new("python3");
     command.arg(&script).current_dir(repo_root()).stdin(Stdio::null());
     let mut shown = vec!["python3".to_string(), script.display().to_string()];
@@ -434,6 +460,30 @@ pub fn python_tool<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> TestO
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Parses YAML with PyYAML's `safe_load` (installed with the test tools) and returns it as
+/// JSON, or PyYAML's error.
+pub fn yaml_to_json(text: &str) -> Result<serde_json::Value, String> {
+    let mut child = Command::new("python3")
+        .args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run python3");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).expect("cannot write to python3");
+    let output = child.wait_with_output().expect("cannot wait for python3");
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&output.stdout).expect("python3 printed no JSON"))
+}
+
+/// [`yaml_to_json`], asserting that `text` (`what`, for the message) is valid YAML.
+pub fn parse_yaml(text: &str, what: &str) -> serde_json::Value {
+    yaml_to_json(text)
+        .unwrap_or_else(|error| panic!("{what} is not valid YAML: {error}\n--- text ---\n{text}"))
 }
 
 /// Sets the modification time of every file under `dir`.
@@ -469,4 +519,57 @@ pub fn assert_store_sound(store: impl AsRef<Path>) {
 pub fn base64(bytes: impl AsRef<[u8]>) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `tests/tools/`: the `helm` front end on the real Helm engine and the Python checkers.
+pub fn tools_dir() -> PathBuf {
+    repo_root().join("tests").join("tools")
+}
+
+/// PATH with [`tools_dir`] (and its `helm`) first, for runs whose airgap proof or rendered
+/// discovery must go through the real Helm engine.
+pub fn path_with_tools() -> std::ffi::OsString {
+    path_with_first(tools_dir())
+}
+
+/// PATH with `dir` first.
+pub fn path_with_first(dir: impl Into<PathBuf>) -> std::ffi::OsString {
+    let mut dirs = vec![dir.into()];
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(dirs).expect("PATH entries cannot be joined")
+}
+
+/// PATH without any folder that holds a `helm`, so that `release` skips the airgap proof.
+pub fn path_without_helm() -> std::ffi::OsString {
+    let dirs: Vec<PathBuf> = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|dir| !dir.join("helm").exists())
+        .collect();
+    std::env::join_paths(dirs).expect("PATH entries cannot be joined")
+}
+
+/// Asserts once per test process that `tests/tools/helm` runs (it needs Python with
+/// helm-python-sdk, which `cargo xtask test` installs): without it discovery reads the values
+/// only and the airgap proof is skipped or cannot render, so a test would fail (or pass) for
+/// the wrong reason.
+pub fn require_helm() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = CHECKED.get_or_init(|| {
+        let output = Command::new(tools_dir().join("helm"))
+            .args(["version", "--short"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run tests/tools/helm: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/tools/helm does not run ({}); install the test tools with `cargo xtask test`:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(message) = result {
+        panic!("{message}");
+    }
 }

@@ -4,6 +4,7 @@ Kubernetes OpenAPI schemas that kubernetes-validate ships.
 
     helmcheck.py lint PATH [--strict] [--with-subcharts] [-f FILE]... [--set-json JSON]...
     helmcheck.py load PATH
+    helmcheck.py values PATH
     helmcheck.py render PATH [--name N] [--namespace NS] [-f FILE]... [--set-json JSON]...
                              [--set K=V]... [--include-crds] [--skip-tests]
     helmcheck.py k8s-validate FILE... [--version 1.30] [--no-strict]
@@ -20,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import helm_python
@@ -102,6 +106,80 @@ def cmd_load(args: argparse.Namespace) -> int:
             "declaredDependencies": metadata.get("dependencies", []),
         }
     print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+# The one template `values` renders; its name sorts last, as a marker to find it by.
+VALUES_TEMPLATE = "templates/zz-helmcheck-values.yaml"
+
+
+def _unpack_chart(path: str, destination: str) -> None:
+    """Copy a chart directory, or expand a chart archive, to `destination`."""
+    if os.path.isdir(path):
+        shutil.copytree(path, destination)
+        return
+    expanded = tempfile.mkdtemp(dir=os.path.dirname(destination))
+    helm_python.expand(expanded, path)
+    (top,) = os.listdir(expanded)
+    shutil.move(os.path.join(expanded, top), destination)
+    shutil.rmtree(expanded)
+
+
+def _open_every_subchart(chart_dir: str) -> None:
+    """Rewrite a chart copy so that rendering it shows every subchart's values.
+
+    Chart.yaml is rewritten as the JSON of Helm's own reading of it (JSON is YAML), without
+    `condition`, `tags` and `import-values` in its dependencies, so that Helm enables every
+    subchart and imports nothing; requirements.yaml goes (its dependencies are in the JSON).
+    Templates and schemas go, so that nothing but the values can fail. Subchart archives
+    under charts/ are expanded in place, and every subchart is treated the same way.
+    """
+    with helm_python.Chart.load(chart_dir) as chart:
+        metadata = chart.metadata
+    for dependency in metadata.get("dependencies") or []:
+        for key in ("condition", "tags", "import-values"):
+            dependency.pop(key, None)
+    with open(os.path.join(chart_dir, "Chart.yaml"), "w", encoding="utf-8") as handle:
+        json.dump(metadata, handle)
+    for name in ("requirements.yaml", "values.schema.json"):
+        if os.path.exists(os.path.join(chart_dir, name)):
+            os.remove(os.path.join(chart_dir, name))
+    shutil.rmtree(os.path.join(chart_dir, "templates"), ignore_errors=True)
+    charts = os.path.join(chart_dir, "charts")
+    if not os.path.isdir(charts):
+        return
+    for index, entry in enumerate(sorted(os.listdir(charts))):
+        path = os.path.join(charts, entry)
+        if entry.startswith(("_", ".")):
+            continue  # Helm skips these.
+        if entry.endswith(".tgz") and os.path.isfile(path):
+            unpacked = os.path.join(charts, f"expanded-{index}-{entry[:-4]}")
+            _unpack_chart(path, unpacked)
+            os.remove(path)
+            _open_every_subchart(unpacked)
+        elif os.path.isdir(path):
+            _open_every_subchart(path)
+
+
+def cmd_values(args: argparse.Namespace) -> int:
+    """Print the default values a release renders with, every subchart enabled, as JSON.
+
+    That is Helm's `CoalesceValues` over the chart after `ProcessDependencies` gave each
+    subchart its alias: the chart's values with each subchart's values coalesced under its
+    alias or name and `global` copied down. Conditions and tags are dropped so that every
+    vendored subchart counts, and import-values so that nothing is imported. Helm itself
+    computes it: a copy of the chart renders one template, `{{ toJson .Values }}`.
+    """
+    with tempfile.TemporaryDirectory(prefix="helmcheck-values-") as scratch:
+        root = os.path.join(scratch, "chart")
+        _unpack_chart(args.path, root)
+        _open_every_subchart(root)
+        os.makedirs(os.path.join(root, "templates"), exist_ok=True)
+        with open(os.path.join(root, VALUES_TEMPLATE), "w", encoding="utf-8") as handle:
+            handle.write("{{ toJson .Values }}")
+        with helm_python.Chart.load(root) as chart:
+            rendered = chart.render(name="release-name", namespace="default")
+    (text,) = [text for path, text in rendered.items() if path.endswith("/" + VALUES_TEMPLATE)]
+    print(json.dumps(json.loads(text), indent=2, sort_keys=True))
     return 0
 
 
@@ -201,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="load a chart; JSON summary")
     load.add_argument("path", metavar="PATH")
     load.set_defaults(run=cmd_load)
+
+    values = commands.add_parser(
+        "values", help="default values with every subchart coalesced, as Helm computes them; JSON"
+    )
+    values.add_argument("path", metavar="PATH")
+    values.set_defaults(run=cmd_values)
 
     render = commands.add_parser("render", help="render like `helm template`")
     render.add_argument("path", metavar="PATH")

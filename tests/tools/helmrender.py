@@ -15,21 +15,30 @@ version as the engine (`helm version --short` prints it):
 * documents are ordered like Helm: by file path, then by position in the file, then a
   stable sort by kind in Helm's install order (unknown kinds last, alphabetically);
 * hooks (`helm.sh/hook`) are printed after the other documents, test hooks included;
-* with `include_crds`, the chart's `crds/` files come first.
+* with `include_crds`, the chart's `crds/` files come first;
+* `--kube-version` is checked like the CLI checks it (Helm's ParseKubeVersion, which is
+  k8s.io/apimachinery's ParseGeneric) before anything else, and `--api-versions` values
+  are split like pflag splits a string slice (the first record of Go's encoding/csv).
+  Both are then handed to the engine, which sets `.Capabilities` from them exactly as
+  `helm template` does: the kube version as given (`v` prepended when missing), the API
+  versions appended to the default set.
 
 Known differences from the real CLI: `--set a[0]=x` replaces rather than patches an
-existing list, there is no `--api-versions`/`--kube-version`, and `crds/` of a subchart
-that a condition disables are still printed.
+existing list, `crds/` of a subchart that a condition disables are still printed, and a
+chart's `kubeVersion:` range is not checked against the Kubernetes version (Helm fails
+with "chart requires kubeVersion: ... which is incompatible with Kubernetes ...").
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import helm_python
+from helm_python import _native
 
 # Helm's releaseutil.InstallOrder: the kind order of an install, and of `helm template`.
 INSTALL_ORDER = [
@@ -77,6 +86,10 @@ _KIND_RANK = {kind: rank for rank, kind in enumerate(INSTALL_ORDER)}
 # Helm's releaseutil.SplitManifests separator (Go's `\s` is ASCII only).
 _DOCUMENT_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*", re.ASCII)
 
+# k8s.io/apimachinery's version.ParseGeneric pattern. Go's `\s` is [\t\n\f\r ], its `.`
+# stops at a newline and its `$` is the end of the text.
+_KUBE_VERSION = re.compile(r"[\t\n\f\r ]*v?([0-9]+(?:\.[0-9]+)*)(.*)\Z")
+
 HOOK_ANNOTATION = "helm.sh/hook"
 TEST_HOOKS = {"test", "test-success"}
 
@@ -105,6 +118,138 @@ def read_values_file(path: str) -> dict[str, Any]:
         return helm_python.values_from_yaml(text)
     except helm_python.HelmError as error:
         raise helm_python.HelmValuesError(f"failed to parse {path}: {error}") from error
+
+
+# The escapes Go's strconv.Quote writes for control characters.
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def go_quote(text: str) -> str:
+    """Go's `%q` of a string (strconv.Quote), for error messages that quote user input."""
+    quoted = []
+    for char in text:
+        code = ord(char)
+        if char in ('"', "\\"):
+            quoted.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            quoted.append(_GO_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # A command-line byte that is not UTF-8.
+            quoted.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            quoted.append(char)
+        elif code < 0x80:
+            quoted.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            quoted.append(f"\\u{code:04x}")
+        else:
+            quoted.append(f"\\U{code:08x}")
+    return '"' + "".join(quoted) + '"'
+
+
+def check_kube_version(version: str) -> None:
+    """Fail like `helm template --kube-version` does on a version Helm cannot parse.
+
+    Helm's ParseKubeVersion accepts what k8s.io/apimachinery's ParseGeneric does: at
+    least two dot-separated numbers, an optional `v` and leading whitespace before them
+    and anything but a newline after them (`1.30`, `v1.30.2-gke.100`, `1.28+`).
+    The engine parses the version again when rendering; this only gives the CLI's error,
+    before anything else is read, as the CLI does. An empty version is the default.
+    """
+    if version == "":
+        return
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        detail = f"could not parse {go_quote(version)} as version"
+    else:
+        components = match.group(1).split(".")
+        detail = ""
+        if len(components) < 2:
+            detail = f"illegal version string {go_quote(version)}"
+        elif components[0].startswith("0") and components[0] != "0":
+            detail = (
+                f"illegal zero-prefixed version component {go_quote(components[0])} "
+                f"in {go_quote(version)}"
+            )
+        else:
+            for component in components:
+                digits = component.lstrip("0")  # Go's strconv.ParseUint(component, 10, 0).
+                if len(digits) > 20 or int(digits or "0") >= 1 << 64:
+                    detail = (
+                        f"illegal non-numeric version component {go_quote(component)} "
+                        f"in {go_quote(version)}: strconv.ParseUint: parsing "
+                        f"{go_quote(component)}: value out of range"
+                    )
+                    break
+        if not detail:
+            return
+    raise helm_python.HelmInvalidArgError(f"invalid kube version '{version}': {detail}")
+
+
+def split_string_slice(value: str) -> list[str]:
+    """Split one value of a pflag string slice flag such as `--api-versions`.
+
+    pflag reads the value as the first record of Go's encoding/csv: fields separated by
+    commas and kept verbatim (spaces included, empty ones too), or quoted with `"` and
+    `""` inside; an empty value gives no field. Malformed quoting raises ValueError with
+    encoding/csv's message.
+    """
+    if value == "":
+        return []
+    data = value.encode("utf-8", "surrogateescape")  # encoding/csv counts columns in bytes.
+    # Lines as encoding/csv reads them: \r\n read as \n, a \r at the very end dropped.
+    lines = re.findall(rb"[^\n]*\n|[^\n]+", data.replace(b"\r\n", b"\n"))
+    lines[-1] = lines[-1].removesuffix(b"\r")
+    index = 0
+    while index < len(lines) and lines[index] in (b"", b"\n"):  # It skips empty lines.
+        index += 1
+    if index == len(lines):
+        raise ValueError("EOF")
+    start_line = line_number = index + 1
+    line, column, fields = lines[index], 1, []
+
+    def parse_error(message: str) -> ValueError:
+        where = f"parse error on line {line_number}, column {column}: {message}"
+        if line_number != start_line:
+            where = f"record on line {start_line}; {where}"
+        return ValueError(where)
+
+    while True:
+        if not line.startswith(b'"'):
+            comma = line.find(b",")
+            text = line[:comma] if comma >= 0 else line.removesuffix(b"\n")
+            if b'"' in text:
+                column += text.index(b'"')
+                raise parse_error('bare " in non-quoted-field')
+            fields.append(text)
+            if comma < 0:
+                break
+            line, column = line[comma + 1 :], column + comma + 1
+            continue
+        line, column, text = line[1:], column + 1, b""
+        while True:
+            quote = line.find(b'"')
+            if quote >= 0:
+                text, line, column = text + line[:quote], line[quote + 1 :], column + quote + 1
+                if line.startswith(b'"'):  # `""` is a quote.
+                    text, line, column = text + b'"', line[1:], column + 1
+                elif line.startswith(b","):  # `",` ends the field.
+                    line, column = line[1:], column + 1
+                    break
+                elif line in (b"", b"\n"):  # `"` at the end of the line ends the record.
+                    fields.append(text)
+                    return [item.decode("utf-8", "surrogateescape") for item in fields]
+                else:
+                    column -= 1
+                    raise parse_error('extraneous or missing " in quoted-field')
+            elif line:  # A quoted field goes on over the next line.
+                text, column, index = text + line, column + len(line), index + 1
+                line = lines[index] if index < len(lines) else b""
+                if line:
+                    line_number, column = line_number + 1, 1
+            else:
+                raise parse_error('extraneous or missing " in quoted-field')
+        fields.append(text)
+    return [item.decode("utf-8", "surrogateescape") for item in fields]
 
 
 @dataclass
@@ -217,6 +362,33 @@ class TemplateOptions:
     include_crds: bool = False
     skip_tests: bool = False
     no_hooks: bool = False
+    kube_version: str = ""  # `--kube-version` as given; empty for the engine's default.
+    api_versions: list[str] = field(default_factory=list)  # Added to the default set.
+
+
+def render(
+    chart: helm_python.Chart, values: dict[str, Any], options: TemplateOptions
+) -> dict[str, str]:
+    """helm_python's Chart.render, with the kube version and API versions it leaves out.
+
+    Chart.render has no keywords for them, but the native `helm_render` call it wraps
+    takes both in its JSON options (`kube_version`, `api_versions`), so this makes that
+    call itself, with the arguments Chart.render passes otherwise.
+    """
+    opts: dict[str, Any] = {
+        "name": options.release_name,
+        "namespace": options.namespace,
+        "is_install": True,
+    }
+    if options.kube_version:
+        opts["kube_version"] = options.kube_version
+    if options.api_versions:
+        opts["api_versions"] = options.api_versions
+    rendered = _native.call_string(
+        "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
+    )
+    manifests: dict[str, str] = json.loads(rendered)
+    return manifests
 
 
 def template(chart_path: str, values: dict[str, Any], options: TemplateOptions) -> str:
@@ -225,12 +397,7 @@ def template(chart_path: str, values: dict[str, Any], options: TemplateOptions) 
     Raises a helm_python.HelmError (its message is Helm's) when loading or rendering fails.
     """
     with helm_python.Chart.load(chart_path) as chart:
-        rendered = chart.render(
-            values,
-            name=options.release_name,
-            namespace=options.namespace,
-            is_install=True,
-        )
+        rendered = render(chart, values, options)
         crds = chart.crds if options.include_crds else []
 
     manifests, hooks = sort_documents(rendered)

@@ -15,7 +15,7 @@ pub fn check(file: &Utf8Path, checked: &pipeline::Checked) -> Value {
         "version": checked.version(),
         "chart": {
             "name": checked.chart.metadata.name,
-            "version": checked.chart.metadata.version.to_string(),
+            "version": checked.chart.version_text(),
         },
         "problems": [],
     })
@@ -115,4 +115,20 @@ pub fn init(starter: &Starter) -> Value {
         "problems": starter.problems,
         "text": starter.text,
     })
+}
+
+/// `images --json`: the image set, each image with how it was found (`values`, `rendered`,
+/// `both`, `annotation`, `include`).
+pub fn images(images: &helmkots::discover::ImageSet) -> Value {
+    let mut document = serde_json::to_value(images).unwrap_or(Value::Null);
+    for (key, list) in [("images", &images.images), ("test_only", &images.test_only)] {
+        if let Some(entries) = document.get_mut(key).and_then(Value::as_array_mut) {
+            for (entry, image) in entries.iter_mut().zip(list) {
+                if let Some(object) = entry.as_object_mut() {
+                    object.insert("found_by".to_string(), serde_json::json!(image.found_by()));
+                }
+            }
+        }
+    }
+    document
 }

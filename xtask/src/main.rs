@@ -132,7 +132,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     "{file}: release {} with chart {} {} is valid",
                     checked.tree_name(),
                     checked.chart.metadata.name,
-                    checked.chart.metadata.version
+                    checked.chart.version_text()
                 ));
             }
             Ok(ExitCode::SUCCESS)
@@ -175,7 +175,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             let checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
             let images = helmkots::pipeline::images(&checked)?;
             if cmd.json {
-                outln!("{}", serde_json::to_string_pretty(&images)?);
+                outln!("{}", serde_json::to_string_pretty(&json_output::images(&images))?);
             } else {
                 print_images(&images);
             }
@@ -308,13 +308,22 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
 }
 
 fn print_images(images: &helmkots::discover::ImageSet) {
-    for image in &images.images {
-        outln!("{}", image.reference.familiar());
+    use helmkots::discover::{DiscoveredImage, FoundBy, ImageShape};
+    let print = |image: &DiscoveredImage| {
+        let found_by = image.found_by();
+        let note = match (found_by, &images.rendered) {
+            (FoundBy::Values, Some(_)) => {
+                ": no proved configuration renders it (drop it with [images] exclude)"
+            }
+            _ => "",
+        };
+        outln!("{} (found by {found_by}{note})", image.reference.familiar());
         for source in &image.sources {
-            let place = match (&source.chart, &source.values_path) {
-                (Some(chart), Some(path)) => format!("values `{path}` of chart {chart}"),
-                (Some(chart), None) => format!("Chart.yaml annotation of chart {chart}"),
-                (None, _) => "[images] include".to_string(),
+            let place = match (&source.chart, &source.values_path, &source.shape) {
+                (_, None, ImageShape::Rendered { place }) => format!("hard-coded in {place}"),
+                (Some(chart), Some(path), _) => format!("values `{path}` of chart {chart}"),
+                (Some(chart), None, _) => format!("Chart.yaml annotation of chart {chart}"),
+                (None, _, _) => "[images] include".to_string(),
             };
             let shape = serde_json::to_value(&source.shape)
                 .ok()
@@ -323,9 +332,34 @@ fn print_images(images: &helmkots::discover::ImageSet) {
             let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
             outln!("    {place} ({shape}{fallback})");
         }
+    };
+    images.images.iter().for_each(print);
+    if !images.test_only.is_empty() {
+        outln!("test only (pulled by helm test pods; not bundled unless [images] ship_test_images = true):");
+        images.test_only.iter().for_each(print);
+    }
+    for pin in &images.tag_pins {
+        outln!(
+            "pinned: `{}` = `{}` (the chart takes it from the cluster's Kubernetes version)",
+            pin.values_path,
+            pin.tag
+        );
     }
     for excluded in &images.excluded {
-        outln!("excluded: {} (pattern `{}`)", excluded.image.reference.familiar(), excluded.pattern);
+        ui::info(&format!(
+            "excluded: {} (pattern `{}`)",
+            excluded.image.reference.familiar(),
+            excluded.pattern
+        ));
+    }
+    match &images.rendered {
+        Some(summary) => ui::info(&format!(
+            "rendered {} configuration(s) with {} helm template run(s)",
+            summary.configurations, summary.renders
+        )),
+        None => ui::info(
+            "discovery read the chart's values only (no helm on PATH, or [images] discover = \"values\")",
+        ),
     }
     for problem in &images.problems {
         ui::warning(&problem.to_string());

@@ -9,12 +9,14 @@
 
 pub mod airgap;
 pub mod chart;
+pub mod conventions;
 pub mod diagnostic;
 pub mod digest;
 pub mod discover;
 pub mod dist;
 pub mod error;
 pub mod fingerprint;
+pub mod helm_template;
 pub mod helmignore;
 pub mod image_lock;
 pub mod image_ref;
@@ -32,6 +34,7 @@ pub mod release;
 pub mod rendered_images;
 pub mod reproducible;
 pub mod store;
+pub mod template_reach;
 pub mod tree_files;
 pub mod value_path;
 pub mod values_yaml;

@@ -20,7 +20,7 @@ use crate::{
     chart::{self, Chart, PackagedChart},
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
-    discover::{self, DiscoveryProblemKind, ImageSet},
+    discover::{self, ImageSet},
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
     fingerprint::{self, Fingerprints, KeyBuilder},
@@ -46,7 +46,7 @@ impl Checked {
     pub fn version(&self) -> String {
         match &self.release.app.version {
             Some(version) => version.get_ref().clone(),
-            None => self.chart.metadata.version.to_string(),
+            None => self.chart.version_text(),
         }
     }
 
@@ -95,14 +95,7 @@ pub struct ReleaseOptions {
     pub update_cursor: Option<u64>,
 }
 
-/// The program the proof renders charts with.
-pub const HELM_PROGRAM: &str = "helm";
-
-/// Whether a program is on PATH.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
+pub use crate::helm_template::{on_path, HELM_PROGRAM};
 
 /// Runs the airgap proof on a plan. `shipped_images` is what the bundle holds, or
 /// `additionalImages` for a tree without a bundle.
@@ -120,6 +113,7 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
         shipped_images,
         chart_sets_pull_secrets: !plan.values.pull_secret_paths.is_empty(),
         helm: HELM_PROGRAM,
+        chart: &plan.checked.chart,
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
@@ -165,26 +159,84 @@ pub const MANIFESTS_DIR: &str = "manifests";
 
 /// Discovers the chart's images; a reference that does not parse or lacks a tag is fatal.
 pub fn images(checked: &Checked) -> Result<ImageSet> {
-    let images = &checked.release.images;
-    let include: Vec<String> = images.include.iter().map(|i| i.get_ref().clone()).collect();
-    let set = discover::discover(&checked.chart, &include, &images.exclude);
-    let fatal: Vec<String> = set
-        .problems
-        .iter()
-        .filter(|problem| !matches!(problem.kind, DiscoveryProblemKind::UnusedExclude { .. }))
-        .map(ToString::to_string)
-        .collect();
+    let settings = &checked.release.images;
+    let include: Vec<String> = settings.include.iter().map(|i| i.get_ref().clone()).collect();
+    let rendered = rendered_discovery(checked)?;
+    let set = discover::discover_with(
+        &checked.chart,
+        &discover::DiscoverOptions {
+            chart_values: Some(&checked.release.chart.values),
+            include: &include,
+            exclude: &settings.exclude,
+            rendered: rendered.as_ref(),
+            ship_test_images: settings.ship_test_images,
+        },
+    );
+    let fatal: Vec<String> =
+        set.problems.iter().filter(|problem| !problem.kind.is_warning()).map(ToString::to_string).collect();
     if !fatal.is_empty() {
         return Err(Error::Images { problems: fatal });
     }
     Ok(set)
 }
 
+/// Renders the chart for discovery when `[images] discover` asks for it and Helm is on PATH;
+/// `None` when discovery reads values only.
+fn rendered_discovery(checked: &Checked) -> Result<Option<discover::rendered::RenderedDiscovery>> {
+    let mode = checked.release.images.discover;
+    if mode == release::Discover::Values {
+        return Ok(None);
+    }
+    if !on_path(HELM_PROGRAM) {
+        if mode == release::Discover::Rendered {
+            return Err(Error::Images {
+                problems: vec![format!(
+                    "[images] discover = \"rendered\" needs `{HELM_PROGRAM}` on PATH to render the chart; \
+                     install Helm, or use discover = \"both\" (values only when Helm is missing)"
+                )],
+            });
+        }
+        return Ok(None);
+    }
+    let packaged = chart::package(&checked.chart, crate::reproducible::source_date_epoch())?;
+    let chart_dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
+    let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&packaged.file_name))
+        .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
+    std::fs::write(&chart_path, &packaged.bytes).io_context("write", &chart_path)?;
+    let inputs = discover::rendered::RenderInputs {
+        release: &checked.release,
+        chart: &checked.chart,
+        chart_archive: &chart_path,
+        helm: HELM_PROGRAM,
+    };
+    discover::rendered::discover_rendered(&inputs).map(Some).map_err(|error| Error::Proof(error.to_string()))
+}
+
 /// Computes every output without writing anything, around the packaged chart.
 pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<String>) -> Result<Plan> {
     let images = images(&checked)?;
     let mut warnings: Vec<String> = images.problems.iter().map(ToString::to_string).collect();
-    let values = kots::kots_values(&checked.release, &checked.chart.values, &images)
+    match &images.rendered {
+        None if checked.release.images.discover == release::Discover::Both => warnings.push(format!(
+            "discovery read the chart's values only: no `{HELM_PROGRAM}` on PATH to render it with"
+        )),
+        Some(summary) => warnings.extend(
+            summary
+                .failures
+                .iter()
+                .map(|failure| format!("discovery could not render a configuration: {failure}")),
+        ),
+        None => {}
+    }
+    warnings.extend(typed_image_warnings(&checked.release, &images));
+    for pin in &images.tag_pins {
+        warnings.push(format!(
+            "`{}` takes its tag from the cluster's Kubernetes version, which no bundle can follow: \
+             `{}` is pinned to `{}` (the newest of [chart] kube_versions); set it in [chart] values to choose another",
+            pin.image, pin.values_path, pin.tag
+        ));
+    }
+    let values = kots::kots_values(&checked.release, &checked.chart, &images)
         .map_err(|collision| Error::ImageCollision(Box::new(collision)))?;
     if values.pull_secret_paths.is_empty() {
         warnings.push(format!(
@@ -237,12 +289,54 @@ pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<S
     Ok(Plan { checked, packaged, images, values, helm_cli_image, additional_images, tree, warnings })
 }
 
+/// A `text` or `textarea` item whose value sets an image field lets the customer type an
+/// image that no bundle holds.
+fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
+    let image_fields: Vec<(String, String)> = images
+        .images
+        .iter()
+        .flat_map(|image| image.sources.iter().map(move |source| (source, image)))
+        .filter_map(|(source, image)| {
+            let path = source.values_path.as_deref()?;
+            Some(
+                kots::rewrite_targets(path, &source.shape)
+                    .into_iter()
+                    .map(move |target| (target.to_string(), image.reference.familiar())),
+            )
+        })
+        .flatten()
+        .collect();
+    let mut warnings = Vec::new();
+    for item in release.config.iter().flat_map(|group| &group.items) {
+        if !matches!(item.item_type, release::ItemType::Text | release::ItemType::Textarea) {
+            continue;
+        }
+        let Some(path) = &item.value else { continue };
+        let path = path.to_string();
+        let hit = image_fields.iter().find(|(field, _)| {
+            let tag_or_digest = ["tag", "digest", "registry", "repository"].iter().any(|key| {
+                field.rsplit_once('.').is_some_and(|(parent, _)| path == format!("{parent}.{key}"))
+            });
+            path == *field || tag_or_digest
+        });
+        if let Some((_, image)) = hit {
+            warnings.push(format!(
+                "config item `{}` ({}) sets `{path}`, a field of image `{image}`: a customer can type an image no \
+                 airgap bundle holds; use a select_one item whose choices are the images you ship, or list them in [images] include",
+                item.name.get_ref(),
+                item.item_type.as_str()
+            ));
+        }
+    }
+    warnings
+}
+
 fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
     let name = match &checked.release.helm_cli.name {
         Some(name) => name.get_ref().clone(),
         None => format!("{}-helm-cli", checked.release.app.slug.get_ref()),
     };
-    let tag = crate::oci_image::helm_cli_tag(&checked.chart.metadata.version.to_string(), &packaged.sha256);
+    let tag = crate::oci_image::helm_cli_tag(&checked.chart.version_text(), &packaged.sha256);
     format!("{name}:{tag}")
 }
 
@@ -426,6 +520,10 @@ fn release_key_inputs(
 /// The release key: `inputs` and, online, the image lock as it is on disk now.
 fn release_key(inputs: &KeyBuilder, release: &Release, offline: bool) -> fingerprint::Key {
     let mut key = inputs.clone();
+    // Rendered discovery changes what is bundled and rewritten: a tree made without Helm is
+    // not up to date once Helm is there.
+    let renders = release.images.discover != release::Discover::Values && on_path(HELM_PROGRAM);
+    key.field("rendered-discovery", if renders { b"1" } else { b"0" });
     if !offline {
         key.field("image-lock", &std::fs::read(release.root.join(image_lock::FILE_NAME)).unwrap_or_default());
     }
@@ -434,7 +532,7 @@ fn release_key(inputs: &KeyBuilder, release: &Release, offline: bool) -> fingerp
 
 fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64, inputs: Vec<FileRecord>) -> BuildRecord {
     let metadata = &checked.chart.metadata;
-    let chart_path = format!("charts/{}-{}.tgz", metadata.name, metadata.version);
+    let chart_path = format!("charts/{}-{}.tgz", metadata.name, checked.chart.version_text());
     let chart_sha = tree.get(&chart_path).map(Sha256Digest::of).map(|d| d.oci()).unwrap_or_default();
     BuildRecord {
         schema_version: lock::SCHEMA_VERSION,
@@ -444,7 +542,7 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64, inputs: Vec<Fi
         source_date_epoch: epoch,
         chart: ChartRecord {
             name: metadata.name.clone(),
-            version: metadata.version.to_string(),
+            version: checked.chart.version_text(),
             path: chart_path,
             sha256: chart_sha,
         },
@@ -606,6 +704,7 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
         shipped_images: &shipped,
         chart_sets_pull_secrets: !images.pull_secret_paths.is_empty(),
         helm: HELM_PROGRAM,
+        chart: &checked.chart,
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }

@@ -22,13 +22,16 @@ use camino::Utf8Path;
 use serde::Serialize;
 
 use crate::{
+    chart::Chart,
     discover::ImageSet,
+    helm_template::{Render, RenderError},
     image_ref::ImageRef,
     image_routing::Routing,
     kots::rewrite_paths,
     kots_template::{self, Context, LocalRegistry},
     release::{ItemType, Release},
     rendered_images::{self, RenderedImage},
+    template_reach::TemplateIndex,
 };
 
 /// Up to this many value-changing items, every combination is proved.
@@ -102,6 +105,8 @@ pub struct ProofInputs<'a> {
     pub chart_sets_pull_secrets: bool,
     /// The `helm` program to run.
     pub helm: &'a str,
+    /// The chart as loaded (its templates tell which pods can take a pull secret).
+    pub chart: &'a Chart,
 }
 
 /// One failed check.
@@ -134,6 +139,10 @@ pub struct ProofRun {
     pub images_checked: usize,
     /// Every failed check.
     pub failures: Vec<ProofFailure>,
+    /// What this run could not check or chose not to (test pods, pods the chart gives no
+    /// pull secret); gathered, deduplicated, into [`ProofReport::notes`].
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// The whole proof.
@@ -289,16 +298,32 @@ pub fn configurations(release: &Release) -> (Vec<BTreeMap<String, String>>, Cove
 pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
     let (configs, coverage) = configurations(inputs.release);
     let modes = modes();
-    let jobs: Vec<(BTreeMap<String, String>, Mode)> = configs
+    let kube_versions = &inputs.release.chart.kube_versions;
+    let jobs: Vec<(BTreeMap<String, String>, Mode, &str)> = configs
         .iter()
         .flat_map(|config| modes.iter().map(move |mode| (config.clone(), mode.clone())))
+        .flat_map(|(config, mode)| {
+            kube_versions.iter().map(move |kube| (config.clone(), mode.clone(), kube.as_str()))
+        })
         .collect();
+    let templates = TemplateIndex::new(inputs.chart);
+    let templates = &templates;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = jobs.len().div_ceil(workers).max(1);
     let results: Vec<Result<Vec<ProofRun>, ProofError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
-            .map(|slice| scope.spawn(move || slice.iter().map(|(c, m)| prove_one(inputs, c, m)).collect()))
+            .map(|slice| {
+                scope.spawn(move || {
+                    slice
+                        .iter()
+                        .map(|(config, mode, kube)| {
+                            let kube = (kube_versions.len() > 1).then_some(*kube);
+                            prove_one(inputs, templates, config, mode, kube)
+                        })
+                        .collect()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -313,7 +338,12 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
     for result in results {
         runs.extend(result?);
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for note in runs.iter().flat_map(|run| &run.notes) {
+        if !notes.contains(note) {
+            notes.push(note.clone());
+        }
+    }
     if !inputs.chart_sets_pull_secrets {
         notes.push(
             "the chart offers no values path for image pull secrets, so pods cannot be checked for one; \
@@ -330,7 +360,8 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
     })
 }
 
-fn describe(config: &BTreeMap<String, String>) -> String {
+/// A configuration as `item=value` pairs, or `(defaults)`.
+pub fn describe(config: &BTreeMap<String, String>) -> String {
     if config.is_empty() {
         return "(defaults)".to_string();
     }
@@ -339,11 +370,17 @@ fn describe(config: &BTreeMap<String, String>) -> String {
 
 fn prove_one(
     inputs: &ProofInputs<'_>,
+    templates: &TemplateIndex,
     config: &BTreeMap<String, String>,
     mode: &Mode,
+    kube_version: Option<&str>,
 ) -> Result<ProofRun, ProofError> {
     let configuration = describe(config);
-    let mode_text = mode.to_string();
+    // The Kubernetes version is named only when the release declares several.
+    let mode_text = match kube_version {
+        Some(version) => format!("{mode} (kube {version})"),
+        None => mode.to_string(),
+    };
     let failure = |template: &str, object: &str, image: &str, reason: String, values_path: Option<String>| {
         ProofFailure {
             configuration: configuration.clone(),
@@ -362,6 +399,7 @@ fn prove_one(
                 configuration: configuration.clone(),
                 mode: mode_text.clone(),
                 images_checked: 0,
+                notes: Vec::new(),
                 failures: vec![failure("", "", "", error.to_string(), None)],
             })
         }
@@ -378,17 +416,29 @@ fn prove_one(
                 configuration: configuration.clone(),
                 mode: mode_text.clone(),
                 images_checked: 0,
+                notes: Vec::new(),
                 failures: vec![failure("kots-values.yaml", "", "", error.to_string(), None)],
             })
         }
     };
-    let stream = match helm_template(inputs, &values)? {
+    let render = Render {
+        helm: inputs.helm,
+        chart: inputs.chart_archive,
+        release_name: inputs.release.chart.release_name.get_ref(),
+        namespace: PROOF_NAMESPACE,
+        kube_version: Some(kube_version.unwrap_or_else(|| inputs.release.chart.kube_versions[0].as_str())),
+    };
+    let stream = match render.run(&values) {
         Ok(stream) => stream,
-        Err(message) => {
+        Err(RenderError::CannotRun { helm, message }) => {
+            return Err(ProofError::NoHelm { helm, source: std::io::Error::other(message) })
+        }
+        Err(RenderError::Helm(message)) => {
             return Ok(ProofRun {
                 configuration: configuration.clone(),
                 mode: mode_text.clone(),
                 images_checked: 0,
+                notes: Vec::new(),
                 failures: vec![failure("", "", "", format!("helm template failed: {message}"), None)],
             })
         }
@@ -400,61 +450,64 @@ fn prove_one(
                 configuration: configuration.clone(),
                 mode: mode_text.clone(),
                 images_checked: 0,
+                notes: Vec::new(),
                 failures: vec![failure(&error.template, "", "", error.to_string(), None)],
             })
         }
     };
     let mut failures = Vec::new();
+    let mut notes = Vec::new();
+    let mut checked = 0;
     for image in &rendered {
-        if let Some((reason, values_path)) = check_image(inputs, &ctx, mode, image) {
-            failures.push(failure(&image.template, &image.object, &image.image, reason, values_path));
+        if image.test_hook && !inputs.release.images.ship_test_images {
+            notes.push(format!(
+                "`{}` is pulled only by the helm test pod {} ({}): `helm upgrade --install` never creates it, \
+                 so the proof does not check it (set [images] ship_test_images = true to ship and check it)",
+                image.image, image.object, image.template
+            ));
+            continue;
+        }
+        checked += 1;
+        match check_image(inputs, &ctx, mode, image) {
+            Some(Finding::Failure(reason, values_path)) => {
+                failures.push(failure(&image.template, &image.object, &image.image, reason, values_path))
+            }
+            Some(Finding::NoPullSecret(_)) if !templates.reaches(&image.template, "ullSecrets") => {
+                notes.push(format!(
+                    "{} ({}) pulls `{}` with no image pull secret, and its template takes none from the values: \
+                     an authenticated local registry or proxy refuses it unless the pod's service account carries \
+                     the secret `{}-registry`; ask the chart's maintainers for imagePullSecrets on it",
+                    image.object, image.template, image.image, ctx.app_slug
+                ));
+            }
+            Some(Finding::NoPullSecret(reason)) => {
+                failures.push(failure(&image.template, &image.object, &image.image, reason, None))
+            }
+            None => {}
         }
     }
     failures.sort();
     failures.dedup();
-    Ok(ProofRun { configuration, mode: mode_text, images_checked: rendered.len(), failures })
+    Ok(ProofRun { configuration, mode: mode_text, images_checked: checked, failures, notes })
 }
 
-/// Renders the chart with the resolved values; the outer error is ours, the inner Helm's.
-fn helm_template(inputs: &ProofInputs<'_>, values: &str) -> Result<Result<String, String>, ProofError> {
-    let mut file = tempfile::Builder::new()
-        .prefix("helmkots-proof-")
-        .suffix(".yaml")
-        .tempfile()
-        .map_err(ProofError::TempFile)?;
-    std::io::Write::write_all(&mut file, values.as_bytes()).map_err(ProofError::TempFile)?;
-    let sh = xshell::Shell::new().map_err(|e| ProofError::TempFile(std::io::Error::other(e.to_string())))?;
-    let helm = inputs.helm;
-    let release_name = inputs.release.chart.release_name.get_ref();
-    let chart = inputs.chart_archive.as_str();
-    let values_file = file.path();
-    let output = xshell::cmd!(
-        sh,
-        "{helm} template {release_name} {chart} -f {values_file} --namespace {PROOF_NAMESPACE}"
-    )
-    .quiet()
-    .ignore_status()
-    .output()
-    .map_err(|error| ProofError::NoHelm {
-        helm: helm.to_string(),
-        source: std::io::Error::other(error.to_string()),
-    })?;
-    if output.status.success() {
-        Ok(Ok(String::from_utf8_lossy(&output.stdout).into_owned()))
-    } else {
-        Ok(Err(String::from_utf8_lossy(&output.stderr).trim().to_string()))
-    }
+/// What is wrong with one rendered image.
+enum Finding {
+    /// A failure: the reason and the values path to blame.
+    Failure(String, Option<String>),
+    /// The pod lacks the pull secret; a failure unless its template takes none.
+    NoPullSecret(String),
 }
 
-/// `None` when the image is fine, else the reason and the values path to blame.
+/// `None` when the image is fine, else what is wrong.
 fn check_image(
     inputs: &ProofInputs<'_>,
     ctx: &Context,
     mode: &Mode,
     image: &RenderedImage,
-) -> Option<(String, Option<String>)> {
+) -> Option<Finding> {
     let Ok(rendered) = ImageRef::parse(&image.image) else {
-        return Some((format!("`{}` is not a valid image reference", image.image), None));
+        return Some(Finding::Failure(format!("`{}` is not a valid image reference", image.image), None));
     };
     let pull_secret = format!("{}-registry", ctx.app_slug);
     let has_pull_secret = image.pull_secrets.contains(&pull_secret);
@@ -473,7 +526,7 @@ fn check_image(
             let in_local_registry =
                 image.image.starts_with(&prefix) && !image.image[prefix.len()..].contains('/');
             if !in_local_registry {
-                return Some(blame(
+                return Some(blame_finding(
                     inputs,
                     mode,
                     &rendered,
@@ -482,7 +535,7 @@ fn check_image(
                 ));
             }
             if !shipped.contains(&rendered.to_string()) {
-                return Some((
+                return Some(Finding::Failure(
                     format!(
                         "`{}` is not in the bundle: no shipped image becomes this name in the local registry \
                          (check its tag, or add the image to [images] include)",
@@ -492,10 +545,9 @@ fn check_image(
                 ));
             }
             if image.certain && !has_pull_secret && inputs.chart_sets_pull_secrets {
-                return Some((
-                    format!("the pod pulls from the local registry without the pull secret `{pull_secret}`"),
-                    None,
-                ));
+                return Some(Finding::NoPullSecret(format!(
+                    "the pod pulls from the local registry without the pull secret `{pull_secret}`"
+                )));
             }
             None
         }
@@ -508,21 +560,20 @@ fn check_image(
                     .ok()
                     .is_some_and(|r| inputs.images.references().any(|d| d.to_string() == r.to_string()));
                 if !known {
-                    return Some((
+                    return Some(Finding::Failure(
                         format!("`{original}` goes through the proxy but discovery did not find it"),
                         None,
                     ));
                 }
                 if image.certain && !has_pull_secret && inputs.chart_sets_pull_secrets {
-                    return Some((
-                        format!("the pod pulls through the proxy without the pull secret `{pull_secret}`"),
-                        None,
-                    ));
+                    return Some(Finding::NoPullSecret(format!(
+                        "the pod pulls through the proxy without the pull secret `{pull_secret}`"
+                    )));
                 }
                 return None;
             }
             if routing.is_private(&rendered) {
-                return Some(blame(
+                return Some(blame_finding(
                     inputs,
                     mode,
                     &rendered,
@@ -532,11 +583,28 @@ fn check_image(
             }
             let discovered = inputs.images.references().any(|d| d.to_string() == rendered.to_string());
             if !discovered && image.certain {
-                return Some(blame(inputs, mode, &rendered, image, "is not an image discovery found"));
+                return Some(blame_finding(
+                    inputs,
+                    mode,
+                    &rendered,
+                    image,
+                    "is not an image discovery found",
+                ));
             }
             None
         }
     }
+}
+
+fn blame_finding(
+    inputs: &ProofInputs<'_>,
+    mode: &Mode,
+    rendered: &ImageRef,
+    image: &RenderedImage,
+    what: &str,
+) -> Finding {
+    let (reason, values_path) = blame(inputs, mode, rendered, image, what);
+    Finding::Failure(reason, values_path)
 }
 
 /// Names the values path that should have been rewritten, or says the image is hard-coded.

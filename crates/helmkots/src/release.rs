@@ -70,6 +70,9 @@ pub struct ChartSpec {
     pub values: serde_json::Value,
     /// Extra `helm upgrade --install` flags.
     pub helm_args: Vec<String>,
+    /// The Kubernetes versions the release supports (`major.minor.patch`, no `v`): the chart
+    /// is rendered for each (`helm template --kube-version`) by discovery and the proof.
+    pub kube_versions: Vec<String>,
 }
 
 impl Release {
@@ -120,6 +123,8 @@ pub struct Images {
     pub pull_secret: String,
     /// Platforms kept from multi-platform images in the airgap bundle.
     pub platforms: Vec<String>,
+    /// Bundle and rewrite the images that only `helm test` pods pull.
+    pub ship_test_images: bool,
 }
 
 /// `[images] discover`.
@@ -129,7 +134,7 @@ pub enum Discover {
     Values,
     /// Render the chart with `helm template` and read pod specs.
     Rendered,
-    /// Both.
+    /// Both (the default; values only, with a warning, when no Helm is on PATH).
     Both,
 }
 
@@ -294,6 +299,7 @@ struct RawChart {
     namespace: Option<Spanned<String>>,
     values: Option<toml::Table>,
     helm_args: Option<Vec<String>>,
+    kube_versions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +329,7 @@ struct RawImages {
     private: Option<Vec<String>>,
     pull_secret: Option<String>,
     platforms: Option<Vec<Spanned<String>>>,
+    ship_test_images: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -392,6 +399,8 @@ pub mod defaults {
     pub const SERVICE_ACCOUNT: &str = "kotsadm";
     /// `[job] backoff_limit`.
     pub const BACKOFF_LIMIT: u32 = 3;
+    /// `[chart] kube_versions`: the Kubernetes version Helm 4 renders for by default.
+    pub const KUBE_VERSIONS: &[&str] = &["1.36.0"];
 }
 
 /// Reads and validates a release file.
@@ -524,13 +533,44 @@ fn resolve_chart(raw: RawChart, sink: &mut ProblemSink) -> ChartSpec {
         || serde_json::Value::Object(Default::default()),
         |table| toml_to_json(&toml::Value::Table(table)),
     );
+    let kube_versions = match raw.kube_versions {
+        None => defaults::KUBE_VERSIONS.iter().map(|v| v.to_string()).collect(),
+        Some(versions) => {
+            if versions.get_ref().is_empty() {
+                sink.push(Problem::at(versions.span(), "`chart.kube_versions` is empty").with_help(format!(
+                    "list at least one Kubernetes version, e.g. [\"{}\"]",
+                    defaults::KUBE_VERSIONS[0]
+                )));
+            }
+            versions.get_ref().iter().filter_map(|version| kube_version(version, sink)).collect()
+        }
+    };
     ChartSpec {
         path: raw.path,
         release_name: raw.release_name,
         namespace: namespace.unwrap_or_default(),
         values,
         helm_args: raw.helm_args.unwrap_or_default(),
+        kube_versions,
     }
+}
+
+/// A Kubernetes version as `helm template --kube-version` reads it, normalised to
+/// `major.minor.patch` (a leading `v` and a missing patch are accepted, as Helm accepts them).
+fn kube_version(version: &Spanned<String>, sink: &mut ProblemSink) -> Option<String> {
+    let text = version.get_ref().trim();
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    let parts: Vec<&str> = bare.split('.').collect();
+    let numeric = |part: &&str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if (2..=3).contains(&parts.len()) && parts.iter().all(numeric) && parts[0] == "1" {
+        let patch = parts.get(2).copied().unwrap_or("0");
+        return Some(format!("{}.{}.{patch}", parts[0], parts[1]));
+    }
+    sink.push(
+        Problem::at(version.span(), format!("`{text}` is not a Kubernetes version"))
+            .with_help("write it as major.minor or major.minor.patch, e.g. \"1.33\" or \"1.33.2\""),
+    );
+    None
 }
 
 fn resolve_helm_cli(raw: Option<RawHelmCli>, sink: &mut ProblemSink) -> HelmCli {
@@ -587,11 +627,12 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         private: None,
         pull_secret: None,
         platforms: None,
+        ship_test_images: None,
     });
     let discover = match raw.discover.as_ref().map(|d| d.get_ref().as_str()) {
-        None | Some("values") => Discover::Values,
+        None | Some("both") => Discover::Both,
+        Some("values") => Discover::Values,
         Some("rendered") => Discover::Rendered,
-        Some("both") => Discover::Both,
         Some(other) => {
             let span = raw.discover.as_ref().map_or(0..0, Spanned::span);
             let mut problem = Problem::at(span, format!("`{other}` is not a discovery mode"));
@@ -600,7 +641,7 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
                 None => "use one of \"values\", \"rendered\", \"both\"".to_string(),
             });
             sink.push(problem);
-            Discover::Values
+            Discover::Both
         }
     };
     let platforms = raw.platforms.map_or_else(
@@ -618,6 +659,7 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         private: raw.private.unwrap_or_default(),
         pull_secret: raw.pull_secret.unwrap_or_default(),
         platforms,
+        ship_test_images: raw.ship_test_images.unwrap_or(false),
     }
 }
 

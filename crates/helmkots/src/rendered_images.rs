@@ -24,6 +24,9 @@ pub struct RenderedImage {
     pub certain: bool,
     /// The pod's `imagePullSecrets` names (empty for uncertain finds).
     pub pull_secrets: Vec<String>,
+    /// The object is a `helm.sh/hook: test` hook: only `helm test` creates it, never
+    /// `helm upgrade --install`.
+    pub test_hook: bool,
 }
 
 /// A rendered document that is not YAML (a broken chart template).
@@ -79,6 +82,7 @@ fn collect_object(object: &Value, template: &str, found: &mut Vec<RenderedImage>
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
     let object_id = format!("{kind}/{name}");
+    let site = Site { template, object: &object_id, test_hook: is_test_hook(object) };
     let pod_spec = match kind {
         "List" => {
             for item in object.get("items").and_then(Value::as_array).into_iter().flatten() {
@@ -92,12 +96,27 @@ fn collect_object(object: &Value, template: &str, found: &mut Vec<RenderedImage>
         _ => None,
     };
     match pod_spec {
-        Some(spec) => collect_pod_spec(spec, template, &object_id, found),
-        None => collect_possible(object, template, &object_id, String::new(), found),
+        Some(spec) => collect_pod_spec(spec, &site, found),
+        None => collect_possible(object, &site, String::new(), found),
     }
 }
 
-fn collect_pod_spec(spec: &Value, template: &str, object: &str, found: &mut Vec<RenderedImage>) {
+/// Where the images of one rendered object come from.
+struct Site<'a> {
+    template: &'a str,
+    object: &'a str,
+    test_hook: bool,
+}
+
+/// `helm.sh/hook` lists `test` (or Helm 2's `test-success`/`test-failure`).
+fn is_test_hook(object: &Value) -> bool {
+    object
+        .pointer("/metadata/annotations/helm.sh~1hook")
+        .and_then(Value::as_str)
+        .is_some_and(|hooks| hooks.split(',').any(|hook| hook.trim().starts_with("test")))
+}
+
+fn collect_pod_spec(spec: &Value, site: &Site<'_>, found: &mut Vec<RenderedImage>) {
     let pull_secrets: Vec<String> = spec
         .get("imagePullSecrets")
         .and_then(Value::as_array)
@@ -111,23 +130,18 @@ fn collect_pod_spec(spec: &Value, template: &str, object: &str, found: &mut Vec<
             let container_name = container.get("name").and_then(Value::as_str).unwrap_or("?");
             found.push(RenderedImage {
                 image: image.to_string(),
-                template: template.to_string(),
-                object: object.to_string(),
+                template: site.template.to_string(),
+                object: site.object.to_string(),
                 container: format!("{field}/{container_name}"),
                 certain: true,
                 pull_secrets: pull_secrets.clone(),
+                test_hook: site.test_hook,
             });
         }
     }
 }
 
-fn collect_possible(
-    value: &Value,
-    template: &str,
-    object: &str,
-    path: String,
-    found: &mut Vec<RenderedImage>,
-) {
+fn collect_possible(value: &Value, site: &Site<'_>, path: String, found: &mut Vec<RenderedImage>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
@@ -136,20 +150,21 @@ fn collect_possible(
                     if let Some(image) = child.as_str() {
                         found.push(RenderedImage {
                             image: image.to_string(),
-                            template: template.to_string(),
-                            object: object.to_string(),
+                            template: site.template.to_string(),
+                            object: site.object.to_string(),
                             container: child_path.clone(),
                             certain: false,
                             pull_secrets: Vec::new(),
+                            test_hook: site.test_hook,
                         });
                     }
                 }
-                collect_possible(child, template, object, child_path, found);
+                collect_possible(child, site, child_path, found);
             }
         }
         Value::Array(items) => {
             for (index, child) in items.iter().enumerate() {
-                collect_possible(child, template, object, format!("{path}[{index}]"), found);
+                collect_possible(child, site, format!("{path}[{index}]"), found);
             }
         }
         _ => {}
@@ -179,6 +194,11 @@ kind: CronJob
 metadata: {name: c}
 spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: j, image: job:1}]}}}}}
 ---
+# Source: app/templates/tests/test.yaml
+kind: Pod
+metadata: {name: t, annotations: {helm.sh/hook: test}}
+spec: {containers: [{name: t, image: 'bats:1'}]}
+---
 # Source: app/templates/list.yaml
 kind: List
 items:
@@ -195,6 +215,7 @@ spec: {image: quay.io/prometheus/prometheus:v2}
         assert_eq!(
             summary,
             vec![
+                ("bats:1".to_string(), "containers/t".to_string(), true),
                 ("busybox:1".to_string(), "initContainers/init".to_string(), true),
                 ("job:1".to_string(), "containers/j".to_string(), true),
                 ("pod:1".to_string(), "containers/a".to_string(), true),
@@ -202,7 +223,9 @@ spec: {image: quay.io/prometheus/prometheus:v2}
                 ("r.local/web:2".to_string(), "containers/web".to_string(), true),
             ]
         );
-        assert_eq!(images[4].pull_secrets, vec!["reg"]);
-        assert_eq!(images[4].template, "app/templates/deploy.yaml");
+        assert_eq!(images[5].pull_secrets, vec!["reg"]);
+        assert_eq!(images[5].template, "app/templates/deploy.yaml");
+        assert!(images[0].test_hook, "a helm.sh/hook: test pod is a test hook");
+        assert!(!images[1].test_hook);
     }
 }

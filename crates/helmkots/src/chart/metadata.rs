@@ -2,16 +2,23 @@
 //! `values.schema.json`: parsed with their source positions and validated the way Helm
 //! validates them, so that every mistake is reported at its line, all at once.
 //!
-//! Helm reads Chart.yaml leniently: an unquoted number becomes a string and `v1.2.3` passes
-//! as a version. We are stricter exactly where that leniency changes what the user wrote
-//! (`version: 1.10` is read by Helm as `1.1`), and every refusal says how to fix it.
+//! Helm reads Chart.yaml leniently and so do we: versions as Masterminds/semver reads them
+//! (`v1.2.3`, `1.2`, see `version.rs`), YAML as go-yaml v2 reads it (see `helm_yaml.rs`),
+//! an unquoted number or boolean as the string Helm makes of it when that is what was
+//! written (`version: 1.2`, `appVersion: 2`). We are stricter exactly where Helm's leniency
+//! changes what the user wrote: `version: 1.10` is read by Helm as `1.1`, `appVersion: yes`
+//! as `true`, and a key written twice loses its first value; each refusal says how to fix it.
 
 use std::{collections::BTreeMap, fmt, ops::Range};
 
 use serde::{de::DeserializeOwned, Deserialize, Deserializer};
 use serde_saphyr::{DuplicateKeyPolicy, Location, MessageFormatter, Spanned};
 
-use super::{dependencies, ChartMetadata, ChartType, DependencySpec};
+use super::{
+    dependencies, helm_yaml,
+    helm_yaml::{go_bool, go_format_float, sanitize},
+    version, ChartMetadata, ChartType, DependencySpec,
+};
 use crate::{
     diagnostic::{FileProblems, Problem, ProblemSink, SourceFile},
     error::{Error, Result},
@@ -57,7 +64,7 @@ impl DependencySite {
 enum Scalar {
     /// A string, quoted or plain.
     Str(String),
-    /// A number, as Helm would turn it into a string (`1.10` becomes `1.1`).
+    /// A number, as Helm would turn it into a string (`1.10` becomes `1.1`, `0755` `493`).
     Number(String),
     /// `true` or `false`.
     Bool(bool),
@@ -89,7 +96,8 @@ impl<'de> Deserialize<'de> for Scalar {
             }
 
             fn visit_f64<E>(self, value: f64) -> std::result::Result<Scalar, E> {
-                Ok(Scalar::Number(value.to_string()))
+                // sigs.k8s.io/yaml writes a float bound for a string field as a float32.
+                Ok(Scalar::Number(go_format_float(value, true)))
             }
 
             fn visit_bool<E>(self, value: bool) -> std::result::Result<Scalar, E> {
@@ -186,9 +194,13 @@ pub(crate) fn parse_chart_yaml(
 
     let api_version = api_version(chart_yaml, raw.api_version.as_ref(), &mut sink);
     let name = chart_name(chart_yaml, raw.name.as_ref(), &mut sink);
+    // The text as written is read back by `version_as_written` when needed.
     let version = chart_version(chart_yaml, raw.version.as_ref(), &mut sink);
-    let app_version = optional_string(chart_yaml, "appVersion", raw.app_version.as_ref(), &mut sink);
-    let description = optional_string(chart_yaml, "description", raw.description.as_ref(), &mut sink);
+    // Helm's Metadata.Validate sanitizes these strings.
+    let app_version =
+        optional_string(chart_yaml, "appVersion", raw.app_version.as_ref(), &mut sink).map(|s| sanitize(&s));
+    let description =
+        optional_string(chart_yaml, "description", raw.description.as_ref(), &mut sink).map(|s| sanitize(&s));
     let chart_type = chart_type(chart_yaml, raw.chart_type.as_ref(), &mut sink);
     check_maintainers(chart_yaml, raw.maintainers.as_deref().unwrap_or_default(), &mut sink);
     let mut annotations = BTreeMap::new();
@@ -225,6 +237,19 @@ pub(crate) fn parse_chart_yaml(
     })
 }
 
+/// `version:` of a Chart.yaml as written (the string, or the number as Helm reads it),
+/// when the file parses and has one.
+pub(crate) fn version_as_written(chart_yaml: &SourceFile) -> Option<String> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: Option<Scalar>,
+    }
+    match parse_yaml::<Option<VersionOnly>>(chart_yaml, DuplicateKeyPolicy::LastWins) {
+        Ok(Some(VersionOnly { version: Some(Scalar::Str(text) | Scalar::Number(text)) })) => Some(text),
+        _ => None,
+    }
+}
+
 /// Parses the `dependencies:` of an apiVersion v1 chart's `requirements.yaml`.
 fn parse_requirements(file: &SourceFile) -> Result<(Vec<DependencySpec>, Vec<DependencySite>)> {
     let mut sink = ProblemSink::new(file.clone());
@@ -240,26 +265,25 @@ fn parse_requirements(file: &SourceFile) -> Result<(Vec<DependencySpec>, Vec<Dep
     sink.finish(checked).map_err(Error::Invalid)
 }
 
-/// Parses `values.yaml`: an absent or empty file is an empty map; the top level must be a map.
+/// Parses `values.yaml` as Helm reads it (see `helm_yaml.rs`): an empty file is an empty
+/// map; every document must be a map, and the documents are merged in order.
 ///
 /// Duplicate keys are allowed (the last one wins), because Helm allows them.
 pub(crate) fn parse_values(file: &SourceFile) -> Result<serde_json::Value> {
-    let mut sink = ProblemSink::new(file.clone());
-    match parse_yaml::<Option<serde_json::Value>>(file, DuplicateKeyPolicy::LastWins) {
-        Ok(None | Some(serde_json::Value::Null)) => Ok(serde_json::Value::Object(Default::default())),
-        Ok(Some(value @ serde_json::Value::Object(_))) => Ok(value),
-        Ok(Some(_)) => {
-            sink.push(
-                Problem::whole_file("values.yaml must hold a map of values at its top level")
-                    .with_help("write `key: value` lines, e.g. `replicaCount: 1`"),
-            );
-            Err(finish_err(sink))
-        }
-        Err(problem) => {
-            sink.push(problem);
-            Err(finish_err(sink))
+    match helm_yaml::parse_values(&file.text) {
+        Ok(Some(map)) => Ok(serde_json::Value::Object(map)),
+        Ok(None) => Ok(serde_json::Value::Object(Default::default())),
+        Err(helm_yaml::ValuesError::Yaml(error)) => Err(file_problem(file, yaml_problem(file, &error))),
+        Err(helm_yaml::ValuesError::Content { message, help, location }) => {
+            let span = location.and_then(|location| span_of(file, &location));
+            Err(file_problem(file, located(span, message).with_help(help)))
         }
     }
+}
+
+/// One problem in one file, as an error.
+fn file_problem(file: &SourceFile, problem: Problem) -> Error {
+    Error::Invalid(FileProblems { file: file.clone(), problems: vec![problem] })
 }
 
 /// Checks that `values.schema.json` is valid JSON, as `helm package` does before writing it.
@@ -275,13 +299,15 @@ pub(crate) fn check_schema(file: &SourceFile) -> Result<()> {
     }
 }
 
-/// Deserializes one YAML document; a syntax or type error becomes a located problem.
+/// Deserializes the first YAML document of a file, as go-yaml's `Unmarshal` does; a
+/// syntax or type error becomes a located problem.
 fn parse_yaml<T: DeserializeOwned>(
     file: &SourceFile,
     duplicate_keys: DuplicateKeyPolicy,
 ) -> std::result::Result<T, Problem> {
-    let options = serde_saphyr::options! { duplicate_keys: duplicate_keys };
-    serde_saphyr::from_str_with_options(&file.text, options).map_err(|error| yaml_problem(file, &error))
+    let text = helm_yaml::first_document(&file.text);
+    serde_saphyr::from_str_with_options(text, helm_yaml::options(duplicate_keys))
+        .map_err(|error| yaml_problem(file, &error))
 }
 
 /// Turns a serde-saphyr error into a problem at its location, without the library's own
@@ -296,8 +322,20 @@ fn yaml_problem(file: &SourceFile, error: &serde_saphyr::Error) -> Problem {
         other => other,
     };
     let message: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let help = if message.starts_with("duplicate mapping key") {
+        "the key is written twice in this map; keep one (Helm would silently keep the last)"
+    } else if message.starts_with("expected a list") {
+        "write the entries as `- item` lines under the key, or `[a, b]`"
+    } else if message.starts_with("expected a map") {
+        "write `key: value` lines under the key, indented, or `{key: value}`"
+    } else if message.starts_with("invalid type") || message.contains("expected") && message.contains("found")
+    {
+        "give this field the kind of value Helm expects here (see the Chart.yaml reference)"
+    } else {
+        "fix the YAML at this line: check the indentation, the quoting and the space after each `:`"
+    };
     let span = error.location().and_then(|location| span_of(file, &location));
-    located(span, message)
+    located(span, message).with_help(help)
 }
 
 /// A problem at `span`, or about the whole file when the position is unknown.
@@ -356,7 +394,9 @@ fn written<'a>(file: &'a SourceFile, span: &Option<Range<usize>>) -> Option<&'a 
 
 /// Reads a field Helm stores as a string; `key` is the YAML key, for messages. Numbers and
 /// booleans are accepted when Helm's conversion gives back exactly what was written (`2`,
-/// `true`), and refused when it does not (`1.10` becomes `1.1`). `null` counts as absent.
+/// `true`), and refused when it does not (`1.10` becomes `1.1`, `yes` becomes `true`).
+/// A spelling go-yaml does not take for a boolean (`yEs`) is the string it is. `null`
+/// counts as absent.
 fn string_value(
     file: &SourceFile,
     key: &str,
@@ -364,18 +404,21 @@ fn string_value(
     sink: &mut ProblemSink,
 ) -> Option<String> {
     let span = span_of(file, &scalar.referenced);
-    let converted = match &scalar.value {
+    let (converted, kind) = match &scalar.value {
         Scalar::Str(text) => return Some(text.clone()),
         Scalar::Null => return None,
-        Scalar::Bool(value) => value.to_string(),
-        Scalar::Number(value) => value.clone(),
+        Scalar::Bool(value) => (value.to_string(), "boolean"),
+        Scalar::Number(value) => (value.clone(), "number"),
     };
     let as_written = written(file, &span).unwrap_or(&converted).to_string();
     if as_written == converted {
         return Some(converted);
     }
+    if kind == "boolean" && go_bool(&as_written).is_none() {
+        return Some(as_written);
+    }
     sink.push(
-        located(span, format!("`{key}: {as_written}` is a YAML number, which Helm reads as `{converted}`"))
+        located(span, format!("`{key}: {as_written}` is a YAML {kind}, which Helm reads as `{converted}`"))
             .with_help(format!("quote it: `{key}: \"{as_written}\"`")),
     );
     None
@@ -391,7 +434,7 @@ fn optional_string(
     scalar.and_then(|scalar| string_value(file, field, scalar, sink))
 }
 
-/// `apiVersion`: `v1` or `v2`.
+/// `apiVersion`: `v1` or `v2`; absent is `v1`, as Helm reads charts made for Helm 2.
 fn api_version(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut ProblemSink) -> String {
     let help = "use `apiVersion: v2` (Helm 3 charts) or `apiVersion: v1` (Helm 2 charts)";
     match optional_string(file, "apiVersion", scalar, sink) {
@@ -401,17 +444,14 @@ fn api_version(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut P
             sink.push(located(span, format!("unsupported chart apiVersion `{value}`")).with_help(help));
             "v2".to_string()
         }
-        None => {
-            sink.push(Problem::whole_file("Chart.yaml has no `apiVersion`").with_help(help));
-            "v2".to_string()
-        }
+        None => "v1".to_string(),
     }
 }
 
 /// `name`: non-empty, not `.` or `..`, no path separator.
 fn chart_name(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut ProblemSink) -> String {
     let span = scalar.and_then(|s| span_of(file, &s.referenced));
-    let Some(name) = optional_string(file, "name", scalar, sink) else {
+    let Some(name) = optional_string(file, "name", scalar, sink).map(|name| sanitize(&name)) else {
         sink.push(
             Problem::whole_file("Chart.yaml has no `name`")
                 .with_help("add `name: <chart name>`; it names the packaged archive"),
@@ -437,7 +477,7 @@ fn chart_name(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut Pr
     name
 }
 
-/// `version`: a string holding a strict SemVer 2 version.
+/// `version`: a version Helm accepts (Masterminds/semver: `1.2.3`, `v1.2.3`, `1.2`, `1`).
 fn chart_version(
     file: &SourceFile,
     scalar: Option<&Spanned<Scalar>>,
@@ -453,28 +493,30 @@ fn chart_version(
     };
     let span = span_of(file, &scalar.referenced);
     let text = match &scalar.value {
-        Scalar::Str(text) => text,
+        Scalar::Str(text) => text.clone(),
+        // An unquoted number is fine when Helm's string of it is what was written
+        // (`version: 1.2`, `version: 2`), not when it changes it (`1.10` becomes `1.1`).
         Scalar::Number(converted) => {
             let as_written = written(file, &span).unwrap_or(converted).to_string();
-            let help = match semver::Version::parse(&as_written) {
-                Ok(_) => format!("quote it: `version: \"{as_written}\"`"),
-                Err(_) => match strict_form(&as_written) {
-                    Some(strict) => {
+            if &as_written != converted {
+                let help = match strict_form(&as_written) {
+                    Some(strict) if version::parse_version(&as_written).is_err() => {
                         format!("quote it and use the full SemVer form: `version: \"{strict}\"`")
                     }
-                    None => format!("quote it: `version: \"{as_written}\"`"),
-                },
-            };
-            sink.push(
-                located(
-                    span,
-                    format!(
-                        "`version: {as_written}` is a YAML number, not a string (Helm would read it as `{converted}`)"
-                    ),
-                )
-                .with_help(help),
-            );
-            return placeholder;
+                    _ => format!("quote it: `version: \"{as_written}\"`"),
+                };
+                sink.push(
+                    located(
+                        span,
+                        format!(
+                            "`version: {as_written}` is a YAML number, not a string (Helm would read it as `{converted}`)"
+                        ),
+                    )
+                    .with_help(help),
+                );
+                return placeholder;
+            }
+            converted.clone()
         }
         Scalar::Bool(_) | Scalar::Null => {
             sink.push(
@@ -484,26 +526,26 @@ fn chart_version(
             return placeholder;
         }
     };
-    match semver::Version::parse(text) {
+    // Helm sanitizes nothing in `version`: it must parse as written.
+    match version::parse_version(&text) {
         Ok(version) => version,
-        Err(error) => {
-            let help = match strict_form(text) {
+        Err(reason) => {
+            let help = match strict_form(&text) {
                 Some(strict) => format!(
-                    "write `version: \"{strict}\"`: Helm accepts `{text}` leniently, but the chart version must be strict SemVer 2 (MAJOR.MINOR.PATCH)"
+                    "write `version: \"{strict}\"`: Helm reads versions with Masterminds/semver, which accepts `1.2.3`, `v1.2.3`, `1.2` or `1`, nothing around them"
                 ),
-                None => "use a SemVer 2 version: MAJOR.MINOR.PATCH with optional -prerelease and +build, e.g. `1.2.3`".to_string(),
+                None => "use a SemVer 2 version: MAJOR.MINOR.PATCH with optional -prerelease and +build, e.g. `1.2.3` (Helm also accepts a leading `v` and `1.2` or `1`)".to_string(),
             };
             sink.push(
-                located(span, format!("version `{text}` is not a valid SemVer 2 version: {error}"))
-                    .with_help(help),
+                located(span, format!("version `{text}` is not a valid version: {reason}")).with_help(help),
             );
             placeholder
         }
     }
 }
 
-/// The strict SemVer 2 form of a version Helm's lenient parser would accept
-/// (`v1.2.3` → `1.2.3`, `1.2` → `1.2.0`, `01.2.3` → `1.2.3`), when there is one.
+/// The strict SemVer 2 form of a version that Helm refuses or reads differently
+/// (`V1.2.3` → `1.2.3`, ` 1.2 ` → `1.2.0`, `1.10` → `1.10.0`), when there is one.
 fn strict_form(text: &str) -> Option<String> {
     let trimmed = text.trim();
     let body = trimmed.strip_prefix(['v', 'V']).unwrap_or(trimmed);
@@ -540,7 +582,8 @@ fn chart_type(file: &SourceFile, scalar: Option<&Spanned<Scalar>>, sink: &mut Pr
     }
 }
 
-/// Every maintainer needs a name.
+/// A maintainer entry may not be empty, as in Helm (which asks for no name at load time;
+/// only `helm lint` does).
 fn check_maintainers(
     file: &SourceFile,
     maintainers: &[Spanned<Option<RawMaintainer>>],
@@ -548,15 +591,16 @@ fn check_maintainers(
 ) {
     for maintainer in maintainers {
         let span = span_of(file, &maintainer.referenced);
-        let name = maintainer
-            .value
-            .as_ref()
-            .and_then(|m| m.name.as_ref())
-            .and_then(|name| string_value(file, "name", name, sink));
-        if name.is_none_or(|name| name.trim().is_empty()) {
-            sink.push(
-                located(span, "a maintainer has no name").with_help("add `name:` to the entry, or remove it"),
-            );
+        match &maintainer.value {
+            None => sink.push(
+                located(span, "empty maintainer entry")
+                    .with_help("fill in `name:` (and `email:` or `url:`), or remove the `-` line"),
+            ),
+            Some(raw) => {
+                if let Some(name) = &raw.name {
+                    string_value(file, "name", name, sink);
+                }
+            }
         }
     }
 }
@@ -586,27 +630,31 @@ fn check_dependencies(
             name: raw.name.as_ref().and_then(|s| span_of(file, &s.referenced)),
             version: raw.version.as_ref().and_then(|s| span_of(file, &s.referenced)),
         };
-        let name = optional_string(file, "name", raw.name.as_ref(), sink).unwrap_or_default();
+        // Helm's Dependency.Validate sanitizes these strings.
+        let name =
+            optional_string(file, "name", raw.name.as_ref(), sink).map(|s| sanitize(&s)).unwrap_or_default();
         if name.trim().is_empty() {
             sink.push(
                 located(site.name_or_entry(), "a dependency has no name")
                     .with_help("add `name:`: the name of the subchart under charts/"),
             );
         }
-        let version = optional_string(file, "version", raw.version.as_ref(), sink).unwrap_or_default();
+        let version = optional_string(file, "version", raw.version.as_ref(), sink)
+            .map(|s| sanitize(&s))
+            .unwrap_or_default();
         if version.trim().is_empty() {
             sink.push(
                 located(site.name_or_entry(), format!("dependency `{name}` has no version range"))
                     .with_help("add a SemVer range, e.g. `version: \"^1.2.0\"` or `version: \"~1.2.0\"`"),
             );
-        } else if let Err(reason) = dependencies::VersionRange::parse(&version) {
+        } else if let Err(reason) = version::VersionRange::parse(&version) {
             sink.push(
                 located(
                     site.version_or_name(),
                     format!("dependency `{name}`: version range `{version}` is not valid: {reason}"),
                 )
                 .with_help(
-                    "use a SemVer range such as `1.2.3`, `^1.2.0`, `~1.2.0`, `1.2.x` or `>=1.0.0 <2.0.0`",
+                    "use a range Helm reads (Masterminds/semver), such as `1.2.3`, `^1.2.0`, `~1.2`, `1.2.x`, `>=1.0.0 <2.0.0` or `^1 || ^2`",
                 ),
             );
         }
@@ -625,7 +673,8 @@ fn check_dependencies(
                 );
             }
         }
-        let condition = optional_string(file, "condition", raw.condition.as_ref(), sink);
+        let condition =
+            optional_string(file, "condition", raw.condition.as_ref(), sink).map(|s| sanitize(&s));
         if let Some(condition) = &condition {
             if let Err(reason) = dependencies::check_condition(condition) {
                 let span = raw.condition.as_ref().and_then(|s| span_of(file, &s.referenced));
@@ -645,9 +694,10 @@ fn check_dependencies(
             .as_deref()
             .unwrap_or_default()
             .iter()
-            .filter_map(|tag| string_value(file, "tags", tag, sink))
+            .filter_map(|tag| string_value(file, "tags", tag, sink).map(|s| sanitize(&s)))
             .collect();
-        let repository = optional_string(file, "repository", raw.repository.as_ref(), sink);
+        let repository =
+            optional_string(file, "repository", raw.repository.as_ref(), sink).map(|s| sanitize(&s));
 
         let key = alias.clone().unwrap_or_else(|| name.clone());
         let line = site.name_or_entry().map_or(0, |span| file.line_col(span.start).0);
@@ -718,18 +768,96 @@ mod tests {
         assert!(lines[0].starts_with("chart/Chart.yaml:3:10: "), "{lines:?}");
         assert!(lines[0].contains("YAML number"), "{lines:?}");
         assert!(lines[0].contains("`1.1`"), "{lines:?}");
-        assert!(lines[0].contains("version: \\\"1.10.0\\\"") || lines[0].contains("\"1.10.0\""), "{lines:?}");
+        assert!(lines[0].contains("quote it: `version: \"1.10\"`"), "{lines:?}");
+        let lines = problems("apiVersion: v2\nname: demo\nversion: 1.0\n");
+        assert!(lines[0].contains("Helm would read it as `1`"), "{lines:?}");
     }
 
     #[test]
-    fn lenient_versions_get_the_strict_form() {
-        let lines = problems("apiVersion: v2\nname: demo\nversion: v1.2.3\n");
+    fn numbers_helm_reads_as_written_are_accepted() -> Result<()> {
+        let parsed = parse("apiVersion: v2\nname: demo\nversion: 1.2\nappVersion: 3\n")?;
+        assert_eq!(parsed.metadata.version, semver::Version::new(1, 2, 0));
+        assert_eq!(parsed.metadata.app_version.as_deref(), Some("3"));
+        let chart_yaml = SourceFile::new("c/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 1.2\n");
+        assert_eq!(version_as_written(&chart_yaml).as_deref(), Some("1.2"));
+        Ok(())
+    }
+
+    #[test]
+    fn helm_reads_these_strings_its_own_way() {
+        let lines = problems("apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: 0755\n");
+        assert!(
+            lines[0].contains(":4:13: `appVersion: 0755` is a YAML number, which Helm reads as `493`"),
+            "{lines:?}"
+        );
+        let lines = problems("apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: 1e6\n");
+        assert!(lines[0].contains("Helm reads as `1e+06`"), "{lines:?}");
+        let lines = problems("apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: yes\n");
+        assert!(
+            lines[0].contains("`appVersion: yes` is a YAML boolean, which Helm reads as `true`"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn strings_are_sanitized_as_helm_does() -> Result<()> {
+        let parsed = parse(
+            "apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: yEs\ndescription: |\n  one\n  two\n",
+        )?;
+        assert_eq!(
+            parsed.metadata.app_version.as_deref(),
+            Some("yEs"),
+            "go-yaml's spellings only are booleans"
+        );
+        assert_eq!(parsed.metadata.description.as_deref(), Some("one two "));
+        Ok(())
+    }
+
+    #[test]
+    fn later_documents_are_ignored_as_helm_does() -> Result<()> {
+        let parsed = parse("apiVersion: v2\nname: demo\nversion: 1.0.0\n---\nname: [unclosed\n")?;
+        assert_eq!(parsed.metadata.name, "demo");
+        Ok(())
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_in_chart_yaml() -> Result<()> {
+        let parsed = parse(
+            "apiVersion: v2\nname: demo\nversion: 1.0.0\nx-dep: &dep\n  version: ~1\n  repository: file://x\n\
+             dependencies:\n  - <<: *dep\n    name: a\n  - <<: *dep\n    name: b\n",
+        )?;
+        let dependencies = &parsed.metadata.dependencies;
+        assert_eq!(dependencies.len(), 2);
+        assert_eq!((dependencies[1].name.as_str(), dependencies[1].version.as_str()), ("b", "~1"));
+        Ok(())
+    }
+
+    #[test]
+    fn lenient_versions_are_accepted_as_helm_does() -> Result<()> {
+        for (text, expected) in
+            [("v1.21.1", "1.21.1"), ("\"1.2\"", "1.2.0"), ("\"1\"", "1.0.0"), ("v0.0.0", "0.0.0")]
+        {
+            let parsed =
+                parse(&format!("apiVersion: v2\nname: demo\nversion: {text}\nappVersion: v2.0.0\n"))?;
+            assert_eq!(parsed.metadata.version, semver::Version::parse(expected).unwrap(), "{text}");
+            assert_eq!(parsed.metadata.app_version.as_deref(), Some("v2.0.0"));
+        }
+        let chart_yaml = SourceFile::new("c/Chart.yaml", "apiVersion: v2\nname: demo\nversion: v1.21.1\n");
+        assert_eq!(version_as_written(&chart_yaml).as_deref(), Some("v1.21.1"));
+        Ok(())
+    }
+
+    #[test]
+    fn versions_helm_refuses_get_the_strict_form() {
+        let lines = problems("apiVersion: v2\nname: demo\nversion: V1.2.3\n");
         assert!(lines[0].contains("chart/Chart.yaml:3:10"), "{lines:?}");
+        assert!(lines[0].contains("lowercase"), "{lines:?}");
         assert!(lines[0].contains("`version: \"1.2.3\"`"), "{lines:?}");
-        let lines = problems("apiVersion: v2\nname: demo\nversion: \"1.2\"\n");
+        let lines = problems("apiVersion: v2\nname: demo\nversion: \" 1.2\"\n");
         assert!(lines[0].contains("`version: \"1.2.0\"`"), "{lines:?}");
         let lines = problems("apiVersion: v2\nname: demo\nversion: banana\n");
-        assert!(lines[0].contains("not a valid SemVer 2 version"), "{lines:?}");
+        assert!(lines[0].contains("version `banana` is not a valid version"), "{lines:?}");
+        assert!(lines[0].contains("MAJOR.MINOR.PATCH"), "{lines:?}");
     }
 
     #[test]
@@ -745,11 +873,27 @@ mod tests {
     #[test]
     fn missing_fields_are_reported() {
         let lines = problems("description: nothing else\n");
-        assert_eq!(lines.len(), 3, "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("no `apiVersion`")));
+        assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines.iter().any(|l| l.contains("no `name`")));
         assert!(lines.iter().any(|l| l.contains("no `version`")));
         assert_eq!(problems("").len(), 1);
+    }
+
+    #[test]
+    fn deeply_nested_chart_yaml_is_refused_not_a_crash() {
+        let nested = |depth: usize| format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+        let text = format!("apiVersion: v2\nname: a\nversion: 1.0.0\njunk: {}\n", nested(500));
+        let lines = problems(&text);
+        assert!(lines[0].starts_with("chart/Chart.yaml:4:"), "{lines:?}");
+    }
+
+    #[test]
+    fn helm_2_charts_without_api_version_are_v1() -> Result<()> {
+        let parsed = parse("name: old\nversion: 0.1.0\nmaintainers:\n  - email: a@example.com\n")?;
+        assert_eq!(parsed.metadata.api_version, "v1");
+        let lines = problems("apiVersion: v2\nname: a\nversion: 1.0.0\nmaintainers:\n  -\n");
+        assert!(lines[0].contains(":5:4: empty maintainer entry"), "{lines:?}");
+        Ok(())
     }
 
     #[test]
@@ -844,7 +988,7 @@ mod tests {
 
     #[test]
     fn strict_form_suggestions() {
-        assert_eq!(strict_form("v1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(strict_form("V1.2.3").as_deref(), Some("1.2.3"));
         assert_eq!(strict_form("1").as_deref(), Some("1.0.0"));
         assert_eq!(strict_form("1.2-beta.1").as_deref(), Some("1.2.0-beta.1"));
         assert_eq!(strict_form("01.02.03").as_deref(), Some("1.2.3"));

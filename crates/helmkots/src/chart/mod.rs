@@ -3,6 +3,12 @@
 //! Data flow: `charts/<name>/` or `<name>-<version>.tgz` → [`load`] → [`Chart`]
 //! (metadata, values, files, vendored subcharts) → [`package`] → `<name>-<version>.tgz` + sha256.
 //!
+//! Loading is as tolerant as Helm 4: versions and ranges as Masterminds/semver reads them
+//! (`v1.2.3`, `1.2`, `~v1.2`, `1.x.x`), YAML as go-yaml v2 reads it (YAML 1.1 scalars,
+//! anchors and merge keys, comment blocks of any length). It is stricter only where Helm
+//! would silently change what the author wrote, and every refusal names the file, the line
+//! and the fix. [`Chart::coalesced_values`] gives the default values as a release sees them.
+//!
 //! Architecture Invariant: nothing here touches the network or the output tree; `package`
 //! returns bytes and the caller decides where they go.
 
@@ -14,12 +20,18 @@ use crate::{diagnostic::SourceFile, digest::Sha256Digest};
 
 // Submodules (one job each): metadata (Chart.yaml), load (directory walk + .helmignore),
 // archive (safe .tgz reading), package (reproducible .tgz writing), dependencies (vendored
-// subcharts checked against Chart.yaml).
+// subcharts checked against Chart.yaml), version (Helm's versions and ranges), helm_yaml
+// (YAML as Helm reads it), coalesce (default values as Helm merges them).
 mod archive;
+mod coalesce;
 mod dependencies;
+mod helm_yaml;
 mod load;
 mod metadata;
 mod package;
+mod version;
+
+pub(crate) use coalesce::{charts_with_values, ChartValues, OnMismatch};
 
 /// A loaded, validated chart with its vendored subcharts.
 #[derive(Debug, Clone)]
@@ -64,7 +76,8 @@ pub struct ChartMetadata {
     pub api_version: String,
     /// The chart name (also the top folder in the archive).
     pub name: String,
-    /// The chart version, SemVer 2.
+    /// The chart version as Helm reads it (`v1.2` is 1.2.0); [`Chart::version_text`] is
+    /// the text as written, which Helm keeps and names the package after.
     pub version: semver::Version,
     /// `appVersion`, when set.
     pub app_version: Option<String>,
@@ -92,7 +105,8 @@ pub enum ChartType {
 pub struct DependencySpec {
     /// The subchart's name.
     pub name: String,
-    /// The SemVer range the vendored chart's version must satisfy.
+    /// The version range the vendored chart's version must satisfy, as written (Helm's
+    /// Masterminds/semver syntax: `~1.2`, `^v1`, `>=1.0.0 <2`, `1.x.x`).
     pub version: String,
     /// `repository`, when set.
     pub repository: Option<String>,
@@ -108,6 +122,36 @@ impl DependencySpec {
     /// The key in the parent's values that holds this subchart's values.
     pub fn values_key(&self) -> &str {
         self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
+impl Chart {
+    /// `version:` as written in Chart.yaml (`v1.21.1`, `1.2`), which Helm keeps as the
+    /// chart's version and names the package after; `metadata.version` is its parsed value.
+    /// Read back from [`Chart::metadata_file`]; a chart built in memory without one gives
+    /// `metadata.version` printed.
+    pub fn version_text(&self) -> String {
+        metadata::version_as_written(&self.metadata_file).unwrap_or_else(|| self.metadata.version.to_string())
+    }
+
+    /// The chart's default values as Helm computes them for a release: values.yaml with each
+    /// vendored subchart's values coalesced under its alias (else its name), the parent's
+    /// values winning, maps merged, `null` defaults dropped, and `global` copied down into
+    /// every subchart. Every subchart counts, whatever its `condition` or `tags`; import
+    /// values are not applied.
+    ///
+    /// Fails, as Helm would, when a parent's values give a subchart's key something other
+    /// than a map ([`crate::Error::Invalid`] at the key in values.yaml when it is there).
+    pub fn coalesced_values(&self) -> crate::Result<serde_json::Value> {
+        coalesce::coalesced_values(self)
+    }
+
+    /// The vendored subcharts as a release sees them: the key their values live under
+    /// (the dependency's alias, else the chart name) and the chart. A chart declared twice
+    /// with two aliases appears twice; a vendored chart no dependency declares appears
+    /// under its own name.
+    pub fn subcharts_by_key(&self) -> Vec<(String, &Chart)> {
+        coalesce::effective_subcharts(self)
     }
 }
 
@@ -144,7 +188,8 @@ pub fn load(path: &Utf8Path) -> crate::Result<Chart> {
     archive::load_archive(path)
 }
 
-/// Packages a chart as `<name>-<version>.tgz` in Helm's layout, with subcharts expanded
+/// Packages a chart as `<name>-<version>.tgz` (the version as written, as Helm names it) in
+/// Helm's layout, with subcharts expanded
 /// under `<name>/charts/<subname>/`, every entry stamped `mtime` (seconds since the epoch).
 ///
 /// The bytes depend only on the chart's content and `mtime`: the same chart packaged twice

@@ -22,7 +22,8 @@ const LEADING_FILES: [&str; 4] = ["Chart.yaml", "Chart.lock", "values.yaml", "va
 
 /// Packages `chart` with every entry stamped `mtime` (seconds since the epoch).
 pub(crate) fn package(chart: &Chart, mtime: u64) -> Result<PackagedChart> {
-    let file_name = format!("{}-{}.tgz", chart.metadata.name, chart.metadata.version);
+    // Helm names the archive after the version as written (`demo-v1.2.tgz`).
+    let file_name = format!("{}-{}.tgz", chart.metadata.name, chart.version_text());
     let write_error =
         |source: std::io::Error| Error::Io { action: "write", path: file_name.clone().into(), source };
     let mut builder = tar::Builder::new(gzip_writer(Vec::new(), TEXT_LEVEL));

@@ -148,7 +148,7 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
         "slug": slug,
         "icon": chart_icon(&chart),
         "release_name": release_name,
-        "chart": { "path": chart_path, "name": chart.metadata.name, "version": chart.metadata.version.to_string() },
+        "chart": { "path": chart_path, "name": chart.metadata.name, "version": chart.version_text() },
         "helm_cli_base": defaults::HELM_CLI_BASE,
         "job": {
             "name": defaults::JOB_NAME,
@@ -159,7 +159,7 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
         "problems": problems,
         "release_notes": match &chart.metadata.app_version {
             Some(app_version) => format!("{title} {app_version}"),
-            None => format!("{title} {}", chart.metadata.version),
+            None => format!("{title} {}", chart.version_text()),
         },
         "groups": groups(&items, &title),
     });
@@ -176,7 +176,7 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
         chart: StarterChart {
             path: chart_path,
             name: chart.metadata.name.clone(),
-            version: chart.metadata.version.to_string(),
+            version: chart.version_text(),
         },
         images,
         items,
@@ -477,6 +477,7 @@ fn describe_source(source: &ImageSource) -> String {
         ImageShape::SiblingNameTag { .. } => "sibling_name_tag",
         ImageShape::Annotation { .. } => "annotation",
         ImageShape::Include => "include",
+        ImageShape::Rendered { .. } => "rendered",
     };
     let fallback = if source.tag_from_app_version { ", tag from appVersion" } else { "" };
     match (&source.chart, &source.values_path) {
@@ -484,6 +485,10 @@ fn describe_source(source: &ImageSource) -> String {
             format!("values (top level) of chart {chart} ({shape}{fallback})")
         }
         (Some(chart), Some(path)) => format!("values `{path}` of chart {chart} ({shape}{fallback})"),
+        (Some(_), None) if matches!(source.shape, ImageShape::Rendered { .. }) => {
+            let ImageShape::Rendered { place } = &source.shape else { unreachable!() };
+            format!("hard-coded in {place}")
+        }
         (Some(chart), None) => format!("Chart.yaml annotation of chart {chart} ({shape})"),
         (None, _) => "[images] include".to_string(),
     }

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::{
+    chart::Chart,
+    conventions::{self, WhenRewritten},
     discover::{ImageSet, ImageShape, PullSecretPath},
     image_ref::ImageRef,
     image_routing::{local_suffix, Routing},
@@ -59,15 +61,24 @@ pub struct ImageCollision {
 }
 
 /// Builds the values document from the release's static values, its config items and the
-/// discovered images. `chart_values` are the chart's defaults, used to keep numbers numbers
-/// and to keep the pull secrets a chart already lists.
+/// discovered images. The chart's default values keep numbers numbers and keep the pull
+/// secrets a chart already lists; its (and its subcharts') values tell which family
+/// conventions ([`crate::conventions`]) the rewrites must honour.
 pub fn kots_values(
     release: &Release,
-    chart_values: &Value,
+    chart: &Chart,
     images: &ImageSet,
 ) -> Result<KotsValues, ImageCollision> {
+    let chart_values = &chart.values;
     check_collisions(images)?;
     let mut tree = Node::from_json(&release.chart.values);
+    // Tags the chart would take from the cluster; `[chart] values` may already pin them.
+    for pin in &images.tag_pins {
+        let Ok(path) = ValuePath::parse(&pin.values_path) else { continue };
+        if lookup(&release.chart.values, &path).is_none() {
+            tree.set(&path, Node::Scalar(Value::String(pin.tag.clone())));
+        }
+    }
     let mut holds_secret = false;
     for item in release.config.iter().flat_map(|group| &group.items) {
         let Some(path) = &item.value else { continue };
@@ -78,7 +89,7 @@ pub fn kots_values(
     let routing = Routing::from_release(release);
     let mut image_rewrites = BTreeMap::new();
     let mut not_rewritable = Vec::new();
-    let mut global_registry = false;
+    let mut registry_maps = false;
     for image in &images.images {
         let mut rewritten = false;
         for source in &image.sources {
@@ -88,19 +99,30 @@ pub fn kots_values(
                 tree.set(&key_path, Node::Template(template));
                 rewritten = true;
             }
-            global_registry |= matches!(source.shape, ImageShape::RegistryRepositoryTag { .. });
+            registry_maps |= matches!(source.shape, ImageShape::RegistryRepositoryTag { .. });
         }
         if !rewritten {
             not_rewritable.push(image.reference.familiar());
         }
     }
-    // Bitnami-style charts let `global.imageRegistry` override every image's registry.
-    let global_path = ValuePath::from_keys(["global", "imageRegistry"]);
-    if global_registry && lookup(chart_values, &global_path).is_some() {
-        let original = lookup(chart_values, &global_path).and_then(Value::as_str).unwrap_or_default();
-        tree.set(&global_path, Node::Template(if_local_registry("{{repl LocalRegistryHost }}", original)));
+    if !image_rewrites.is_empty() {
+        for convention in conventions::followed_by(chart) {
+            let path = convention.values_path();
+            match convention.when_rewritten {
+                WhenRewritten::True => tree.set(&path, Node::Scalar(Value::Bool(true))),
+                // Only where a map's own `registry` is rewritten: the global replaces it.
+                WhenRewritten::LocalRegistryHost if registry_maps => {
+                    let original = lookup(chart_values, &path).and_then(Value::as_str).unwrap_or_default();
+                    tree.set(
+                        &path,
+                        Node::Template(if_local_registry("{{repl LocalRegistryHost }}", original)),
+                    );
+                }
+                WhenRewritten::LocalRegistryHost => {}
+            }
+        }
     }
-    let pull_secret_paths = set_pull_secrets(&mut tree, chart_values, &images.pull_secret_paths);
+    let pull_secret_paths = set_pull_secrets(&mut tree, chart, &images.pull_secret_paths);
     Ok(KotsValues { tree, holds_secret, image_rewrites, pull_secret_paths, not_rewritable })
 }
 
@@ -130,7 +152,7 @@ pub fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
         ImageShape::RepositoryTag { .. } => vec![at("repository")],
         ImageShape::SiblingNameTag { name_key, .. } => vec![at(name_key)],
         ImageShape::RegistryRepositoryTag { .. } => vec![at("registry"), at("repository")],
-        ImageShape::Annotation { .. } | ImageShape::Include => Vec::new(),
+        ImageShape::Annotation { .. } | ImageShape::Include | ImageShape::Rendered { .. } => Vec::new(),
     }
 }
 
@@ -163,7 +185,7 @@ fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing)
                 if_local_registry(&local_path, online_path),
             ]
         }
-        ImageShape::Annotation { .. } | ImageShape::Include => Vec::new(),
+        ImageShape::Annotation { .. } | ImageShape::Include | ImageShape::Rendered { .. } => Vec::new(),
     };
     rewrite_targets(path, shape).into_iter().zip(templates).collect()
 }
@@ -172,18 +194,12 @@ fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing)
 /// customer's local registry and the proxy, keeping the secrets the chart already lists.
 /// A missing secret is harmless for public images (the kubelet only logs it), so this is
 /// set for online installs too.
-fn set_pull_secrets(tree: &mut Node, chart_values: &Value, paths: &[PullSecretPath]) -> Vec<String> {
+fn set_pull_secrets(tree: &mut Node, chart: &Chart, paths: &[PullSecretPath]) -> Vec<String> {
     let mut set = Vec::new();
     for secret_path in paths {
         let Ok(path) = ValuePath::parse(&secret_path.values_path) else { continue };
-        let existing = lookup(chart_values, &path).and_then(Value::as_array).cloned().unwrap_or_default();
-        // `imagePullSecrets` is a pod-spec list of `{name}`; `pullSecrets` lists are names
-        // (Bitnami, grafana), unless the chart's own default says otherwise.
-        let as_names = match existing.first() {
-            Some(Value::String(_)) => true,
-            Some(_) => false,
-            None => !path_key_is(&path, "imagePullSecrets"),
-        };
+        let existing = lookup(&chart.values, &path).and_then(Value::as_array).cloned().unwrap_or_default();
+        let as_names = pull_secrets_are_names(chart, &path, &existing);
         let mut items: Vec<Node> = existing.iter().map(Node::from_json).collect();
         let secret = Node::Template(format!("'{PULL_SECRET_TEMPLATE}'"));
         items.push(if as_names { secret } else { Node::Map(BTreeMap::from([("name".to_string(), secret)])) });
@@ -191,6 +207,104 @@ fn set_pull_secrets(tree: &mut Node, chart_values: &Value, paths: &[PullSecretPa
         set.push(secret_path.values_path.clone());
     }
     set
+}
+
+/// Whether a pull-secret list holds names (`[a]`) rather than pod-spec entries (`[{name: a}]`).
+/// In order: the chart's own default entries; its `values.schema.json` (Helm refuses values
+/// of the wrong type); how its templates read the list (`range` formats each name itself,
+/// `toYaml`/`with` copy the entries as they are); and the key, `imagePullSecrets` being the
+/// pod-spec field's own name while `pullSecrets` lists are names (Bitnami, grafana).
+fn pull_secrets_are_names(chart: &Chart, path: &ValuePath, existing: &[Value]) -> bool {
+    match existing.first() {
+        Some(Value::String(_)) => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    let keys: Vec<&str> = path
+        .segments()
+        .iter()
+        .map(|segment| match segment {
+            Segment::Key(key) => key.as_str(),
+            Segment::Index(_) => "",
+        })
+        .collect();
+    if let Some(names) = schema_says_names(chart, &keys) {
+        return names;
+    }
+    if let Some(names) = templates_say_names(chart, &keys) {
+        return names;
+    }
+    !path_key_is(path, "imagePullSecrets")
+}
+
+/// The chart (or subchart) that owns `keys`, and the keys relative to it.
+fn owner<'a, 'k>(chart: &'a Chart, keys: &'k [&'k str]) -> (&'a Chart, &'k [&'k str]) {
+    let Some((first, rest)) = keys.split_first() else { return (chart, keys) };
+    let subchart = chart
+        .metadata
+        .dependencies
+        .iter()
+        .find(|spec| spec.values_key() == *first)
+        .and_then(|spec| chart.dependencies.iter().find(|sub| sub.metadata.name == spec.name));
+    match subchart {
+        Some(subchart) if !rest.is_empty() => owner(subchart, rest),
+        _ => (chart, keys),
+    }
+}
+
+fn schema_says_names(chart: &Chart, keys: &[&str]) -> Option<bool> {
+    let (chart, keys) = owner(chart, keys);
+    let file = chart.files.iter().find(|file| file.path == "values.schema.json")?;
+    let schema: Value = serde_json::from_slice(&file.data).ok()?;
+    let node = keys.iter().try_fold(&schema, |node, key| node.get("properties")?.get(*key))?;
+    match node.pointer("/items/type").and_then(Value::as_str)? {
+        "string" => Some(true),
+        "object" => Some(false),
+        _ => None,
+    }
+}
+
+fn templates_say_names(chart: &Chart, keys: &[&str]) -> Option<bool> {
+    let (chart, keys) = owner(chart, keys);
+    let reference = format!(".Values.{}", keys.join("."));
+    let mut verdict = None;
+    for file in chart.files.iter().filter(|file| file.path.starts_with("templates/")) {
+        let text = String::from_utf8_lossy(&file.data);
+        for (position, _) in text.match_indices(&reference) {
+            let after = text[position + reference.len()..].chars().next();
+            if after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let action_start = text[..position].rfind("{{").unwrap_or(0);
+            let action = &text[action_start..position];
+            if action.contains("toYaml") {
+                return Some(false);
+            }
+            // The block the action opens (`range`, `with`), up to the first `end`.
+            let block = &text[position..];
+            let block = &block[..block.find("end").unwrap_or(block.len())];
+            if block.contains("kindIs") {
+                continue; // the chart takes both forms
+            }
+            if block.contains("toYaml") {
+                return Some(false);
+            }
+            if (action.contains("range") || block.contains("range")) && formats_each_name(block) {
+                verdict = Some(true);
+            }
+        }
+    }
+    verdict
+}
+
+/// `name: {{ . }}` (or `{{ . | quote }}`): the template writes each entry as a name.
+fn formats_each_name(block: &str) -> bool {
+    block.match_indices("name:").any(|(at, _)| {
+        let rest = block[at + "name:".len()..].trim_start();
+        let Some(inside) = rest.strip_prefix("{{") else { return false };
+        let inside = inside.trim_start_matches('-').trim_start();
+        inside.strip_prefix('.').is_some_and(|tail| tail.trim_start().starts_with(['|', '}', '-']))
+    })
 }
 
 fn path_key_is(path: &ValuePath, key: &str) -> bool {

@@ -114,7 +114,7 @@ fn helm_cli_key(
         .field("workdir", helm_cli.workdir.as_bytes())
         .field("platform", helm_cli.platform.as_bytes())
         .field("chart", packaged.sha256.oci().as_bytes())
-        .field("chart-version", checked.chart.metadata.version.to_string().as_bytes())
+        .field("chart-version", checked.chart.version_text().as_bytes())
         .field("revision", git_revision(&checked.release.root).unwrap_or_default().as_bytes())
         .field("epoch", epoch.to_string().as_bytes())
         .field("name", name.to_string().as_bytes());
@@ -168,7 +168,7 @@ pub fn build_helm_cli(
         }
         _ => base.clone(),
     };
-    let version = checked.chart.metadata.version.to_string();
+    let version = checked.chart.version_text();
     let revision = git_revision(&release.root);
     let spec = HelmCliSpec {
         workdir: &release.helm_cli.workdir,
