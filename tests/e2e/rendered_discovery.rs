@@ -535,3 +535,62 @@ fn bitnami_image_check_flag_is_not_added_when_undeclared() {
     assert!(!text.contains("allowInsecureImages"), "the chart does not declare the flag:\n{text}");
     assert_eq!(values.get("global"), None, "no global key is added:\n{text}");
 }
+
+// --- 11. helmkots.lock: the same release without Helm -------------------------------------------
+
+/// Every file of a tree, with its bytes, by relative path.
+fn tree_contents(tree: &Path) -> Vec<(String, Vec<u8>)> {
+    helmkots_e2e::files_under(tree)
+        .into_iter()
+        .map(|file| {
+            let bytes = std::fs::read(tree.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            (file, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn the_lock_makes_the_same_tree_without_helm() {
+    // A chart whose bundle and rewrites depend on renders: a test-only image, a pinned tag
+    // that follows the cluster's version, and an image built in a template.
+    let dir = release_dir(testdir!(), "kube-version-tag", "", "");
+    let with_helm =
+        dir.xtask("release").args(["--offline", "--out", "with-helm"]).env("PATH", path_with_tools()).run();
+    assert_proved(&with_helm);
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("helmkots.lock")).expect("helmkots.lock"))
+            .expect("helmkots.lock is JSON");
+    assert!(lock["rendered"]["inputs"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{lock:#}");
+
+    let without_helm = dir
+        .xtask("release")
+        .args(["--offline", "--out", "without-helm"])
+        .env("PATH", helmkots_e2e::path_without_helm())
+        .run();
+    without_helm
+        .assert_success()
+        .assert_stderr_contains("discovery used the renders recorded in helmkots.lock")
+        .assert_stderr_contains("airgap proof skipped");
+    let tree = "kube-version-tag-0.1.0";
+    assert_eq!(
+        tree_contents(&dir.join("without-helm").join(tree)),
+        tree_contents(&dir.join("with-helm").join(tree)),
+        "the tree made from helmkots.lock without helm differs from the one made with helm"
+    );
+
+    // `[images] include` does not change what Helm renders: the record still holds.
+    let text = std::fs::read_to_string(dir.join("release.toml")).unwrap();
+    dir.write("release.toml", text.replace("[images]", "[images]\ninclude = [\"docker.io/acme/extra:1.0\"]"));
+    let from_lock = dir.xtask("images").env("PATH", helmkots_e2e::path_without_helm()).run();
+    from_lock.assert_success().assert_stderr_contains("discovery used the renders recorded in helmkots.lock");
+
+    // Values Helm gets do: the record is stale, discovery reads values only and says so.
+    let text = std::fs::read_to_string(dir.join("release.toml")).unwrap();
+    dir.write("release.toml", text.replace("[chart]", "[chart]\nvalues = { extra = 1 }"));
+    // Values alone cannot tell the tag the chart takes from the cluster.
+    let values_only = dir.xtask("images").env("PATH", helmkots_e2e::path_without_helm()).run();
+    values_only
+        .assert_failure()
+        .assert_stderr_contains("`tag` is empty")
+        .assert_stderr_contains("renders were made from another chart or configuration");
+}

@@ -353,6 +353,9 @@ fn print_images(images: &helmkots::discover::ImageSet) {
         ));
     }
     match &images.rendered {
+        Some(summary) if summary.from_lock => {
+            ui::info("discovery used the renders recorded in helmkots.lock (no helm on PATH)")
+        }
         Some(summary) => ui::info(&format!(
             "rendered {} configuration(s) with {} helm template run(s)",
             summary.configurations, summary.renders

@@ -105,6 +105,11 @@ pub struct ImageSet {
 /// How many renders rendered discovery made, and what Helm refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RenderSummary {
+    /// The renders were read from `helmkots.lock` (no Helm on PATH).
+    pub from_lock: bool,
+    /// What `helmkots.lock` should record of renders made now (`None` when read from it).
+    #[serde(skip)]
+    pub record: Option<crate::image_lock::RenderedRecord>,
     /// Configurations rendered.
     pub configurations: usize,
     /// `helm template` runs.
@@ -182,7 +187,7 @@ pub struct ImageSource {
 }
 
 /// How an image is written, which decides how it is rewritten.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImageShape {
     /// One string: `image: "nginx:1.25"`.
@@ -279,6 +284,8 @@ pub enum ProblemSite {
         /// `template (Kind/name)`.
         place: String,
     },
+    /// `helmkots.lock`.
+    Lock,
 }
 
 /// The kinds of discovery problems.
@@ -315,6 +322,9 @@ pub enum DiscoveryProblemKind {
         /// Why.
         reason: String,
     },
+    /// No Helm on PATH, and the renders `helmkots.lock` records were made from another chart
+    /// or configuration: discovery read the values only.
+    StaleRenders,
 }
 
 impl DiscoveryProblemKind {
@@ -322,7 +332,9 @@ impl DiscoveryProblemKind {
     pub fn is_warning(&self) -> bool {
         matches!(
             self,
-            DiscoveryProblemKind::UnusedExclude { .. } | DiscoveryProblemKind::NotRewritable { .. }
+            DiscoveryProblemKind::UnusedExclude { .. }
+                | DiscoveryProblemKind::NotRewritable { .. }
+                | DiscoveryProblemKind::StaleRenders
         )
     }
 }
@@ -359,6 +371,7 @@ impl fmt::Display for ProblemSite {
             ProblemSite::Include { index } => write!(f, "[images] include[{index}]"),
             ProblemSite::Exclude { index } => write!(f, "[images] exclude[{index}]"),
             ProblemSite::Rendered { place } => write!(f, "rendered {place}"),
+            ProblemSite::Lock => f.write_str(crate::image_lock::FILE_NAME),
         }
     }
 }
@@ -383,6 +396,12 @@ impl fmt::Display for DiscoveryProblem {
                 write!(f, "exclude pattern `{pattern}` matches no image")
             }
             DiscoveryProblemKind::NotRewritable { reason } => write!(f, "{reason}"),
+            DiscoveryProblemKind::StaleRenders => write!(
+                f,
+                "its renders were made from another chart or configuration, and no `helm` is on PATH to \
+                 render again: discovery read the values only (run `cargo xtask release` with helm on PATH to \
+                 record them again)"
+            ),
         }
     }
 }
@@ -407,6 +426,12 @@ pub struct DiscoverOptions<'a> {
     pub rendered: Option<&'a rendered::RenderedDiscovery>,
     /// `[images] ship_test_images`.
     pub ship_test_images: bool,
+    /// `rendered` was read from `helmkots.lock`, not rendered now.
+    pub rendered_from_lock: bool,
+    /// `helmkots.lock` holds renders of other inputs and none could be made now.
+    pub stale_renders: bool,
+    /// The renders made now, as `helmkots.lock` records them.
+    pub record: Option<&'a crate::image_lock::RenderedRecord>,
 }
 
 /// Finds every image of `chart`: its values (with `[chart] values` over them) and, when
@@ -483,6 +508,10 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
             }
         }
     }
+    if options.stale_renders {
+        problems
+            .insert(DiscoveryProblem { site: ProblemSite::Lock, kind: DiscoveryProblemKind::StaleRenders });
+    }
     for (index, pattern) in exclude.iter().enumerate() {
         if !used_patterns[index] {
             let kind = DiscoveryProblemKind::UnusedExclude { pattern: pattern.clone() };
@@ -510,6 +539,8 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
         test_only: tests,
         tag_pins: options.rendered.map(|rendered| rendered.tag_pins.clone()).unwrap_or_default(),
         rendered: options.rendered.map(|rendered| RenderSummary {
+            from_lock: options.rendered_from_lock,
+            record: options.record.cloned(),
             configurations: rendered.configurations,
             renders: rendered.renders,
             failures: rendered.failures.clone(),
@@ -1474,6 +1505,7 @@ mod tests {
                 DiscoveryProblemKind::InvalidAnnotation { reason } => format!("bad annotation: {reason}"),
                 DiscoveryProblemKind::UnusedExclude { pattern } => format!("unused exclude {pattern}"),
                 DiscoveryProblemKind::NotRewritable { reason } => format!("not rewritable: {reason}"),
+                DiscoveryProblemKind::StaleRenders => "stale renders".to_string(),
             };
             lines.push(format!("problem {}: {kind}", problem.site));
         }

@@ -2,6 +2,10 @@
 //! to (manifest or index), like `Cargo.lock`. Committed by the vendor; `release` pulls the
 //! locked digests, so a release is reproducible from the lock even after upstream tags move;
 //! `cargo xtask lock --update` re-resolves every reference.
+//!
+//! It also records what rendered discovery found (`rendered`), under a digest of everything
+//! the renders depend on: a run without Helm uses that record when the digest still matches,
+//! so a checkout makes the same release tree with Helm on PATH and without it.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     digest::Sha256Digest,
+    discover::rendered::RenderedDiscovery,
     error::{Error, IoContext, Result},
 };
 
@@ -26,13 +31,25 @@ pub struct ImageLock {
     pub version: u32,
     /// Normalised reference → digest (`sha256:<hex>`), sorted.
     pub images: BTreeMap<String, String>,
+    /// What rendered discovery found, so that a checkout without Helm makes the same release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<RenderedRecord>,
+}
+
+/// Rendered discovery's results and the digest of what they were rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedRecord {
+    /// [`crate::discover::rendered::inputs_digest`] of the renders.
+    pub inputs: String,
+    /// What the renders found.
+    pub discovery: RenderedDiscovery,
 }
 
 impl ImageLock {
     /// Reads the lock; a missing file is an empty lock.
     pub fn read(path: &Utf8Path) -> Result<ImageLock> {
         if !path.exists() {
-            return Ok(ImageLock { version: VERSION, images: BTreeMap::new() });
+            return Ok(ImageLock { version: VERSION, images: BTreeMap::new(), rendered: None });
         }
         let text = std::fs::read_to_string(path).io_context("read", path)?;
         serde_json::from_str(&text).map_err(|error| Error::File {
@@ -83,7 +100,7 @@ mod tests {
 
     #[test]
     fn unused_references_are_dropped() {
-        let mut lock = ImageLock { version: VERSION, images: BTreeMap::new() };
+        let mut lock = ImageLock { version: VERSION, images: BTreeMap::new(), rendered: None };
         lock.set("docker.io/library/a:1", &Sha256Digest::of(b"a"));
         lock.set("docker.io/library/b:1", &Sha256Digest::of(b"b"));
         lock.retain_only(["docker.io/library/b:1", "docker.io/library/c:1"]);

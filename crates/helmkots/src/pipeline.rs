@@ -168,37 +168,79 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
             chart_values: Some(&checked.release.chart.values),
             include: &include,
             exclude: &settings.exclude,
-            rendered: rendered.as_ref(),
+            rendered: rendered.discovery(),
             ship_test_images: settings.ship_test_images,
+            rendered_from_lock: matches!(rendered, Renders::FromLock(_)),
+            stale_renders: matches!(rendered, Renders::None { stale_lock: true }),
+            record: match &rendered {
+                Renders::Rendered(record) => Some(record),
+                _ => None,
+            },
         },
     );
-    let fatal: Vec<String> =
+    let mut fatal: Vec<String> =
         set.problems.iter().filter(|problem| !problem.kind.is_warning()).map(ToString::to_string).collect();
     if !fatal.is_empty() {
+        // Why the renders that would have answered these were not used.
+        fatal.extend(
+            set.problems
+                .iter()
+                .filter(|problem| matches!(problem.kind, discover::DiscoveryProblemKind::StaleRenders))
+                .map(ToString::to_string),
+        );
         return Err(Error::Images { problems: fatal });
     }
     Ok(set)
 }
 
+/// Where rendered discovery's results came from.
+enum Renders {
+    /// Helm rendered the chart now; the record for `helmkots.lock`.
+    Rendered(image_lock::RenderedRecord),
+    /// No Helm on PATH: `helmkots.lock` had renders of the same inputs.
+    FromLock(discover::rendered::RenderedDiscovery),
+    /// None: `[images] discover = "values"`, or no Helm and no usable record.
+    None {
+        /// The lock has renders of other inputs.
+        stale_lock: bool,
+    },
+}
+
+impl Renders {
+    fn discovery(&self) -> Option<&discover::rendered::RenderedDiscovery> {
+        match self {
+            Renders::Rendered(record) => Some(&record.discovery),
+            Renders::FromLock(discovery) => Some(discovery),
+            Renders::None { .. } => None,
+        }
+    }
+}
+
 /// Renders the chart for discovery when `[images] discover` asks for it and Helm is on PATH;
-/// `None` when discovery reads values only.
-fn rendered_discovery(checked: &Checked) -> Result<Option<discover::rendered::RenderedDiscovery>> {
+/// without Helm, takes the renders `helmkots.lock` recorded for the same inputs.
+fn rendered_discovery(checked: &Checked) -> Result<Renders> {
     let mode = checked.release.images.discover;
     if mode == release::Discover::Values {
-        return Ok(None);
+        return Ok(Renders::None { stale_lock: false });
     }
+    // The chart's content, whatever SOURCE_DATE_EPOCH is.
+    let packaged = chart::package(&checked.chart, 0)?;
+    let inputs_digest =
+        discover::rendered::inputs_digest(&checked.release, &checked.chart, &packaged.sha256.oci());
     if !on_path(HELM_PROGRAM) {
-        if mode == release::Discover::Rendered {
-            return Err(Error::Images {
+        let lock = image_lock::ImageLock::read(&checked.release.root.join(image_lock::FILE_NAME))?;
+        return match lock.rendered {
+            Some(record) if record.inputs == inputs_digest => Ok(Renders::FromLock(record.discovery)),
+            _ if mode == release::Discover::Rendered => Err(Error::Images {
                 problems: vec![format!(
-                    "[images] discover = \"rendered\" needs `{HELM_PROGRAM}` on PATH to render the chart; \
-                     install Helm, or use discover = \"both\" (values only when Helm is missing)"
+                    "[images] discover = \"rendered\" needs `{HELM_PROGRAM}` on PATH to render the chart (or renders \
+                     of the same inputs in {}); install Helm, or use discover = \"both\"",
+                    image_lock::FILE_NAME
                 )],
-            });
-        }
-        return Ok(None);
+            }),
+            stale => Ok(Renders::None { stale_lock: stale.is_some() }),
+        };
     }
-    let packaged = chart::package(&checked.chart, crate::reproducible::source_date_epoch())?;
     let chart_dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
     let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&packaged.file_name))
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
@@ -209,7 +251,26 @@ fn rendered_discovery(checked: &Checked) -> Result<Option<discover::rendered::Re
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
     };
-    discover::rendered::discover_rendered(&inputs).map(Some).map_err(|error| Error::Proof(error.to_string()))
+    let discovery =
+        discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Proof(error.to_string()))?;
+    Ok(Renders::Rendered(image_lock::RenderedRecord { inputs: inputs_digest, discovery }))
+}
+
+/// Records in `helmkots.lock` what the renders of `images` found, so that a checkout without
+/// Helm makes the same release; the file is rewritten only when the record changed.
+fn record_renders(checked: &Checked, images: &ImageSet) -> Result<()> {
+    let Some(record) = images.rendered.as_ref().and_then(|summary| summary.record.as_ref()) else {
+        return Ok(());
+    };
+    let path = checked.release.root.join(image_lock::FILE_NAME);
+    let mut lock = image_lock::ImageLock::read(&path)?;
+    if lock.rendered.as_ref() == Some(record) {
+        return Ok(());
+    }
+    lock.version = image_lock::VERSION;
+    lock.rendered = Some(record.clone());
+    lock.write(&path)?;
+    Ok(())
 }
 
 /// Computes every output without writing anything, around the packaged chart.
@@ -220,12 +281,20 @@ pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<S
         None if checked.release.images.discover == release::Discover::Both => warnings.push(format!(
             "discovery read the chart's values only: no `{HELM_PROGRAM}` on PATH to render it with"
         )),
-        Some(summary) => warnings.extend(
-            summary
-                .failures
-                .iter()
-                .map(|failure| format!("discovery could not render a configuration: {failure}")),
-        ),
+        Some(summary) => {
+            if summary.from_lock {
+                warnings.push(format!(
+                    "discovery used the renders recorded in {} (no `{HELM_PROGRAM}` on PATH)",
+                    image_lock::FILE_NAME
+                ));
+            }
+            warnings.extend(
+                summary
+                    .failures
+                    .iter()
+                    .map(|failure| format!("discovery could not render a configuration: {failure}")),
+            )
+        }
         None => {}
     }
     warnings.extend(typed_image_warnings(&checked.release, &images));
@@ -443,6 +512,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
             online::remember_bundle(online, bundle, &tree_dir.join(format!("{tree_name}.airgap")))?;
         }
     }
+    record_renders(&plan.checked, &plan.images)?;
     let stamp =
         ReleaseStamp { outputs: fingerprint::stamp_tree(&tree_dir)?, proved: proof.is_some(), warnings };
     // Keyed again: the run has just written the image lock.

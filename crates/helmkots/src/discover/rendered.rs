@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use camino::Utf8Path;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{collect_views, is_image_key, render_path, ImageShape};
@@ -76,8 +76,8 @@ pub struct RenderInputs<'a> {
     pub helm: &'a str,
 }
 
-/// Everything the renders found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Everything the renders found (also what `helmkots.lock` records of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedDiscovery {
     /// Every image rendered, once per (image, values site), sorted.
     pub finds: Vec<RenderedFind>,
@@ -92,7 +92,7 @@ pub struct RenderedDiscovery {
 }
 
 /// One rendered image and the values site that makes it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RenderedFind {
     /// The image, normalised.
     pub reference: ImageRef,
@@ -111,7 +111,7 @@ pub struct RenderedFind {
 }
 
 /// The values site of an image: where to rewrite it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MappedSite {
     /// The values path, in [`ValuePath`] syntax (the map, or the string).
     pub values_path: String,
@@ -120,7 +120,7 @@ pub struct MappedSite {
 }
 
 /// A tag set in the values because the chart derives it from the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TagPin {
     /// The tag's values path.
     pub values_path: String,
@@ -217,6 +217,29 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<RenderedDiscovery,
         renders: renders.into_inner(),
         failures: failures.into_iter().collect(),
     })
+}
+
+/// A digest of everything the renders depend on: the chart's content, the release name, the
+/// Kubernetes versions, and the values Helm gets in each configuration. `helmkots.lock`
+/// keeps the renders under it, so a run without Helm can tell whether they still hold.
+pub fn inputs_digest(release: &Release, chart: &Chart, chart_content: &str) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut field = |name: &str, value: &[u8]| {
+        for part in [name.as_bytes(), value] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    };
+    field("chart", chart_content.as_bytes());
+    field("release-name", release.chart.release_name.get_ref().as_bytes());
+    field("kube-versions", release.chart.kube_versions.join(",").as_bytes());
+    let (configurations, _) = crate::proof::configurations(release);
+    for config in &configurations {
+        let values = base_values(release, chart, config).unwrap_or_else(|message| Value::String(message));
+        field(&crate::proof::describe(config), values.to_string().as_bytes());
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// What one (configuration, Kubernetes version) gave.
