@@ -510,6 +510,25 @@ fn check_images(report: &mut Report, entry: &Entry, output: &TestOutput, excepti
             ),
         );
     }
+    // Precision: what discovery says Helm renders (`rendered`, `both`) must be what Helm
+    // renders with every switch on (the configurations only turn switches on and off).
+    let expected: BTreeSet<String> =
+        entry.images_all_switches.iter().map(|image| docker_normalized(image)).collect();
+    let rendered: Vec<String> = images
+        .iter()
+        .chain(&test_only)
+        .filter(|image| matches!(image["found_by"].as_str(), Some("rendered" | "both")))
+        .filter_map(|image| image["reference"].as_str().map(docker_normalized))
+        .collect();
+    let invented: Vec<&String> = rendered.iter().filter(|image| !expected.contains(*image)).collect();
+    if !invented.is_empty() && invented.len() * 20 > rendered.len() {
+        report.fail(
+            "images",
+            format!(
+                "precision under 0.95: listed as rendered but not rendered by Helm: {invented:#?}\n{json:#}"
+            ),
+        );
+    }
 }
 
 /// Step 3: `release --offline` succeeds with the proof run. Returns whether a tree was written.

@@ -594,3 +594,15 @@ fn the_lock_makes_the_same_tree_without_helm() {
         .assert_stderr_contains("`tag` is empty")
         .assert_stderr_contains("renders were made from another chart or configuration");
 }
+
+// --- 12. `{registry, image, tag}` ------------------------------------------------------------------
+
+#[test]
+fn registry_and_image_map_is_rewritten_in_both_fields() {
+    let dir = release_dir(testdir!(), "registry-image-map", "", "");
+    let json = images_json(&dir);
+    let image = single_image(&json, "quay.io/acme/controller:1.2.0");
+    assert_rendered_source(&image, "controller", "registry_name_tag");
+    let tree = release_proved(&dir, "registry-image-map", &[]);
+    assert_eq!(additional_images(&tree), vec!["quay.io/acme/controller:1.2.0".to_string()]);
+}

@@ -205,6 +205,14 @@ pub enum ImageShape {
         /// The registry came from `global.imageRegistry`, which overrides the map's own.
         uses_global_registry: bool,
     },
+    /// A map `{registry, image|name, tag}`: a registry and a name (under `name_key`) beside
+    /// the tag, joined `registry/name:tag` by the templates.
+    RegistryNameTag {
+        /// The key of the name, e.g. `image`.
+        name_key: String,
+        /// The key of the tag, e.g. `tag`.
+        tag_key: String,
+    },
     /// A name and a tag as siblings in the map at the values path.
     SiblingNameTag {
         /// The key of the name, e.g. `image`.
@@ -325,6 +333,14 @@ pub enum DiscoveryProblemKind {
     /// No Helm on PATH, and the renders `helmkots.lock` records were made from another chart
     /// or configuration: discovery read the values only.
     StaleRenders,
+    /// A values find that no proved configuration renders would take the place of another
+    /// image in the customer's registry: it is left out of the bundle.
+    LeftOut {
+        /// The image left out.
+        image: String,
+        /// The image it collides with.
+        collides_with: String,
+    },
 }
 
 impl DiscoveryProblemKind {
@@ -335,6 +351,7 @@ impl DiscoveryProblemKind {
             DiscoveryProblemKind::UnusedExclude { .. }
                 | DiscoveryProblemKind::NotRewritable { .. }
                 | DiscoveryProblemKind::StaleRenders
+                | DiscoveryProblemKind::LeftOut { .. }
         )
     }
 }
@@ -396,6 +413,13 @@ impl fmt::Display for DiscoveryProblem {
                 write!(f, "exclude pattern `{pattern}` matches no image")
             }
             DiscoveryProblemKind::NotRewritable { reason } => write!(f, "{reason}"),
+            DiscoveryProblemKind::LeftOut { image, collides_with } => write!(
+                f,
+                "`{image}` is not rendered by any configuration of the Config screen and would take the \
+                 place of `{collides_with}` in the customer's registry (same last path component): left out of \
+                 the bundle; if a customer needs it, make it reachable from the Config screen or list it in \
+                 [images] include"
+            ),
             DiscoveryProblemKind::StaleRenders => write!(
                 f,
                 "its renders were made from another chart or configuration, and no `helm` is on PATH to \
@@ -519,6 +543,9 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
         }
     }
 
+    if options.rendered.is_some() {
+        leave_out_colliding_guesses(&mut images, &mut problems);
+    }
     let (mut bundled, mut tests) = (Vec::new(), Vec::new());
     for (reference, sources) in images {
         // Only a rendered-only image can be test-only: a values or annotation find may be
@@ -573,7 +600,9 @@ fn merge_rendered(
         }
         // Values-walking keys a site by its path and, for a sibling name, the name's key.
         let name_key = match &site.shape {
-            ImageShape::SiblingNameTag { name_key, .. } => name_key.clone(),
+            ImageShape::SiblingNameTag { name_key, .. } | ImageShape::RegistryNameTag { name_key, .. } => {
+                name_key.clone()
+            }
             _ => String::new(),
         };
         let mut previous = Vec::new();
@@ -627,6 +656,50 @@ fn merge_rendered(
         }
     }
     test_only.retain(|reference| !deployed.contains(reference));
+}
+
+/// Once Helm has rendered the chart, a values find no configuration renders is a guess about
+/// a part the Config screen does not reach; where it would collide with another image in the
+/// customer's registry (KOTS keeps only the last path component), it is left out, said so.
+fn leave_out_colliding_guesses(
+    images: &mut BTreeMap<ImageRef, BTreeSet<ImageSource>>,
+    problems: &mut BTreeSet<DiscoveryProblem>,
+) {
+    let guess =
+        |sources: &BTreeSet<ImageSource>| sources.iter().all(|source| source.found_by == FoundBy::Values);
+    let mut by_last: BTreeMap<String, Vec<(ImageRef, bool)>> = BTreeMap::new();
+    for (reference, sources) in images.iter() {
+        by_last
+            .entry(reference.last_component().to_string())
+            .or_default()
+            .push((reference.clone(), guess(sources)));
+    }
+    for group in by_last.values() {
+        let repositories: BTreeSet<String> =
+            group.iter().map(|(reference, _)| reference.repository()).collect();
+        if repositories.len() < 2 {
+            continue;
+        }
+        // Keep the certain ones; if every one is a guess, keep the first.
+        let keep: &ImageRef =
+            group.iter().find(|(_, guess)| !guess).map_or(&group[0].0, |(reference, _)| reference);
+        for (reference, is_guess) in group {
+            if *is_guess && reference.repository() != keep.repository() {
+                let sources = images.remove(reference).unwrap_or_default();
+                let source = sources.iter().next();
+                problems.insert(DiscoveryProblem {
+                    site: ProblemSite::Values {
+                        chart: source.and_then(|s| s.chart.clone()).unwrap_or_default(),
+                        values_path: source.and_then(|s| s.values_path.clone()).unwrap_or_default(),
+                    },
+                    kind: DiscoveryProblemKind::LeftOut {
+                        image: reference.familiar(),
+                        collides_with: keep.familiar(),
+                    },
+                });
+            }
+        }
+    }
 }
 
 /// What one values path or annotation entry yields.
@@ -892,7 +965,16 @@ fn string_image(
     let values_path = render_path(parent_path);
     let mut tag_path = parent_path.to_vec();
     tag_path.push(Segment::Key(tag_key.clone()));
-    let shape = ImageShape::SiblingNameTag { name_key: key.to_string(), tag_key: tag_key.clone() };
+    // `{registry, image, tag}`: the registry beside the name is part of the image.
+    let registry = parent.get("registry").and_then(Value::as_str).filter(|registry| !registry.is_empty());
+    let shape = match registry {
+        Some(_) => ImageShape::RegistryNameTag { name_key: key.to_string(), tag_key: tag_key.clone() },
+        None => ImageShape::SiblingNameTag { name_key: key.to_string(), tag_key: tag_key.clone() },
+    };
+    let text = match registry {
+        Some(registry) => format!("{}/{text}", registry.trim_end_matches('/')),
+        None => text.to_string(),
+    };
     let candidate_key = (values_path.clone(), key.to_string());
     let tag = match resolve_tag(view, parent.get(&tag_key), &tag_path) {
         Ok(tag) => tag,
@@ -1462,6 +1544,9 @@ mod tests {
                     if *uses_global_registry { ",global" } else { "" }
                 ),
                 ImageShape::SiblingNameTag { name_key, tag_key } => format!("sibling({name_key},{tag_key})"),
+                ImageShape::RegistryNameTag { name_key, tag_key } => {
+                    format!("registry_name({name_key},{tag_key})")
+                }
                 ImageShape::Annotation { key, name } => {
                     format!("annotation({key},{})", name.as_deref().unwrap_or("-"))
                 }
@@ -1506,6 +1591,9 @@ mod tests {
                 DiscoveryProblemKind::UnusedExclude { pattern } => format!("unused exclude {pattern}"),
                 DiscoveryProblemKind::NotRewritable { reason } => format!("not rewritable: {reason}"),
                 DiscoveryProblemKind::StaleRenders => "stale renders".to_string(),
+                DiscoveryProblemKind::LeftOut { image, collides_with } => {
+                    format!("left out {image} ({collides_with})")
+                }
             };
             lines.push(format!("problem {}: {kind}", problem.site));
         }
@@ -2062,6 +2150,34 @@ mod tests {
         let set =
             discover_with(&chart, &DiscoverOptions { rendered: Some(&both), ..DiscoverOptions::default() });
         assert!(set.test_only.is_empty());
+    }
+
+    #[test]
+    fn a_guess_that_collides_with_a_rendered_image_is_left_out_and_said() {
+        let chart = build(spec(json!({
+            "image": {"repository": "acme/app", "tag": "1"},
+            "marketplace": {"image": {"repository": "other/app", "tag": "1"}},
+        })));
+        let rendered = rendered::RenderedDiscovery {
+            finds: vec![rendered_find(
+                "acme/app:1",
+                Some(("image", ImageShape::RepositoryTag { digest_key: None })),
+                false,
+            )],
+            ..Default::default()
+        };
+        let set = discover_with(
+            &chart,
+            &DiscoverOptions { rendered: Some(&rendered), ..DiscoverOptions::default() },
+        );
+        let found: Vec<String> = set.images.iter().map(|image| image.reference.familiar()).collect();
+        assert_eq!(found, vec!["acme/app:1"]);
+        assert!(matches!(
+            &set.problems[..],
+            [DiscoveryProblem { kind: DiscoveryProblemKind::LeftOut { image, .. }, .. }] if image == "other/app:1"
+        ));
+        // Without renders nothing is a guess: the collision stays an error of the rewrites.
+        assert_eq!(discover(&chart, &[], &[]).images.len(), 2);
     }
 
     #[test]

@@ -599,12 +599,15 @@ fn map_to_site(
         SiteKind::Map { repository_key, registry, digest_key } => {
             let registry_marker = format!("{REGISTRY_MARKER}{index}.invalid/");
             if *registry && before == registry_marker {
-                if repository_key != "repository" {
-                    return unmappable(format!("its repository key is `{repository_key}`"));
-                }
-                ImageShape::RegistryRepositoryTag {
-                    digest_key: digest_key.clone(),
-                    uses_global_registry: false,
+                match repository_key.as_str() {
+                    "repository" => ImageShape::RegistryRepositoryTag {
+                        digest_key: digest_key.clone(),
+                        uses_global_registry: false,
+                    },
+                    other => ImageShape::RegistryNameTag {
+                        name_key: other.to_string(),
+                        tag_key: "tag".to_string(),
+                    },
                 }
             } else if before.is_empty() {
                 match repository_key.as_str() {
@@ -678,6 +681,22 @@ mod tests {
         let (_, mapped) = mapped.unwrap();
         assert_eq!(mapped.values_path, "image");
         assert!(matches!(mapped.shape, ImageShape::RegistryRepositoryTag { .. }));
+    }
+
+    #[test]
+    fn registry_and_image_make_a_registry_name_map() {
+        let sites = vec![site(
+            "global.azure.images.hub",
+            SiteKind::Map { repository_key: "image".into(), registry: true, digest_key: None },
+        )];
+        let (mapped, why) =
+            map_to_site(&sites, "ghcr.io/traefik/traefik-hub:latest", "hkreg0.invalid/hkprobe0z:latest");
+        assert_eq!(why, None);
+        let (_, mapped) = mapped.unwrap();
+        assert_eq!(
+            mapped.shape,
+            ImageShape::RegistryNameTag { name_key: "image".into(), tag_key: "tag".into() }
+        );
     }
 
     #[test]

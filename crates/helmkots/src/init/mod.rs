@@ -474,6 +474,7 @@ fn describe_source(source: &ImageSource) -> String {
         ImageShape::String => "string",
         ImageShape::RepositoryTag { .. } => "repository_tag",
         ImageShape::RegistryRepositoryTag { .. } => "registry_repository_tag",
+        ImageShape::RegistryNameTag { .. } => "registry_name_tag",
         ImageShape::SiblingNameTag { .. } => "sibling_name_tag",
         ImageShape::Annotation { .. } => "annotation",
         ImageShape::Include => "include",

@@ -99,7 +99,10 @@ pub fn kots_values(
                 tree.set(&key_path, Node::Template(template));
                 rewritten = true;
             }
-            registry_maps |= matches!(source.shape, ImageShape::RegistryRepositoryTag { .. });
+            registry_maps |= matches!(
+                source.shape,
+                ImageShape::RegistryRepositoryTag { .. } | ImageShape::RegistryNameTag { .. }
+            );
         }
         if !rewritten {
             not_rewritable.push(image.reference.familiar());
@@ -152,6 +155,7 @@ pub fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
         ImageShape::RepositoryTag { .. } => vec![at("repository")],
         ImageShape::SiblingNameTag { name_key, .. } => vec![at(name_key)],
         ImageShape::RegistryRepositoryTag { .. } => vec![at("registry"), at("repository")],
+        ImageShape::RegistryNameTag { name_key, .. } => vec![at("registry"), at(name_key)],
         ImageShape::Annotation { .. } | ImageShape::Include | ImageShape::Rendered { .. } => Vec::new(),
     }
 }
@@ -174,7 +178,7 @@ fn rewrites(image: &ImageRef, path: &str, shape: &ImageShape, routing: &Routing)
         ImageShape::RepositoryTag { .. } | ImageShape::SiblingNameTag { .. } => {
             vec![if_local_registry(&local_repository, &online)]
         }
-        ImageShape::RegistryRepositoryTag { .. } => {
+        ImageShape::RegistryRepositoryTag { .. } | ImageShape::RegistryNameTag { .. } => {
             let (online_registry, online_path) =
                 online.split_once('/').unwrap_or((image.domain(), image.path()));
             let local_path = format!(
