@@ -606,3 +606,15 @@ fn registry_and_image_map_is_rewritten_in_both_fields() {
     let tree = release_proved(&dir, "registry-image-map", &[]);
     assert_eq!(additional_images(&tree), vec!["quay.io/acme/controller:1.2.0".to_string()]);
 }
+
+// --- 13. an image in a list of the chart's defaults -------------------------------------------------
+
+#[test]
+fn an_image_in_a_default_list_is_mapped_to_its_element() {
+    let dir = release_dir(testdir!(), "list-image", "", "");
+    let json = images_json(&dir);
+    let image = entry(&json, "images", "ghcr.io/acme/sidecar:2.0.0").clone();
+    // Probed in a copy of the list: mapped to the element, not reported as hard-coded.
+    assert_rendered_source(&image, "extraContainers[0].image", "string");
+    release_proved(&dir, "list-image", &[]);
+}

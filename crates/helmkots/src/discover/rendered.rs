@@ -135,6 +135,9 @@ pub struct TagPin {
 struct ProbeSite {
     path: Vec<Segment>,
     kind: SiteKind,
+    /// The outermost list of the chart's values the site sits in, with its path: Helm
+    /// replaces a list whole, so a probe sets a copy of it with the marker inside.
+    list: Option<(Vec<Segment>, Value)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,7 +429,7 @@ fn probe_sites(chart: &Chart, overrides: &Value) -> Vec<ProbeSite> {
                 continue;
             }
             let mut path = view.root_path(&[Segment::Key(key.clone())]);
-            sites_in(&view.values, key, value, &mut path, &mut sites, &mut seen);
+            sites_in(&view.values, key, value, &mut path, None, &mut sites, &mut seen);
         }
     }
     sites
@@ -437,17 +440,19 @@ fn sites_in(
     key: &str,
     value: &Value,
     path: &mut Vec<Segment>,
+    list: Option<&(Vec<Segment>, Value)>,
     sites: &mut Vec<ProbeSite>,
     seen: &mut BTreeSet<Vec<Segment>>,
 ) {
     if path.len() > super::MAX_VALUES_DEPTH {
         return;
     }
-    fn push(sites: &mut Vec<ProbeSite>, seen: &mut BTreeSet<Vec<Segment>>, kind: SiteKind, path: &[Segment]) {
-        if seen.insert(path.to_vec()) {
-            sites.push(ProbeSite { path: path.to_vec(), kind });
-        }
-    }
+    let push =
+        |sites: &mut Vec<ProbeSite>, seen: &mut BTreeSet<Vec<Segment>>, kind: SiteKind, path: &[Segment]| {
+            if seen.insert(path.to_vec()) {
+                sites.push(ProbeSite { path: path.to_vec(), kind, list: list.cloned() });
+            }
+        };
     match value {
         Value::String(text) if is_image_key(key) && !text.is_empty() => {
             let tag_keys = if key.eq_ignore_ascii_case("image") {
@@ -465,11 +470,13 @@ fn sites_in(
             }
             for (child_key, child) in map {
                 path.push(Segment::Key(child_key.clone()));
-                sites_in(map, child_key, child, path, sites, seen);
+                sites_in(map, child_key, child, path, list, sites, seen);
                 path.pop();
             }
         }
         Value::Array(items) => {
+            let outermost = (path.clone(), value.clone());
+            let list = Some(list.unwrap_or(&outermost));
             for (index, item) in items.iter().enumerate() {
                 path.push(Segment::Index(index));
                 if let Value::Object(map) = item {
@@ -478,7 +485,7 @@ fn sites_in(
                     } else {
                         for (child_key, child) in map {
                             path.push(Segment::Key(child_key.clone()));
-                            sites_in(map, child_key, child, path, sites, seen);
+                            sites_in(map, child_key, child, path, list, sites, seen);
                             path.pop();
                         }
                     }
@@ -500,6 +507,19 @@ fn site_of_map(key: &str, map: &Map<String, Value>) -> Option<SiteKind> {
 }
 
 fn set_markers(values: &mut Value, site: &ProbeSite, index: usize) {
+    // A list the chart's values hold is not in the configuration's values: Helm would take
+    // the probe's list whole, so it gets a copy of the chart's (once; other sites in it share it).
+    if let Some((list_path, list)) = &site.list {
+        let present = list_path.iter().try_fold(&*values, |value, segment| match segment {
+            Segment::Key(key) => value.get(key),
+            Segment::Index(index) => value.get(*index),
+        });
+        if !present.is_some_and(Value::is_array) {
+            if let Some((Segment::Key(last), parent)) = list_path.split_last() {
+                set_at(values, parent, last, list.clone());
+            }
+        }
+    }
     let repository = Value::String(format!("{REPOSITORY_MARKER}{index}z"));
     match &site.kind {
         SiteKind::Map { repository_key, registry, .. } => {
@@ -657,7 +677,7 @@ mod tests {
     use super::*;
 
     fn site(path: &str, kind: SiteKind) -> ProbeSite {
-        ProbeSite { path: ValuePath::parse(path).unwrap().segments().to_vec(), kind }
+        ProbeSite { path: ValuePath::parse(path).unwrap().segments().to_vec(), kind, list: None }
     }
 
     fn map_kind(registry: bool) -> SiteKind {
@@ -765,6 +785,23 @@ mod tests {
             5,
         );
         assert_eq!(values["sub"]["image"], "hkprobe5z");
+    }
+
+    #[test]
+    fn sites_in_a_list_of_the_defaults_are_probed_in_a_copy_of_it() {
+        let defaults = serde_json::json!({"extraContainers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:2"}]});
+        let mut sites = Vec::new();
+        let mut seen = BTreeSet::new();
+        let map = defaults.as_object().unwrap();
+        let mut path = vec![Segment::Key("extraContainers".into())];
+        sites_in(map, "extraContainers", &map["extraContainers"], &mut path, None, &mut sites, &mut seen);
+        assert_eq!(sites.len(), 2);
+        let mut values = serde_json::json!({"replicas": 1});
+        set_markers(&mut values, &sites[1], 1);
+        set_markers(&mut values, &sites[0], 0);
+        assert_eq!(values["extraContainers"][0]["image"], "hkprobe0z");
+        assert_eq!(values["extraContainers"][1]["image"], "hkprobe1z");
+        assert_eq!(values["extraContainers"][1]["name"], "b", "the rest of the list is the chart's");
     }
 
     #[test]
