@@ -251,8 +251,12 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
     };
-    let discovery =
-        discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Proof(error.to_string()))?;
+    let discovery = discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
+        problems: vec![format!(
+            "discovery cannot render the chart: {error}; check that `{HELM_PROGRAM}` on PATH runs, \
+                 or set [images] discover = \"values\""
+        )],
+    })?;
     Ok(Renders::Rendered(image_lock::RenderedRecord { inputs: inputs_digest, discovery }))
 }
 
