@@ -578,6 +578,9 @@ fn the_lock_makes_the_same_tree_without_helm() {
         "the tree made from helmkots.lock without helm differs from the one made with helm"
     );
 
+    // The record matches what Helm renders now: `--locked` has nothing to refuse.
+    dir.xtask("images").arg("--locked").env("PATH", path_with_tools()).run().assert_success();
+
     // `[images] include` does not change what Helm renders: the record still holds.
     let text = std::fs::read_to_string(dir.join("release.toml")).unwrap();
     dir.write("release.toml", text.replace("[images]", "[images]\ninclude = [\"docker.io/acme/extra:1.0\"]"));
@@ -593,6 +596,60 @@ fn the_lock_makes_the_same_tree_without_helm() {
         .assert_failure()
         .assert_stderr_contains("`tag` is empty")
         .assert_stderr_contains("renders were made from another chart or configuration");
+    // With `--locked`, a stale record is an error, with Helm and without it, naming the fix.
+    for path in [helmkots_e2e::path_without_helm(), path_with_tools()] {
+        dir.xtask("images")
+            .arg("--locked")
+            .env("PATH", path)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains("helmkots.lock is out of date and --locked forbids changing it")
+            .assert_stderr_contains("its renders were made for other inputs")
+            .assert_stderr_contains("commit helmkots.lock");
+    }
+    let before = std::fs::read(dir.join("helmkots.lock")).unwrap();
+    dir.xtask("release")
+        .args(["--offline", "--locked", "--out", "locked"])
+        .env("PATH", path_with_tools())
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--locked forbids changing it");
+    assert_eq!(std::fs::read(dir.join("helmkots.lock")).unwrap(), before, "--locked changed helmkots.lock");
+    assert!(!dir.join("locked").exists(), "a --locked release that failed wrote a tree");
+}
+
+// --- 11b. renders shared by configurations with the same values -----------------------------------
+
+#[test]
+fn configurations_with_the_same_values_share_their_renders() {
+    // Two toggles on one values path: four configurations, two distinct sets of values.
+    let items = r#"
+[[config.groups]]
+name = "g"
+title = "G"
+[[config.groups.items]]
+name = "first"
+title = "First"
+type = "bool"
+default = "0"
+value = "extra.flag"
+[[config.groups.items]]
+name = "second"
+title = "Second"
+type = "bool"
+default = "0"
+value = "extra.flag"
+"#;
+    let dir = testdir!();
+    write_release(&dir, "tag-suffix", "", "");
+    let text = std::fs::read_to_string(dir.join("release.toml")).unwrap();
+    dir.write("release.toml", format!("{text}{items}"));
+    let json = images_json(&dir);
+    assert_eq!(json["rendered"]["configurations"], 4, "{json:#}");
+    // Each distinct set of values: one render, one probe, one patch-level check.
+    assert_eq!(json["rendered"]["renders"], 6, "renders were not shared: {json:#}");
+    let human = dir.xtask("images").env("PATH", path_with_tools()).run();
+    human.assert_success().assert_stderr_contains("2 rendering(s) reused");
 }
 
 // --- 12. `{registry, image, tag}` ------------------------------------------------------------------

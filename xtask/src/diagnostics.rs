@@ -58,6 +58,7 @@ fn print_engine_error(error: &Error) {
     let mut diagnostic = MietteDiagnostic::new(error.to_string());
     match error {
         Error::Chart { help: Some(help), .. }
+        | Error::LockOutdated { help, .. }
         | Error::File { help: Some(help), .. }
         | Error::Unsupported { help, .. } => {
             diagnostic = diagnostic.with_help(help.clone());

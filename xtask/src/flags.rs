@@ -45,6 +45,8 @@ xflags::xflags! {
             optional --channel-id id: String
             /// Use this update cursor in airgap.yaml instead of `[airgap] update_cursor` (e.g. a CI build number).
             optional --update-cursor cursor: u64
+            /// Fail rather than change helmkots.lock (its digests or its renders), as CI should.
+            optional --locked
             /// Print the result as JSON.
             optional --json
         }
@@ -78,6 +80,8 @@ xflags::xflags! {
         cmd images {
             /// Release file to use (default: release.toml at the repository root).
             optional -f, --file path: PathBuf
+            /// Fail when helmkots.lock's renders are of other inputs, or Helm renders differently.
+            optional --locked
             /// Print the result as JSON.
             optional --json
         }

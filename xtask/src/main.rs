@@ -146,6 +146,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 progress: progress::reporter(cmd.json, ui::quiet()),
                 channel_id: cmd.channel_id,
                 update_cursor: cmd.update_cursor,
+                locked: cmd.locked,
             };
             let outcome = helmkots::pipeline::release(&options)?;
             if cmd.json {
@@ -172,7 +173,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Images(cmd) => {
-            let checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
+            let mut checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
+            checked.locked = cmd.locked;
             let images = helmkots::pipeline::images(&checked)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::images(&images))?);
@@ -356,10 +358,19 @@ fn print_images(images: &helmkots::discover::ImageSet) {
         Some(summary) if summary.from_lock => {
             ui::info("discovery used the renders recorded in helmkots.lock (no helm on PATH)")
         }
-        Some(summary) => ui::info(&format!(
-            "rendered {} configuration(s) with {} helm template run(s)",
-            summary.configurations, summary.renders
-        )),
+        Some(summary) => {
+            let cost = summary.cost.map_or_else(String::new, |cost| {
+                let reused = match cost.reused {
+                    0 => String::new(),
+                    n => format!("; {n} rendering(s) reused: their values were the same as another's"),
+                };
+                format!(" in {:.1}s, {} at a time{reused}", cost.elapsed.as_secs_f64(), cost.workers)
+            });
+            ui::info(&format!(
+                "rendered {} configuration(s) with {} helm template run(s){cost}",
+                summary.configurations, summary.renders
+            ))
+        }
         None => ui::info(
             "discovery read the chart's values only (no helm on PATH, or [images] discover = \"values\")",
         ),

@@ -55,6 +55,15 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    /// `--locked` was given and `helmkots.lock` would change, or does not hold what the run needs.
+    #[error("helmkots.lock is out of date and --locked forbids changing it: {reason}")]
+    LockOutdated {
+        /// What differs.
+        reason: String,
+        /// How to bring the lock up to date.
+        help: String,
+    },
+
     /// Two images would land on the same name in the customer's registry.
     #[error("{0}")]
     ImageCollision(Box<crate::kots::ImageCollision>),

@@ -39,6 +39,8 @@ pub struct Checked {
     pub release: Release,
     /// The chart it points at, with its vendored subcharts.
     pub chart: Chart,
+    /// `--locked`: `helmkots.lock` must hold what the run needs and must not change.
+    pub locked: bool,
 }
 
 impl Checked {
@@ -72,7 +74,7 @@ pub fn check(release_file: &Utf8Path) -> Result<Checked> {
         }));
     }
     let chart = chart::load(&chart_path)?;
-    Ok(Checked { release, chart })
+    Ok(Checked { release, chart, locked: false })
 }
 
 /// What `release` needs besides the release file.
@@ -93,6 +95,8 @@ pub struct ReleaseOptions {
     pub channel_id: Option<String>,
     /// Replaces `[airgap] update_cursor` (a CI build number).
     pub update_cursor: Option<u64>,
+    /// `--locked`: fail rather than change `helmkots.lock` (its pins or its renders).
+    pub locked: bool,
 }
 
 pub use crate::helm_template::{on_path, HELM_PROGRAM};
@@ -173,7 +177,11 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
             rendered_from_lock: matches!(rendered, Renders::FromLock(_)),
             stale_renders: matches!(rendered, Renders::None { stale_lock: true }),
             record: match &rendered {
-                Renders::Rendered(record) => Some(record),
+                Renders::Rendered(record, _) => Some(record),
+                _ => None,
+            },
+            cost: match &rendered {
+                Renders::Rendered(_, cost) => Some(*cost),
                 _ => None,
             },
         },
@@ -195,8 +203,8 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
 
 /// Where rendered discovery's results came from.
 enum Renders {
-    /// Helm rendered the chart now; the record for `helmkots.lock`.
-    Rendered(image_lock::RenderedRecord),
+    /// Helm rendered the chart now; the record for `helmkots.lock`, and what it cost.
+    Rendered(image_lock::RenderedRecord, discover::rendered::RenderCost),
     /// No Helm on PATH: `helmkots.lock` had renders of the same inputs.
     FromLock(discover::rendered::RenderedDiscovery),
     /// None: `[images] discover = "values"`, or no Helm and no usable record.
@@ -209,7 +217,7 @@ enum Renders {
 impl Renders {
     fn discovery(&self) -> Option<&discover::rendered::RenderedDiscovery> {
         match self {
-            Renders::Rendered(record) => Some(&record.discovery),
+            Renders::Rendered(record, _) => Some(&record.discovery),
             Renders::FromLock(discovery) => Some(discovery),
             Renders::None { .. } => None,
         }
@@ -227,10 +235,22 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
     let packaged = chart::package(&checked.chart, 0)?;
     let inputs_digest =
         discover::rendered::inputs_digest(&checked.release, &checked.chart, &packaged.sha256.oci());
+    let lock = image_lock::ImageLock::read(&checked.release.root.join(image_lock::FILE_NAME))?;
     if !on_path(HELM_PROGRAM) {
-        let lock = image_lock::ImageLock::read(&checked.release.root.join(image_lock::FILE_NAME))?;
         return match lock.rendered {
             Some(record) if record.inputs == inputs_digest => Ok(Renders::FromLock(record.discovery)),
+            stale if checked.locked => Err(Error::LockOutdated {
+                reason: match stale {
+                    Some(_) => "its renders were made for other inputs (the chart, [chart] values, the config items \
+                                or [chart] kube_versions changed)"
+                        .to_string(),
+                    None => "it records no renders of the chart".to_string(),
+                },
+                help: format!(
+                    "run `cargo xtask release` with `{HELM_PROGRAM}` on PATH (it records the renders) and commit {}",
+                    image_lock::FILE_NAME
+                ),
+            }),
             _ if mode == release::Discover::Rendered => Err(Error::Images {
                 problems: vec![format!(
                     "[images] discover = \"rendered\" needs `{HELM_PROGRAM}` on PATH to render the chart (or renders \
@@ -251,13 +271,27 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
     };
-    let discovery = discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
+    let (discovery, cost) = discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
         problems: vec![format!(
             "discovery cannot render the chart: {error}; check that `{HELM_PROGRAM}` on PATH runs, \
                  or set [images] discover = \"values\""
         )],
     })?;
-    Ok(Renders::Rendered(image_lock::RenderedRecord { inputs: inputs_digest, discovery }))
+    let record = image_lock::RenderedRecord { inputs: inputs_digest, discovery };
+    if checked.locked && lock.rendered.as_ref() != Some(&record) {
+        return Err(Error::LockOutdated {
+            reason: match &lock.rendered {
+                None => "it records no renders of the chart".to_string(),
+                Some(old) if old.inputs != record.inputs => "its renders were made for other inputs".to_string(),
+                Some(_) => "Helm renders the chart differently from what it records".to_string(),
+            },
+            help: format!(
+                "run `cargo xtask release` without --locked (it records the renders) and commit {}",
+                image_lock::FILE_NAME
+            ),
+        });
+    }
+    Ok(Renders::Rendered(record, cost))
 }
 
 /// Records in `helmkots.lock` what the renders of `images` found, so that a checkout without
@@ -275,6 +309,15 @@ fn record_renders(checked: &Checked, images: &ImageSet) -> Result<()> {
     lock.rendered = Some(record.clone());
     lock.write(&path)?;
     Ok(())
+}
+
+/// Every reference `helmkots.lock` keeps a pin for: the bundled images and the helm-cli base.
+fn used_images(plan: &Plan) -> Vec<String> {
+    let mut used: Vec<String> = plan.images.references().map(ToString::to_string).collect();
+    used.extend(
+        crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref()).map(|b| b.to_string()),
+    );
+    used
 }
 
 /// Computes every output without writing anything, around the packaged chart.
@@ -434,6 +477,7 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// and an unchanged set of images is copied from the last bundle, not packed again.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let mut checked = check(&options.release_file)?;
+    checked.locked = options.locked;
     if let Some(channel_id) = &options.channel_id {
         checked.release.airgap.channel_id = channel_id.clone();
     }
@@ -494,6 +538,26 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
             helm_cli_image: online.helm_cli.to_string(),
         });
     }
+    if let (Some(online), true) = (&online, plan.checked.locked) {
+        let on_disk = image_lock::ImageLock::read(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
+        let mut pins = online.lock.clone();
+        pins.retain_only(used_images(&plan).iter().map(String::as_str));
+        if pins.images != on_disk.images {
+            let changed: Vec<&String> = pins
+                .images
+                .keys()
+                .chain(on_disk.images.keys())
+                .filter(|image| pins.images.get(*image) != on_disk.images.get(*image))
+                .collect();
+            return Err(Error::LockOutdated {
+                reason: format!(
+                    "the pinned digests would change for {}",
+                    changed.iter().map(|image| format!("`{image}`")).collect::<Vec<_>>().join(", ")
+                ),
+                help: "run without --locked (or `cargo xtask lock --update`) and commit helmkots.lock".to_string(),
+            });
+        }
+    }
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
@@ -505,12 +569,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     }
     let dir = written?;
     if let Some(online) = &mut online {
-        let mut used: Vec<String> = plan.images.references().map(ToString::to_string).collect();
-        used.extend(
-            crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref())
-                .map(|b| b.to_string()),
-        );
-        online.lock.retain_only(used.iter().map(String::as_str));
+        online.lock.retain_only(used_images(&plan).iter().map(String::as_str));
         online.lock.write(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
         if let Some(bundle) = &bundle_temp {
             online::remember_bundle(online, bundle, &tree_dir.join(format!("{tree_name}.airgap")))?;
@@ -768,7 +827,7 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
         .find(|path| path.extension() == Some("tgz"))
         .ok_or_else(|| Error::Proof(format!("{charts_dir} holds no chart archive")))?;
     let chart = chart::load(&chart_archive)?;
-    let checked = Checked { release, chart };
+    let checked = Checked { release, chart, locked: false };
     let images = images(&checked)?;
     let inputs = ProofInputs {
         release: &checked.release,

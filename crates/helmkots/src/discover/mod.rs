@@ -94,6 +94,9 @@ pub struct RenderSummary {
     pub renders: usize,
     /// Configurations Helm refused, with its error.
     pub failures: Vec<String>,
+    /// What the renders made now cost (`None` when read from the lock); varies run to run.
+    #[serde(skip)]
+    pub cost: Option<rendered::RenderCost>,
 }
 
 /// How an image was found.
@@ -434,6 +437,8 @@ pub struct DiscoverOptions<'a> {
     pub stale_renders: bool,
     /// The renders made now, as `helmkots.lock` records them.
     pub record: Option<&'a crate::image_lock::RenderedRecord>,
+    /// What the renders made now cost.
+    pub cost: Option<rendered::RenderCost>,
 }
 
 /// Finds every image of `chart`: its values (with `[chart] values` over them) and, when
@@ -549,6 +554,7 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
             configurations: rendered.configurations,
             renders: rendered.renders,
             failures: rendered.failures.clone(),
+            cost: options.cost,
         }),
         excluded,
         pull_secret_paths: found.pull_secrets.into_values().collect(),

@@ -126,16 +126,57 @@ pub struct TagPin {
     pub image: String,
 }
 
+/// What rendered discovery cost this run (not recorded in `helmkots.lock`: it varies).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderCost {
+    /// (configuration, Kubernetes version) pairs whose values were the same as another's, so
+    /// their renders were reused rather than run again.
+    pub reused: usize,
+    /// Wall time of all the renders.
+    pub elapsed: std::time::Duration,
+    /// How many renders ran at once.
+    pub workers: usize,
+}
+
+/// The configurations that give Helm the same values, rendered for one Kubernetes version.
+struct Job<'a> {
+    configs: Vec<&'a BTreeMap<String, String>>,
+    /// The values Helm gets (or why they could not be made).
+    base: Result<Value, String>,
+    kube_version: &'a str,
+}
+
 /// Renders the chart for every configuration and Kubernetes version and maps each image.
-pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<RenderedDiscovery, RenderError> {
+/// Configurations that give Helm the same values share their renders; renders run in
+/// parallel, one per core.
+pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery, RenderCost), RenderError> {
+    let started = std::time::Instant::now();
     let (configurations, _) = crate::proof::configurations(inputs.release);
     let sites = probe_sites(inputs.chart, &inputs.release.chart.values);
     let kube_versions = &inputs.release.chart.kube_versions;
     let newest = newest_kube_version(kube_versions);
-    let jobs: Vec<(&BTreeMap<String, String>, &str)> = configurations
-        .iter()
-        .flat_map(|config| kube_versions.iter().map(move |version| (config, version.as_str())))
-        .collect();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let mut job_of_values: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    let mut reused = 0;
+    for config in &configurations {
+        let base = base_values(inputs.release, inputs.chart, config);
+        let key_text = match &base {
+            Ok(values) => values.to_string(),
+            Err(message) => format!("error: {message}"),
+        };
+        for version in kube_versions {
+            match job_of_values.get(&(key_text.clone(), version.as_str())) {
+                Some(&index) => {
+                    jobs[index].configs.push(config);
+                    reused += 1;
+                }
+                None => {
+                    job_of_values.insert((key_text.clone(), version.as_str()), jobs.len());
+                    jobs.push(Job { configs: vec![config], base: base.clone(), kube_version: version });
+                }
+            }
+        }
+    }
     let renders = AtomicUsize::new(0);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Result<JobResult, RenderError>>> = Mutex::new(Vec::new());
@@ -145,9 +186,9 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<RenderedDiscovery,
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some((config, version)) = jobs.get(index) else { break };
-                let check_patch = Some(*version) == newest.as_deref();
-                let result = render_job(inputs, &sites, config, version, check_patch, &renders);
+                let Some(job) = jobs.get(index) else { break };
+                let check_patch = Some(job.kube_version) == newest.as_deref();
+                let result = render_job(inputs, &sites, job, check_patch, &renders);
                 results.lock().unwrap_or_else(|e| e.into_inner()).push(result);
             });
         }
@@ -190,13 +231,14 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<RenderedDiscovery,
         (Some(site), Some(tag)) => pinned.get(&site.values_path).is_none_or(|pin| *pin == tag),
         _ => true,
     });
-    Ok(RenderedDiscovery {
+    let discovery = RenderedDiscovery {
         finds: finds.into_values().collect(),
         tag_pins: tag_pins.into_iter().collect(),
         configurations: configurations.len(),
         renders: renders.into_inner(),
         failures: failures.into_iter().collect(),
-    })
+    };
+    Ok((discovery, RenderCost { reused, elapsed: started.elapsed(), workers }))
 }
 
 /// A digest of everything the renders depend on: the chart's content, the release name, the
@@ -232,12 +274,14 @@ struct JobResult {
 fn render_job(
     inputs: &RenderInputs<'_>,
     sites: &[ProbeSite],
-    config: &BTreeMap<String, String>,
-    kube_version: &str,
+    job: &Job<'_>,
     check_patch: bool,
     renders: &AtomicUsize,
 ) -> Result<JobResult, RenderError> {
-    let configuration = crate::proof::describe(config);
+    let kube_version = job.kube_version;
+    let configurations: BTreeSet<String> =
+        job.configs.iter().map(|config| crate::proof::describe(config)).collect();
+    let configuration = job.configs.first().map(|config| crate::proof::describe(config)).unwrap_or_default();
     let render = |values: &Value, version: &str| -> Result<Result<Vec<RenderedImage>, String>, RenderError> {
         renders.fetch_add(1, Ordering::SeqCst);
         let request = Render {
@@ -253,10 +297,10 @@ fn render_job(
             Err(error) => Err(error),
         }
     };
-    let base = match base_values(inputs.release, inputs.chart, config) {
-        Ok(base) => base,
+    let base = match &job.base {
+        Ok(base) => base.clone(),
         Err(message) => {
-            return Ok(JobResult { finds: Vec::new(), tag_pins: Vec::new(), failure: Some(message) })
+            return Ok(JobResult { finds: Vec::new(), tag_pins: Vec::new(), failure: Some(message.clone()) })
         }
     };
     let rendered = match render(&base, kube_version)? {
@@ -339,7 +383,7 @@ fn render_job(
             test_only: image.test_hook,
             certain: image.certain,
             places: BTreeSet::from([format!("{} ({})", image.template, image.object)]),
-            configurations: BTreeSet::from([configuration.clone()]),
+            configurations: configurations.clone(),
         });
     }
     Ok(JobResult { finds, tag_pins, failure: None })
