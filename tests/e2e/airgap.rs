@@ -954,3 +954,38 @@ fn the_lock_drops_images_the_release_no_longer_uses() {
     assert!(!locked(&extra), "an image the release no longer uses stays in the lock");
     assert!(locked(&fixture.image("a/one:1")) && locked(&fixture.seeds.base.reference));
 }
+
+#[test]
+fn a_locked_release_refuses_a_lock_that_would_change() {
+    let fixture = Fixture::new(testdir!());
+    // Discovery from values needs no renders in the lock: this test is about the pins.
+    let release_toml = fixture.dir.read("release.toml");
+    fixture.dir.write("release.toml", release_toml.replace("[images]\n", "[images]\ndiscover = \"values\"\n"));
+    fixture.release("out").assert_success();
+    let locked_release = |out: &str| {
+        fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+        fixture
+            .dir
+            .xtask("release")
+            .args(["--no-proof", "--locked", "--out", out])
+            .env("DOCKER_CONFIG", fixture.dir.join("docker-config"))
+            .run()
+    };
+    // Nothing changed: the lock holds, --locked passes.
+    locked_release("same").assert_success();
+    // An image the lock does not pin yet: the lock would change, so nothing is written.
+    let before = fs::read(fixture.dir.join("helmkots.lock")).unwrap();
+    let extra = fixture.image("c/three:3");
+    let release_toml = fixture.dir.read("release.toml");
+    fixture.dir.write(
+        "release.toml",
+        release_toml.replace("[images]\n", &format!("[images]\ninclude = [\"{extra}\"]\n")),
+    );
+    locked_release("grown")
+        .assert_code(2)
+        .assert_stderr_contains("helmkots.lock is out of date and --locked forbids changing it")
+        .assert_stderr_contains(&format!("`{extra}`"));
+    assert_eq!(fs::read(fixture.dir.join("helmkots.lock")).unwrap(), before, "--locked changed helmkots.lock");
+    assert!(!fixture.dir.join("grown").exists(), "a refused --locked release wrote a tree");
+}
+

@@ -247,7 +247,8 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
                     None => "it records no renders of the chart".to_string(),
                 },
                 help: format!(
-                    "run `cargo xtask release` with `{HELM_PROGRAM}` on PATH (it records the renders) and commit {}",
+                    "run `cargo xtask release` with `{HELM_PROGRAM}` on PATH (it records the renders) and commit {}; \
+                     or set [images] discover = \"values\" to discover without renders",
                     image_lock::FILE_NAME
                 ),
             }),
@@ -318,6 +319,29 @@ fn used_images(plan: &Plan) -> Vec<String> {
         crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref()).map(|b| b.to_string()),
     );
     used
+}
+
+/// With `--locked`: the pins this release resolved must be the ones `helmkots.lock` holds.
+fn check_pins_unchanged(plan: &Plan, resolved: &image_lock::ImageLock) -> Result<()> {
+    let on_disk = image_lock::ImageLock::read(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
+    let mut pins = resolved.clone();
+    pins.retain_only(used_images(plan).iter().map(String::as_str));
+    let changed: std::collections::BTreeSet<&String> = pins
+        .images
+        .keys()
+        .chain(on_disk.images.keys())
+        .filter(|image| pins.images.get(*image) != on_disk.images.get(*image))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::LockOutdated {
+        reason: format!(
+            "the pinned digests would change for {}",
+            changed.iter().map(|image| format!("`{image}`")).collect::<Vec<_>>().join(", ")
+        ),
+        help: format!("run `cargo xtask release` without --locked and commit {}", image_lock::FILE_NAME),
+    })
 }
 
 /// Computes every output without writing anything, around the packaged chart.
@@ -539,23 +563,13 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         });
     }
     if let (Some(online), true) = (&online, plan.checked.locked) {
-        let on_disk = image_lock::ImageLock::read(&plan.checked.release.root.join(image_lock::FILE_NAME))?;
-        let mut pins = online.lock.clone();
-        pins.retain_only(used_images(&plan).iter().map(String::as_str));
-        if pins.images != on_disk.images {
-            let changed: Vec<&String> = pins
-                .images
-                .keys()
-                .chain(on_disk.images.keys())
-                .filter(|image| pins.images.get(*image) != on_disk.images.get(*image))
-                .collect();
-            return Err(Error::LockOutdated {
-                reason: format!(
-                    "the pinned digests would change for {}",
-                    changed.iter().map(|image| format!("`{image}`")).collect::<Vec<_>>().join(", ")
-                ),
-                help: "run without --locked (or `cargo xtask lock --update`) and commit helmkots.lock".to_string(),
-            });
+        if let Err(error) = check_pins_unchanged(&plan, &online.lock) {
+            if let Some(bundle) = &bundle_temp {
+                let _ = std::fs::remove_file(&bundle.path);
+            }
+            // Only when empty: the folder was made for this bundle.
+            let _ = std::fs::remove_dir(&out_dir);
+            return Err(error);
         }
     }
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
