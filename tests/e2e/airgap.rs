@@ -989,3 +989,47 @@ fn a_locked_release_refuses_a_lock_that_would_change() {
     assert!(!fixture.dir.join("grown").exists(), "a refused --locked release wrote a tree");
 }
 
+#[test]
+fn values_only_images_are_bundled_with_their_size() {
+    helmkots_e2e::require_helm();
+    let fixture = Fixture::new(testdir!());
+    // `three` is named in the values but rendered by no configuration.
+    let template = fixture.dir.read("chart/templates/deployment.yaml");
+    fixture.dir.write(
+        "chart/templates/deployment.yaml",
+        template.replace(
+            "        - name: three\n          image: {{ .Values.three.image | quote }}\n",
+            "        {{- if .Values.three.enabled }}\n        - name: three\n          image: {{ .Values.three.image | quote }}\n        {{- end }}\n",
+        ),
+    );
+    fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+    let three = format!("{}@{}", fixture.image("c/three"), fixture.seeds.three_digest);
+    let (_, manifest) = raw_digest(&three);
+    let expected: u64 = std::iter::once(&manifest["config"])
+        .chain(manifest["layers"].as_array().expect("layers"))
+        .map(|descriptor| descriptor["size"].as_u64().expect("size"))
+        .sum();
+    let output = fixture
+        .dir
+        .xtask("release")
+        .args(["--no-proof", "--out", "out"])
+        .env("DOCKER_CONFIG", fixture.dir.join("docker-config"))
+        .env("PATH", helmkots_e2e::path_with_tools())
+        .run();
+    output
+        .assert_success()
+        .assert_stderr_contains("1 image(s) found in the values are bundled although no configuration")
+        .assert_stderr_contains(&format!("{three} ({:.1} MiB)", expected as f64 / 1048576.0));
+    let images = fixture.dir.xtask("images").arg("--json").env("PATH", helmkots_e2e::path_with_tools()).run();
+    images.assert_success();
+    let json = images.json();
+    let entry = json["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .find(|image| image["reference"] == three.as_str())
+        .unwrap_or_else(|| panic!("{three} is not listed: {json:#}"));
+    assert_eq!(entry["found_by"], "values", "{entry:#}");
+    assert_eq!(entry["size"], expected, "the size is not what the bundle holds of it: {entry:#}");
+}
+

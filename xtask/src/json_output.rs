@@ -118,14 +118,21 @@ pub fn init(starter: &Starter) -> Value {
 }
 
 /// `images --json`: the image set, each image with how it was found (`values`, `rendered`,
-/// `both`, `annotation`, `include`).
-pub fn images(images: &helmkots::discover::ImageSet) -> Value {
+/// `both`, `annotation`, `include`) and, when the store holds it, what it adds to a bundle
+/// (`size`, bytes).
+pub fn images(
+    images: &helmkots::discover::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::image_ref::ImageRef, u64>,
+) -> Value {
     let mut document = serde_json::to_value(images).unwrap_or(Value::Null);
     for (key, list) in [("images", &images.images), ("test_only", &images.test_only)] {
         if let Some(entries) = document.get_mut(key).and_then(Value::as_array_mut) {
             for (entry, image) in entries.iter_mut().zip(list) {
                 if let Some(object) = entry.as_object_mut() {
                     object.insert("found_by".to_string(), serde_json::json!(image.found_by()));
+                    if let Some(size) = sizes.get(&image.reference) {
+                        object.insert("size".to_string(), serde_json::json!(size));
+                    }
                 }
             }
         }

@@ -176,10 +176,11 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             let mut checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
             checked.locked = cmd.locked;
             let images = helmkots::pipeline::images(&checked)?;
+            let sizes = helmkots::pipeline::image_sizes(&checked, &images);
             if cmd.json {
-                outln!("{}", serde_json::to_string_pretty(&json_output::images(&images))?);
+                outln!("{}", serde_json::to_string_pretty(&json_output::images(&images, &sizes))?);
             } else {
-                print_images(&images);
+                print_images(&images, &sizes);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -309,17 +310,23 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_images(images: &helmkots::discover::ImageSet) {
+fn print_images(
+    images: &helmkots::discover::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::image_ref::ImageRef, u64>,
+) {
     use helmkots::discover::{DiscoveredImage, FoundBy, ImageShape};
     let print = |image: &DiscoveredImage| {
         let found_by = image.found_by();
+        let size = sizes
+            .get(&image.reference)
+            .map_or_else(String::new, |size| format!(", {}", indicatif::HumanBytes(*size)));
         let note = match (found_by, &images.rendered) {
             (FoundBy::Values, Some(_)) => {
                 ": no proved configuration renders it (drop it with [images] exclude)"
             }
             _ => "",
         };
-        outln!("{} (found by {found_by}{note})", image.reference.familiar());
+        outln!("{} (found by {found_by}{size}{note})", image.reference.familiar());
         for source in &image.sources {
             let place = match (&source.chart, &source.values_path, &source.shape) {
                 (_, None, ImageShape::Rendered { place }) => format!("hard-coded in {place}"),

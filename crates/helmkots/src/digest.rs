@@ -30,6 +30,18 @@ impl Sha256Digest {
     pub fn oci(&self) -> String {
         format!("sha256:{}", self.hex())
     }
+
+    /// Parses the OCI form, `sha256:` and 64 lower-case hex digits (as the OCI spec writes
+    /// them); anything else is `None`. The one parser of digest text.
+    pub fn parse(text: &str) -> Option<Sha256Digest> {
+        let hex_part = text.strip_prefix("sha256:")?;
+        if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_part, &mut bytes).ok()?;
+        Some(Sha256Digest(bytes))
+    }
 }
 
 impl std::fmt::Display for Sha256Digest {

@@ -61,9 +61,7 @@ impl ImageLock {
 
     /// The locked digest of a normalised reference.
     pub fn get(&self, reference: &str) -> Option<Sha256Digest> {
-        let hex = self.images.get(reference)?.strip_prefix("sha256:")?;
-        let bytes: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
-        Some(Sha256Digest(bytes))
+        Sha256Digest::parse(self.images.get(reference)?)
     }
 
     /// Pins a reference.

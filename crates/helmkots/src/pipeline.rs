@@ -14,12 +14,17 @@
 
 pub mod online;
 
+use std::collections::BTreeMap;
+
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
     chart::{self, Chart, PackagedChart},
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
+    image_ref::ImageRef,
+    registry::Platform,
+    store::{self, BlobStore},
     discover::{self, ImageSet},
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
@@ -222,6 +227,62 @@ impl Renders {
             Renders::None { .. } => None,
         }
     }
+}
+
+/// What each image adds to a bundle, for the images the store already holds (pulled by an
+/// earlier release, at the digest `helmkots.lock` pins); the others are left out. Reads only.
+pub fn image_sizes(checked: &Checked, images: &ImageSet) -> BTreeMap<ImageRef, u64> {
+    let release = &checked.release;
+    let Some(store) = BlobStore::existing(&release.root.join(store::DEFAULT_DIR)) else {
+        return BTreeMap::new();
+    };
+    let Ok(lock) = image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME)) else {
+        return BTreeMap::new();
+    };
+    let platforms: Vec<Platform> =
+        release.images.platforms.iter().filter_map(|platform| Platform::parse(platform).ok()).collect();
+    images
+        .references()
+        .filter_map(|reference| {
+            let digest = reference
+                .digest()
+                .and_then(Sha256Digest::parse)
+                .or_else(|| lock.get(&reference.to_string()))?;
+            Some((reference.clone(), crate::airgap::pull::stored_size(&store, &digest, &platforms)?))
+        })
+        .collect()
+}
+
+/// The warning for bundled images that only the values name once Helm has rendered the chart:
+/// no configuration the Config screen can produce deploys them, so they may be dead weight.
+fn values_only_warning(checked: &Checked, images: &ImageSet) -> Option<String> {
+    images.rendered.as_ref()?;
+    let guesses: Vec<&discover::DiscoveredImage> =
+        images.images.iter().filter(|image| image.found_by() == discover::FoundBy::Values).collect();
+    if guesses.is_empty() {
+        return None;
+    }
+    let sizes = image_sizes(checked, images);
+    let listed: Vec<String> = guesses
+        .iter()
+        .map(|image| match sizes.get(&image.reference) {
+            Some(size) => format!("{} ({})", image.reference.familiar(), mib(*size)),
+            None => format!("{} (size not known until a release pulls it)", image.reference.familiar()),
+        })
+        .collect();
+    let total: u64 = guesses.iter().filter_map(|image| sizes.get(&image.reference)).sum();
+    Some(format!(
+        "{} image(s) found in the values are bundled although no configuration of the Config screen renders them{}: {}; \
+         keep them if a customer can turn them on through [chart] values, else drop them with [images] exclude",
+        guesses.len(),
+        if total > 0 { format!(" ({} in all)", mib(total)) } else { String::new() },
+        listed.join(", ")
+    ))
+}
+
+/// Bytes as MiB with one decimal, for warnings.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// Renders the chart for discovery when `[images] discover` asks for it and Helm is on PATH;
@@ -553,6 +614,8 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         tree.insert_moved(format!("{tree_name}.airgap"), bundle.path.clone(), bundle.sha256, bundle.size);
         bundle_temp = Some(bundle);
     }
+    // After the pull, so the sizes of what was just pulled are known.
+    warnings.extend(values_only_warning(&plan.checked, &plan.images));
     let mut record = build_record(&plan.checked, &tree, epoch, inputs);
     if let (Some(bundle), Some(online)) = (&bundle_temp, &online) {
         record.airgap = Some(lock::AirgapRecord {

@@ -53,6 +53,11 @@ impl BlobStore {
         Ok(store)
     }
 
+    /// The store at `root` when one is there, for reading only: nothing is created or swept.
+    pub fn existing(root: &Utf8Path) -> Option<BlobStore> {
+        root.join("blobs/sha256").is_dir().then(|| BlobStore { root: root.to_path_buf() })
+    }
+
     /// Removes what killed or abandoned downloads left behind, best effort: private temporary
     /// files untouched for [`TMP_MAX_AGE`] (a live download writes to its file all along),
     /// and partial downloads untouched for [`PARTIAL_MAX_AGE`] that no process holds locked

@@ -160,7 +160,7 @@ fn pull_manifests(
     options: &PullOptions,
 ) -> Result<(PulledImage, Vec<(Sha256Digest, Descriptor)>)> {
     let image = &request.reference;
-    let pinned = image.digest().and_then(parse_digest);
+    let pinned = image.digest().and_then(Sha256Digest::parse);
     let image_text = image.to_string();
     let stored_top = request.locked.or(pinned).and_then(|digest| stored_manifest(store, &digest));
     let top = match stored_top {
@@ -255,6 +255,33 @@ fn stored_manifest(store: &BlobStore, digest: &Sha256Digest) -> Option<RawManife
     let bytes = store.read(digest).ok()?;
     let kind = media::detect_kind(&bytes)?;
     Some(RawManifest { digest: *digest, kind, bytes })
+}
+
+/// The bytes an image adds to a bundle (its config and layers, each blob counted once), read
+/// from the manifests the store holds under `digest`; `None` when they are not all there (an
+/// image no release has pulled yet). An index counts the manifests of `platforms` only, as a
+/// pull keeps only those.
+pub fn stored_size(store: &BlobStore, digest: &Sha256Digest, platforms: &[Platform]) -> Option<u64> {
+    let top = stored_manifest(store, digest)?;
+    let manifests: Vec<RawManifest> = if top.kind.is_index() {
+        let index = media::parse_index(top.kind, &top.bytes).ok()?;
+        index
+            .manifests
+            .iter()
+            .filter(|entry| entry.platform.as_ref().is_some_and(|p| platforms.iter().any(|want| want.matches(p))))
+            .map(|entry| stored_manifest(store, &entry.digest))
+            .collect::<Option<_>>()?
+    } else {
+        vec![top]
+    };
+    let mut sizes: BTreeMap<Sha256Digest, u64> = BTreeMap::new();
+    for manifest in manifests {
+        let parsed = media::parse_manifest(manifest.kind, &manifest.bytes).ok()?;
+        for descriptor in std::iter::once(&parsed.config).chain(&parsed.layers) {
+            sizes.insert(descriptor.digest, descriptor.size);
+        }
+    }
+    (!sizes.is_empty()).then(|| sizes.values().sum())
 }
 
 fn collect_blobs(
@@ -557,8 +584,3 @@ fn registry_error(error: RegistryError) -> Error {
     Error::Registry(error)
 }
 
-fn parse_digest(text: &str) -> Option<Sha256Digest> {
-    let hex = text.strip_prefix("sha256:")?;
-    let bytes = hex::decode(hex).ok()?;
-    Some(Sha256Digest(bytes.try_into().ok()?))
-}

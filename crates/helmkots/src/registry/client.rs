@@ -678,7 +678,7 @@ impl Registry {
         reference: &Reference,
     ) -> Result<RawManifest, RegistryError> {
         let host = self.host_client(image)?;
-        let wanted = reference.digest().and_then(media::parse_sha256);
+        let wanted = reference.digest().and_then(Sha256Digest::parse);
         let (body, _) = self
             .runtime
             .block_on(host.client.pull_manifest_raw(reference, &host.auth, &media::ACCEPTED_MANIFEST_TYPES))

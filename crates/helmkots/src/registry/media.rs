@@ -190,7 +190,7 @@ struct RawPlatform {
 
 impl RawDescriptor {
     fn into_descriptor(self) -> Result<Descriptor, ManifestProblem> {
-        let digest = parse_sha256(&self.digest)
+        let digest = Sha256Digest::parse(&self.digest)
             .ok_or_else(|| ManifestProblem::UnsupportedDigest(self.digest.clone()))?;
         let size = u64::try_from(self.size).map_err(|_| ManifestProblem::BadSize(self.digest.clone()))?;
         let platform = self.platform.map(|platform| super::Platform {
@@ -230,16 +230,6 @@ pub fn parse_index(kind: ManifestKind, bytes: &[u8]) -> Result<ImageIndex, Manif
     Ok(ImageIndex { kind, manifests })
 }
 
-/// Parses `sha256:<64 lower-case hex>`.
-pub fn parse_sha256(text: &str) -> Option<Sha256Digest> {
-    let hex_part = text.strip_prefix("sha256:")?;
-    if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_part, &mut bytes).ok()?;
-    Some(Sha256Digest(bytes))
-}
 
 #[cfg(test)]
 mod tests {
@@ -303,9 +293,9 @@ mod tests {
 
     #[test]
     fn sha256_parsing() {
-        assert_eq!(parse_sha256(SHA_A).map(|d| d.oci()), Some(SHA_A.to_string()));
-        assert_eq!(parse_sha256("sha256:AAAA"), None);
-        assert_eq!(parse_sha256(&SHA_A.to_uppercase()), None);
-        assert_eq!(parse_sha256("md5:aaaa"), None);
+        assert_eq!(Sha256Digest::parse(SHA_A).map(|d| d.oci()), Some(SHA_A.to_string()));
+        assert_eq!(Sha256Digest::parse("sha256:AAAA"), None);
+        assert_eq!(Sha256Digest::parse(&SHA_A.to_uppercase()), None);
+        assert_eq!(Sha256Digest::parse("md5:aaaa"), None);
     }
 }
