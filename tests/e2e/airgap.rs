@@ -960,7 +960,9 @@ fn a_locked_release_refuses_a_lock_that_would_change() {
     let fixture = Fixture::new(testdir!());
     // Discovery from values needs no renders in the lock: this test is about the pins.
     let release_toml = fixture.dir.read("release.toml");
-    fixture.dir.write("release.toml", release_toml.replace("[images]\n", "[images]\ndiscover = \"values\"\n"));
+    fixture
+        .dir
+        .write("release.toml", release_toml.replace("[images]\n", "[images]\ndiscover = \"values\"\n"));
     fixture.release("out").assert_success();
     let locked_release = |out: &str| {
         fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
@@ -985,7 +987,11 @@ fn a_locked_release_refuses_a_lock_that_would_change() {
         .assert_code(2)
         .assert_stderr_contains("helmkots.lock is out of date and --locked forbids changing it")
         .assert_stderr_contains(&format!("`{extra}`"));
-    assert_eq!(fs::read(fixture.dir.join("helmkots.lock")).unwrap(), before, "--locked changed helmkots.lock");
+    assert_eq!(
+        fs::read(fixture.dir.join("helmkots.lock")).unwrap(),
+        before,
+        "--locked changed helmkots.lock"
+    );
     assert!(!fixture.dir.join("grown").exists(), "a refused --locked release wrote a tree");
 }
 
@@ -1032,4 +1038,3 @@ fn values_only_images_are_bundled_with_their_size() {
     assert_eq!(entry["found_by"], "values", "{entry:#}");
     assert_eq!(entry["size"], expected, "the size is not what the bundle holds of it: {entry:#}");
 }
-

@@ -11,11 +11,15 @@
 //! 3. The peer: `skopeo copy docker://… oci:DIR:…` of every image the bundle saved, into one
 //!    OCI layout, one child per image.
 //! 4. The bundle's plain tar compressed at gzip levels 0, 1, 6 and 9 ([`gzip_levels`]).
-//! 5. The table and ratios on stdout, `target/helmkots-bench/report.json` ([`report`]).
+//! 5. Rendered discovery (`xtask images`) of the corpus chart with the most switches, against
+//!    one `helm template` of it ([`discovery`]; skipped, saying so, without `../shared` or the
+//!    tests' Helm front end).
+//! 6. The table and ratios on stdout, `target/helmkots-bench/report.json` ([`report`]).
 //!
 //! A failed run is reported and the others still run, so the table says what broke; the
 //! exit code is non-zero then.
 
+mod discovery;
 mod fixture;
 mod gzip_levels;
 mod measure;
@@ -32,7 +36,8 @@ use crate::report::{BundleFacts, GzipRun, PeerRun, ReleaseRun, Report};
 
 const HELP: &str = "\
 helmkots-bench: time and peak memory of `xtask release` (cold, no-op, one config change)
-against `skopeo copy` of the same images, and the bundle's size at gzip levels 0/1/6/9.
+against `skopeo copy` of the same images, the bundle's size at gzip levels 0/1/6/9, and
+rendered discovery of the largest corpus chart against one `helm template` of it.
 
 USAGE: cargo xtask bench [--quick] [--scale FACTOR] [--keep]
 
@@ -43,7 +48,8 @@ OPTIONS:
                     anyway when a run fails
   -h, --help        print this help
 
-Needs docker-registry, skopeo and /bin/busybox (Debian: docker-registry skopeo busybox-static).
+Needs docker-registry, skopeo and /bin/busybox (Debian: docker-registry skopeo busybox-static);
+the discovery part needs ../shared and helm-python-sdk (pip), and is skipped without them.
 Writes target/helmkots-bench/report.json.
 ";
 
@@ -149,7 +155,9 @@ fn run() -> anyhow::Result<ExitCode> {
         None => Err("no release wrote a bundle".to_string()),
     };
 
+    let discovery = discovery::run(&xtask, &root, &work).map_err(|error| format!("{error:#}"));
     let report = Report {
+        discovery,
         scale: args.scale,
         quick: args.quick,
         fixture,
@@ -166,7 +174,8 @@ fn run() -> anyhow::Result<ExitCode> {
     drop(registry);
     let failed = report.releases.iter().any(|run| run.outcome.is_err())
         || report.peer.as_ref().is_some_and(|peer| peer.error.is_some())
-        || report.gzip.is_err();
+        || report.gzip.is_err()
+        || report.discovery.is_err();
     // On failure the logs the report points at are what one reads next, so they stay.
     if args.keep || failed {
         println!("work directory kept (logs, release trees, store): {}", work_dir.keep().display());

@@ -87,6 +87,8 @@ pub struct Report {
     pub peer: Option<PeerRun>,
     /// The gzip levels, or why they were not measured.
     pub gzip: Result<GzipRun, String>,
+    /// Rendered discovery of the largest corpus chart (`None`: skipped, said why).
+    pub discovery: Result<Option<crate::discovery::DiscoveryRun>, String>,
 }
 
 /// The ratios the table ends with; `None` when a side is missing.
@@ -235,6 +237,11 @@ impl Report {
                 );
             }
         }
+        match &self.discovery {
+            Ok(Some(run)) => run.print(),
+            Ok(None) => println!("\nrendered discovery: skipped (see above)"),
+            Err(error) => println!("\nrendered discovery: FAILED\n{error}"),
+        }
     }
 
     /// The report as JSON.
@@ -293,6 +300,11 @@ impl Report {
                     "tar_bytes": gzip.tar_bytes,
                     "levels": gzip.levels.iter().map(|l| json!({"level": l.level, "seconds": l.seconds, "bytes": l.bytes})).collect::<Vec<_>>(),
                 }),
+                Err(error) => json!({"error": error}),
+            },
+            "discovery": match &self.discovery {
+                Ok(Some(run)) => run.to_json(),
+                Ok(None) => Value::Null,
                 Err(error) => json!({"error": error}),
             },
             "ratios": {

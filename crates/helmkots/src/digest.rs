@@ -35,7 +35,8 @@ impl Sha256Digest {
     /// them); anything else is `None`. The one parser of digest text.
     pub fn parse(text: &str) -> Option<Sha256Digest> {
         let hex_part = text.strip_prefix("sha256:")?;
-        if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         let mut bytes = [0u8; 32];

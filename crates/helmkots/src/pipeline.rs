@@ -22,19 +22,19 @@ use crate::{
     chart::{self, Chart, PackagedChart},
     diagnostic::{FileProblems, Problem},
     digest::Sha256Digest,
-    image_ref::ImageRef,
-    registry::Platform,
-    store::{self, BlobStore},
     discover::{self, ImageSet},
     dist::{self, OutputTree},
     error::{Error, IoContext, Result},
     fingerprint::{self, Fingerprints, KeyBuilder},
     image_lock,
+    image_ref::ImageRef,
     kots::{self, KotsValues},
     lock::{self, BuildRecord, ChartRecord, FileRecord},
     proof::{self, ProofInputs, ProofReport},
+    registry::Platform,
     release::{self, Release},
     reproducible,
+    store::{self, BlobStore},
 };
 
 /// A validated release and its loaded chart.
@@ -333,18 +333,21 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
     };
-    let (discovery, cost) = discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
-        problems: vec![format!(
-            "discovery cannot render the chart: {error}; check that `{HELM_PROGRAM}` on PATH runs, \
+    let (discovery, cost) =
+        discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
+            problems: vec![format!(
+                "discovery cannot render the chart: {error}; check that `{HELM_PROGRAM}` on PATH runs, \
                  or set [images] discover = \"values\""
-        )],
-    })?;
+            )],
+        })?;
     let record = image_lock::RenderedRecord { inputs: inputs_digest, discovery };
     if checked.locked && lock.rendered.as_ref() != Some(&record) {
         return Err(Error::LockOutdated {
             reason: match &lock.rendered {
                 None => "it records no renders of the chart".to_string(),
-                Some(old) if old.inputs != record.inputs => "its renders were made for other inputs".to_string(),
+                Some(old) if old.inputs != record.inputs => {
+                    "its renders were made for other inputs".to_string()
+                }
                 Some(_) => "Helm renders the chart differently from what it records".to_string(),
             },
             help: format!(
@@ -377,7 +380,8 @@ fn record_renders(checked: &Checked, images: &ImageSet) -> Result<()> {
 fn used_images(plan: &Plan) -> Vec<String> {
     let mut used: Vec<String> = plan.images.references().map(ToString::to_string).collect();
     used.extend(
-        crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref()).map(|b| b.to_string()),
+        crate::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref())
+            .map(|b| b.to_string()),
     );
     used
 }

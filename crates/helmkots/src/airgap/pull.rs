@@ -268,7 +268,9 @@ pub fn stored_size(store: &BlobStore, digest: &Sha256Digest, platforms: &[Platfo
         index
             .manifests
             .iter()
-            .filter(|entry| entry.platform.as_ref().is_some_and(|p| platforms.iter().any(|want| want.matches(p))))
+            .filter(|entry| {
+                entry.platform.as_ref().is_some_and(|p| platforms.iter().any(|want| want.matches(p)))
+            })
             .map(|entry| stored_manifest(store, &entry.digest))
             .collect::<Option<_>>()?
     } else {
@@ -583,4 +585,3 @@ fn is_transient(error: &RegistryError) -> bool {
 fn registry_error(error: RegistryError) -> Error {
     Error::Registry(error)
 }
-

@@ -230,7 +230,6 @@ pub fn parse_index(kind: ManifestKind, bytes: &[u8]) -> Result<ImageIndex, Manif
     Ok(ImageIndex { kind, manifests })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
