@@ -154,19 +154,6 @@ fn configuration_map(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every combination of `0`/`1` for `items`.
-fn all_bool_combinations(items: &[&str]) -> BTreeSet<BTreeMap<String, String>> {
-    (0..1u32 << items.len())
-        .map(|bits| {
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (item.to_string(), ((bits >> i) & 1).to_string()))
-                .collect()
-        })
-        .collect()
-}
-
 /// Asserts the common shape of a proof table: `configurations` × 3 modes, every
 /// configuration in each of the three modes exactly once.
 fn assert_table_shape(table: &ProofTable, configurations: usize) {
@@ -187,6 +174,26 @@ fn assert_table_shape(table: &ProofTable, configurations: usize) {
             .into();
     for (config, modes) in &per_config {
         assert_eq!(modes, &expected_modes, "modes of configuration {config:?}");
+    }
+}
+
+/// Asserts that every combination of three items' `0`/`1` values appears in some configuration.
+fn assert_every_triple_covered(configs: &BTreeSet<BTreeMap<String, String>>, items: &[&str]) {
+    for (i, a) in items.iter().enumerate() {
+        for (j, b) in items.iter().enumerate().skip(i + 1) {
+            for c in items.iter().skip(j + 1) {
+                for bits in 0..8u8 {
+                    let want = [(a, bits & 1), (b, (bits >> 1) & 1), (c, (bits >> 2) & 1)];
+                    assert!(
+                        configs.iter().any(|config| want
+                            .iter()
+                            .all(|(item, bit)| config.get(**item).map(String::as_str)
+                                == Some(if *bit == 1 { "1" } else { "0" }))),
+                        "no proved configuration has {want:?}: {configs:#?}"
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -373,10 +380,22 @@ fn grafana_proof_passes_in_every_combination() {
         items.iter().copied().collect::<BTreeSet<_>>(),
         "items the proof varied"
     );
-    assert_table_shape(&table, 1 << items.len());
+    // Five items: a 3-way covering array (every combination of three items' values) and
+    // the all-on configuration, far fewer than the 32 combinations.
+    assert_table_shape(&table, table.configurations);
+    assert!(
+        table.configurations < 1 << items.len(),
+        "{} configurations: not a covering array",
+        table.configurations
+    );
     let proved: BTreeSet<BTreeMap<String, String>> =
         table.rows.iter().map(|r| r.configuration.clone()).collect();
-    assert_eq!(proved, all_bool_combinations(&items), "the proof must cover every combination");
+    assert_eq!(proved.len(), table.configurations);
+    assert_every_triple_covered(&proved, &items);
+    assert!(
+        proved.iter().any(|config| config.values().all(|v| v == "1")),
+        "the all-on configuration is proved"
+    );
     for row in &table.rows {
         assert!(row.ok, "run failed: {row:?}\n{}", output.stderr);
         // grafana and the dashboard download always; each optional part adds one image
@@ -464,11 +483,21 @@ fn grafana_proof_blames_a_removed_image_renderer_rewrite() {
     eprintln!("grafana verify --proof: {:.1?}", started.elapsed());
     output.assert_code(1);
     let report = output.json();
-    assert_eq!(report["coverage"], "exhaustive");
-    assert_eq!(report["configurations"], 32, "2^5 configurations");
+    assert_eq!(report["coverage"], "covering_array");
+    assert_eq!(report["strength"], 3);
+    assert_eq!(report["all_combinations"], 32, "2^5 combinations");
+    let configurations = report["configurations"].as_u64().expect("configurations") as usize;
+    assert!(configurations < 32, "{configurations} configurations: not a covering array");
     assert_eq!(report["items"].as_array().map(Vec::len), Some(5));
     let runs = report["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 32 * 3);
+    assert_eq!(runs.len(), configurations * 3);
+    assert_eq!(report["renders"], configurations * 3);
+    let with_renderer = runs
+        .iter()
+        .filter(|run| run["mode"] == "online")
+        .filter(|run| configuration_map(run["configuration"].as_str().unwrap())["image_renderer"] == "1")
+        .count();
+    assert!(with_renderer > 0);
     let mut failed = 0;
     for run in runs {
         let config = configuration_map(run["configuration"].as_str().unwrap());
@@ -495,7 +524,83 @@ fn grafana_proof_blames_a_removed_image_renderer_rewrite() {
             );
         }
     }
-    assert_eq!(failed, 16 * 2, "one failure per airgap run with the renderer on");
+    assert_eq!(failed, with_renderer * 2, "one failure per airgap run with the renderer on");
+}
+
+// --- 1b. an interaction of three items ------------------------------------------------------------
+
+/// The three-way fixture: six toggles; the gadget image renders only with alpha and bravo on
+/// and echo off, and discovery reads values only, so nothing rewrites it.
+fn three_way_release(strength: usize) -> TestDir {
+    let dir = testdir!();
+    let chart = repo_root().join("tests/fixtures/proof/three-way");
+    let mut text = format!(
+        r#"[app]
+slug = "three-way"
+title = "Three way"
+
+[chart]
+path = {chart:?}
+release_name = "three-way"
+
+[images]
+discover = "values"
+
+[proof]
+strength = {strength}
+
+[[config.groups]]
+name = "parts"
+title = "Parts"
+"#,
+        chart = chart.display().to_string()
+    );
+    for name in ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"] {
+        text.push_str(&format!(
+            "\n  [[config.groups.items]]\n  name = \"{name}\"\n  title = \"{name}\"\n  type = \"bool\"\n  default = \"0\"\n  value = \"{name}\"\n"
+        ));
+    }
+    dir.write("release.toml", text);
+    dir
+}
+
+#[test]
+fn a_three_way_proof_finds_an_image_only_three_items_deploy() {
+    require_helm();
+    let output = three_way_release(3)
+        .xtask("release")
+        .args(["--offline", "--out", "out"])
+        .env("PATH", path_with_tools())
+        .run();
+    output.assert_code(1).assert_stderr_contains("docker.io/acme/gadget:2.0");
+    let table = proof_table(&output);
+    assert!(table.configurations < 64, "{} configurations: not a covering array", table.configurations);
+    let failing: Vec<&ProofRow> = table.rows.iter().filter(|row| !row.ok).collect();
+    assert!(!failing.is_empty(), "no run failed\n{}", output.stderr);
+    for row in failing {
+        let config = &row.configuration;
+        assert!(
+            config["alpha"] == "1" && config["bravo"] == "1" && config["echo"] == "0",
+            "only alpha=1 bravo=1 echo=0 deploys the gadget: {row:?}"
+        );
+    }
+
+    // The same release proved pairwise: no configuration of that array has the three values
+    // together, so the unrewritten image goes unseen (why the default is 3).
+    let output = three_way_release(2)
+        .xtask("release")
+        .args(["--offline", "--out", "out"])
+        .env("PATH", path_with_tools())
+        .run();
+    output.assert_success();
+    let table = proof_table(&output);
+    assert!(
+        table.rows.iter().all(|row| {
+            let config = &row.configuration;
+            !(config["alpha"] == "1" && config["bravo"] == "1" && config["echo"] == "0")
+        }),
+        "the pairwise array now reaches alpha=1 bravo=1 echo=0: choose another triple for this fixture"
+    );
 }
 
 // --- 2. an image hard-coded in a hook --------------------------------------------------------------

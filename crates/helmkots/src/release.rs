@@ -40,6 +40,15 @@ pub struct Release {
     pub config: Vec<ConfigGroup>,
     /// `[airgap]`: what the airgap bundle's `airgap.yaml` says.
     pub airgap: Airgap,
+    /// `[proof]`: how the airgap proof chooses configurations.
+    pub proof: ProofSettings,
+}
+
+/// `[proof]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofSettings {
+    /// Every combination of this many items' values is proved (a t-way covering array).
+    pub strength: usize,
 }
 
 /// `[app]`.
@@ -279,6 +288,13 @@ struct RawRelease {
     images: Option<RawImages>,
     config: Option<RawConfig>,
     airgap: Option<RawAirgap>,
+    proof: Option<RawProof>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProof {
+    strength: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +417,10 @@ pub mod defaults {
     pub const BACKOFF_LIMIT: u32 = 3;
     /// `[chart] kube_versions`: the Kubernetes version Helm 4 renders for by default.
     pub const KUBE_VERSIONS: &[&str] = &["1.36.0"];
+    /// `[proof] strength`.
+    pub const PROOF_STRENGTH: usize = 3;
+    /// The largest `[proof] strength` accepted (beyond it, arrays near exhaustive anyway).
+    pub const PROOF_STRENGTH_MAX: usize = 6;
 }
 
 /// Reads and validates a release file.
@@ -475,7 +495,29 @@ fn resolve(raw: RawRelease, file: SourceFile, root: Utf8PathBuf, sink: &mut Prob
         update_cursor: raw.update_cursor,
         release_notes: raw.release_notes.unwrap_or_default(),
     });
-    Release { file, root, app, chart, helm_cli, job, images, config, airgap }
+    let proof = resolve_proof(raw.proof, sink);
+    Release { file, root, app, chart, helm_cli, job, images, config, airgap, proof }
+}
+
+fn resolve_proof(raw: Option<RawProof>, sink: &mut ProblemSink) -> ProofSettings {
+    let strength = match raw.and_then(|raw| raw.strength) {
+        None => defaults::PROOF_STRENGTH,
+        Some(strength) => match usize::try_from(*strength.get_ref()) {
+            Ok(value @ 1..=defaults::PROOF_STRENGTH_MAX) => value,
+            _ => {
+                sink.push(
+                    Problem::at(strength.span(), format!("`proof.strength` is {}", strength.get_ref()))
+                        .with_help(format!(
+                        "give a number from 1 to {}: every combination of that many items' values is proved \
+                             (2 is pairwise, 3 the default)",
+                        defaults::PROOF_STRENGTH_MAX
+                    )),
+                );
+                defaults::PROOF_STRENGTH
+            }
+        },
+    };
+    ProofSettings { strength }
 }
 
 fn resolve_app(raw: RawApp, sink: &mut ProblemSink) -> App {

@@ -12,9 +12,12 @@
 //! - every pod that pulls from the local registry or the proxy must reference the pull
 //!   secret, unless the chart offers no way to set one (then the proof says so).
 //!
-//! Configurations: every combination of the bool and select items that set a value, for up
-//! to [`EXHAUSTIVE_LIMIT`] such items; beyond that each item flipped alone plus a greedy
-//! pairwise cover.
+//! Configurations: a t-way covering array over the bool and select items that set a value
+//! ([`cover`]; `[proof] strength`, 3 by default), or every combination when that is no more.
+//! Configurations whose resolved `kots-values.yaml` is the same as one already proved (in the
+//! same mode) are not rendered again.
+
+pub mod cover;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,9 +37,6 @@ use crate::{
     template_reach::TemplateIndex,
 };
 
-/// Up to this many value-changing items, every combination is proved.
-pub const EXHAUSTIVE_LIMIT: usize = 10;
-
 /// The registry host the airgap runs pretend the customer has.
 pub const PROOF_REGISTRY_HOST: &str = "registry.airgap.invalid:5000";
 /// The registry namespace of the airgap run that has one.
@@ -50,8 +50,8 @@ pub const PROOF_NAMESPACE: &str = "helmkots-proof";
 pub enum Coverage {
     /// Every combination.
     Exhaustive,
-    /// Each item flipped alone, plus every pair of values of every two items.
-    Pairwise,
+    /// A covering array: every combination of `strength` items' values appears somewhere.
+    CoveringArray,
 }
 
 /// One way the customer's cluster may be set up.
@@ -150,8 +150,16 @@ pub struct ProofRun {
 pub struct ProofReport {
     /// How configurations were chosen.
     pub coverage: Coverage,
+    /// The strength of the covering array (`[proof] strength`, capped at the number of items).
+    pub strength: usize,
     /// How many configurations were proved.
     pub configurations: usize,
+    /// How many configurations every combination would be.
+    pub all_combinations: u64,
+    /// `helm template` runs made.
+    pub renders: usize,
+    /// Runs not rendered: their resolved values were the same as another configuration's.
+    pub same_values: usize,
     /// The items that change values.
     pub items: Vec<String>,
     /// Every run, in order.
@@ -191,7 +199,7 @@ pub enum ProofError {
 }
 
 /// The items that change values and the values they can take.
-pub fn dimensions(release: &Release) -> Vec<(String, Vec<String>)> {
+pub fn dimensions(release: &Release) -> Vec<cover::Dimension> {
     release
         .config
         .iter()
@@ -203,141 +211,94 @@ pub fn dimensions(release: &Release) -> Vec<(String, Vec<String>)> {
                 t if t.has_choices() => item.choices.iter().map(|c| c.name.clone()).collect(),
                 _ => return None,
             };
-            Some((item.name.get_ref().clone(), values))
+            let default = item
+                .default
+                .clone()
+                .filter(|default| values.contains(default))
+                .unwrap_or_else(|| values[0].clone());
+            Some(cover::Dimension { name: item.name.get_ref().clone(), values, default })
         })
         .collect()
 }
 
 /// The configurations to prove, each a map item → value, and how they were chosen.
-pub fn configurations(release: &Release) -> (Vec<BTreeMap<String, String>>, Coverage) {
-    let dims = dimensions(release);
-    let defaults: BTreeMap<String, String> = dims
+pub fn configurations(release: &Release) -> cover::Cover {
+    let whens: BTreeMap<&str, Vec<&str>> = release
+        .config
         .iter()
-        .map(|(name, values)| {
-            let default = release
-                .config
-                .iter()
-                .flat_map(|g| &g.items)
-                .find(|item| item.name.get_ref() == name)
-                .and_then(|item| item.default.clone())
-                .unwrap_or_else(|| values[0].clone());
-            (name.clone(), default)
+        .flat_map(|group| group.items.iter().map(move |item| (group, item)))
+        .map(|(group, item)| {
+            let conditions = [group.when.as_deref(), item.when.as_deref()].into_iter().flatten().collect();
+            (item.name.get_ref().as_str(), conditions)
         })
+        .filter(|(_, conditions): &(&str, Vec<&str>)| !conditions.is_empty())
         .collect();
-    if dims.len() <= EXHAUSTIVE_LIMIT {
-        let mut all = vec![BTreeMap::new()];
-        for (name, values) in &dims {
-            all = all
-                .into_iter()
-                .flat_map(|partial| {
-                    values.iter().map(move |value| {
-                        let mut next = partial.clone();
-                        next.insert(name.clone(), value.clone());
-                        next
-                    })
-                })
-                .collect();
-        }
-        return (all, Coverage::Exhaustive);
-    }
-    let mut chosen: Vec<BTreeMap<String, String>> = vec![defaults.clone()];
-    for (name, values) in &dims {
-        for value in values {
-            let mut flipped = defaults.clone();
-            flipped.insert(name.clone(), value.clone());
-            if !chosen.contains(&flipped) {
-                chosen.push(flipped);
-            }
-        }
-    }
-    // Greedy pairwise cover: keep adding the configuration that covers the most pairs not
-    // covered yet, starting each from an uncovered pair.
-    let covered = |configs: &[BTreeMap<String, String>], a: &(String, String), b: &(String, String)| {
-        configs.iter().any(|c| c.get(&a.0) == Some(&a.1) && c.get(&b.0) == Some(&b.1))
+    let visible = |name: &str, config: &cover::Configuration| -> bool {
+        let Some(conditions) = whens.get(name) else { return true };
+        let Ok(ctx) = Context::from_release(release, config) else { return true };
+        conditions.iter().all(|when| shown(when, &ctx))
     };
-    let mut uncovered = Vec::new();
-    for (i, (name_a, values_a)) in dims.iter().enumerate() {
-        for (name_b, values_b) in &dims[i + 1..] {
-            for value_a in values_a {
-                for value_b in values_b {
-                    let pair = ((name_a.clone(), value_a.clone()), (name_b.clone(), value_b.clone()));
-                    if !covered(&chosen, &pair.0, &pair.1) {
-                        uncovered.push(pair);
+    cover::cover(&dimensions(release), release.proof.strength, &visible)
+}
+
+/// What KOTS makes of a `when`: hidden when it renders to a false boolean (Go's
+/// `strconv.ParseBool`); a `when` that does not render shows the item, so it is still proved.
+fn shown(when: &str, ctx: &Context) -> bool {
+    match kots_template::render(when, ctx, "when") {
+        Ok(text) => !matches!(text.trim(), "false" | "False" | "FALSE" | "f" | "F" | "0"),
+        Err(_) => true,
+    }
+}
+
+/// Runs the proof.
+pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
+    let cover = configurations(inputs.release);
+    let modes = modes();
+    let kube_versions = &inputs.release.chart.kube_versions;
+    // The Kubernetes version is named only when the release declares several.
+    let named_kube = kube_versions.len() > 1;
+    let mut runs: Vec<Option<ProofRun>> = Vec::new();
+    let mut renders: Vec<(usize, Job<'_>, Context, String)> = Vec::new();
+    let mut seen: BTreeSet<(String, String, &str)> = BTreeSet::new();
+    let mut same_values = 0;
+    for config in &cover.configurations {
+        for mode in &modes {
+            for kube_version in kube_versions {
+                let job = Job { config, mode, kube_version, named_kube };
+                match resolve_values(inputs, &job) {
+                    Err(failed) => runs.push(Some(failed)),
+                    Ok((ctx, values)) => {
+                        if seen.insert((values.clone(), mode.to_string(), kube_version.as_str())) {
+                            renders.push((runs.len(), job, ctx, values));
+                            runs.push(None);
+                        } else {
+                            same_values += 1;
+                        }
                     }
                 }
             }
         }
     }
-    while let Some((a, b)) = uncovered.first().cloned() {
-        let mut config = defaults.clone();
-        config.insert(a.0.clone(), a.1.clone());
-        config.insert(b.0.clone(), b.1.clone());
-        for (name, values) in &dims {
-            if *name == a.0 || *name == b.0 {
-                continue;
-            }
-            let best = values
-                .iter()
-                .max_by_key(|value| {
-                    let mut trial = config.clone();
-                    trial.insert(name.clone(), (*value).clone());
-                    uncovered.iter().filter(|(x, y)| covered(std::slice::from_ref(&trial), x, y)).count()
-                })
-                .cloned();
-            if let Some(best) = best {
-                config.insert(name.clone(), best);
-            }
-        }
-        uncovered.retain(|(x, y)| !covered(std::slice::from_ref(&config), x, y));
-        chosen.push(config);
-    }
-    (chosen, Coverage::Pairwise)
-}
-
-/// Runs the proof.
-pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
-    let (configs, coverage) = configurations(inputs.release);
-    let modes = modes();
-    let kube_versions = &inputs.release.chart.kube_versions;
-    let jobs: Vec<(BTreeMap<String, String>, Mode, &str)> = configs
-        .iter()
-        .flat_map(|config| modes.iter().map(move |mode| (config.clone(), mode.clone())))
-        .flat_map(|(config, mode)| {
-            kube_versions.iter().map(move |kube| (config.clone(), mode.clone(), kube.as_str()))
-        })
-        .collect();
     let templates = TemplateIndex::new(inputs.chart);
-    let templates = &templates;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    let chunk = jobs.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<ProofRun>, ProofError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|slice| {
-                scope.spawn(move || {
-                    slice
-                        .iter()
-                        .map(|(config, mode, kube)| {
-                            let kube = (kube_versions.len() > 1).then_some(*kube);
-                            prove_one(inputs, templates, config, mode, kube)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(ProofError::TempFile(std::io::Error::other("worker panicked"))))
-            })
-            .collect()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, Result<ProofRun, ProofError>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let workers =
+        std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(renders.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((slot, job, ctx, values)) = renders.get(index) else { break };
+                let result = prove_one(inputs, &templates, job, ctx, values);
+                done.lock().unwrap_or_else(|e| e.into_inner()).push((*slot, result));
+            });
+        }
     });
-    let mut runs = Vec::new();
-    for result in results {
-        runs.extend(result?);
+    for (slot, result) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        runs[slot] = Some(result?);
     }
+    let runs: Vec<ProofRun> = runs.into_iter().flatten().collect();
     let mut notes: Vec<String> = Vec::new();
     for note in runs.iter().flat_map(|run| &run.notes) {
         if !notes.contains(note) {
@@ -352,12 +313,69 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
         );
     }
     Ok(ProofReport {
-        coverage,
-        configurations: configs.len(),
-        items: dimensions(inputs.release).into_iter().map(|(name, _)| name).collect(),
+        coverage: if cover.exhaustive { Coverage::Exhaustive } else { Coverage::CoveringArray },
+        strength: cover.strength,
+        configurations: cover.configurations.len(),
+        all_combinations: cover.all_combinations,
+        renders: renders.len(),
+        same_values,
+        items: dimensions(inputs.release).into_iter().map(|dimension| dimension.name).collect(),
         runs,
         notes,
     })
+}
+
+/// One run: a configuration in a mode, for a Kubernetes version.
+struct Job<'a> {
+    config: &'a BTreeMap<String, String>,
+    mode: &'a Mode,
+    kube_version: &'a str,
+    /// The release declares several Kubernetes versions: name this one in the report.
+    named_kube: bool,
+}
+
+impl Job<'_> {
+    fn mode_text(&self) -> String {
+        if self.named_kube {
+            format!("{} (kube {})", self.mode, self.kube_version)
+        } else {
+            self.mode.to_string()
+        }
+    }
+
+    /// A run that failed before any image was checked.
+    fn failed(&self, template: &str, reason: String) -> ProofRun {
+        ProofRun {
+            configuration: describe(self.config),
+            mode: self.mode_text(),
+            images_checked: 0,
+            notes: Vec::new(),
+            failures: vec![ProofFailure {
+                configuration: describe(self.config),
+                mode: self.mode_text(),
+                template: template.to_string(),
+                object: String::new(),
+                image: String::new(),
+                reason,
+                values_path: None,
+            }],
+        }
+    }
+}
+
+/// The `kots-values.yaml` the customer's KOTS would resolve for the job's configuration and
+/// mode, or the failed run that says why it cannot be.
+fn resolve_values(inputs: &ProofInputs<'_>, job: &Job<'_>) -> Result<(Context, String), ProofRun> {
+    let mut ctx = Context::from_release(inputs.release, job.config)
+        .map_err(|error| job.failed("", error.to_string()))?;
+    ctx.namespace = PROOF_NAMESPACE.to_string();
+    if let Mode::Airgap { host, namespace } = job.mode {
+        ctx.local_registry = Some(LocalRegistry { host: host.clone(), namespace: namespace.clone() });
+        ctx.airgap = true;
+    }
+    let values = kots_template::render(inputs.values_template, &ctx, "kots-values.yaml")
+        .map_err(|error| job.failed("kots-values.yaml", error.to_string()))?;
+    Ok((ctx, values))
 }
 
 /// A configuration as `item=value` pairs, or `(defaults)`.
@@ -371,16 +389,13 @@ pub fn describe(config: &BTreeMap<String, String>) -> String {
 fn prove_one(
     inputs: &ProofInputs<'_>,
     templates: &TemplateIndex,
-    config: &BTreeMap<String, String>,
-    mode: &Mode,
-    kube_version: Option<&str>,
+    job: &Job<'_>,
+    ctx: &Context,
+    values: &str,
 ) -> Result<ProofRun, ProofError> {
-    let configuration = describe(config);
-    // The Kubernetes version is named only when the release declares several.
-    let mode_text = match kube_version {
-        Some(version) => format!("{mode} (kube {version})"),
-        None => mode.to_string(),
-    };
+    let configuration = describe(job.config);
+    let mode_text = job.mode_text();
+    let mode = job.mode;
     let failure = |template: &str, object: &str, image: &str, reason: String, values_path: Option<String>| {
         ProofFailure {
             configuration: configuration.clone(),
@@ -392,68 +407,25 @@ fn prove_one(
             values_path,
         }
     };
-    let mut ctx = match Context::from_release(inputs.release, config) {
-        Ok(ctx) => ctx,
-        Err(error) => {
-            return Ok(ProofRun {
-                configuration: configuration.clone(),
-                mode: mode_text.clone(),
-                images_checked: 0,
-                notes: Vec::new(),
-                failures: vec![failure("", "", "", error.to_string(), None)],
-            })
-        }
-    };
-    ctx.namespace = PROOF_NAMESPACE.to_string();
-    if let Mode::Airgap { host, namespace } = mode {
-        ctx.local_registry = Some(LocalRegistry { host: host.clone(), namespace: namespace.clone() });
-        ctx.airgap = true;
-    }
-    let values = match kots_template::render(inputs.values_template, &ctx, "kots-values.yaml") {
-        Ok(values) => values,
-        Err(error) => {
-            return Ok(ProofRun {
-                configuration: configuration.clone(),
-                mode: mode_text.clone(),
-                images_checked: 0,
-                notes: Vec::new(),
-                failures: vec![failure("kots-values.yaml", "", "", error.to_string(), None)],
-            })
-        }
-    };
     let render = Render {
         helm: inputs.helm,
         chart: inputs.chart_archive,
         release_name: inputs.release.chart.release_name.get_ref(),
         namespace: PROOF_NAMESPACE,
-        kube_version: Some(kube_version.unwrap_or_else(|| inputs.release.chart.kube_versions[0].as_str())),
+        kube_version: Some(job.kube_version),
     };
-    let stream = match render.run(&values) {
+    let stream = match render.run(values) {
         Ok(stream) => stream,
         Err(RenderError::CannotRun { helm, message }) => {
             return Err(ProofError::NoHelm { helm, source: std::io::Error::other(message) })
         }
         Err(RenderError::Helm(message)) => {
-            return Ok(ProofRun {
-                configuration: configuration.clone(),
-                mode: mode_text.clone(),
-                images_checked: 0,
-                notes: Vec::new(),
-                failures: vec![failure("", "", "", format!("helm template failed: {message}"), None)],
-            })
+            return Ok(job.failed("", format!("helm template failed: {message}")))
         }
     };
     let rendered = match rendered_images::images_in_stream(&stream) {
         Ok(rendered) => rendered,
-        Err(error) => {
-            return Ok(ProofRun {
-                configuration: configuration.clone(),
-                mode: mode_text.clone(),
-                images_checked: 0,
-                notes: Vec::new(),
-                failures: vec![failure(&error.template, "", "", error.to_string(), None)],
-            })
-        }
+        Err(error) => return Ok(job.failed(&error.template, error.to_string())),
     };
     let mut failures = Vec::new();
     let mut notes = Vec::new();
@@ -468,7 +440,7 @@ fn prove_one(
             continue;
         }
         checked += 1;
-        match check_image(inputs, &ctx, mode, image) {
+        match check_image(inputs, ctx, mode, image) {
             Some(Finding::Failure(reason, values_path)) => {
                 failures.push(failure(&image.template, &image.object, &image.image, reason, values_path))
             }
