@@ -603,6 +603,46 @@ fn a_three_way_proof_finds_an_image_only_three_items_deploy() {
     );
 }
 
+// --- 1c. renders are cached -------------------------------------------------------------------------
+
+#[test]
+fn a_second_proof_of_an_unchanged_release_renders_nothing() {
+    require_helm();
+    let dir = three_way_release(2);
+    // A `helm` that counts its runs, in front of the tests' front end.
+    let calls = dir.join("helm-calls.log");
+    let tools = repo_root().join("tests/tools/helm");
+    dir.write(
+        "bin/helm",
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", calls.display(), tools.display()),
+    );
+    let wrapper = dir.join("bin/helm");
+    let mut permissions = fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&wrapper, permissions).unwrap();
+    let path = helmkots_e2e::path_with_first(dir.join("bin"));
+    let runs = || fs::read_to_string(&calls).map_or(0, |text| text.lines().count());
+
+    dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", &path).run().assert_success();
+    let first = runs();
+    assert!(first > 0, "the release rendered nothing");
+    let tree = dir.join("out").join("three-way-0.1.0");
+    let verify = dir.xtask("verify").arg(&tree).arg("--proof").env("PATH", &path).run();
+    verify.assert_success();
+    assert_eq!(
+        runs() - first,
+        0,
+        "verify --proof of the unchanged tree ran helm again:\n{}",
+        fs::read_to_string(&calls).unwrap()
+    );
+
+    // Another values file is another render: the cache is keyed by what Helm gets.
+    let text = dir.read("release.toml");
+    dir.write("release.toml", text.replace("[images]", "[chart.values]\nextra = 1\n\n[images]"));
+    dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", &path).run().assert_success();
+    assert!(runs() > first, "a release with other values rendered nothing new");
+}
+
 // --- 2. an image hard-coded in a hook --------------------------------------------------------------
 
 #[test]

@@ -5,10 +5,18 @@
 //! JSON is YAML, so callers may pass either. A Kubernetes version, when given, becomes
 //! `--kube-version`, which sets `.Capabilities.KubeVersion` as a cluster of that version would.
 //!
+//! Renders are cached ([`RenderCache`], under `target/helmkots/renders/` beside the release
+//! file) by everything they depend on: the chart archive's digest, the values, the release
+//! name, the namespace, the Kubernetes version and the `helm` program itself (its resolved
+//! path, size and modification time). So a release after a release-notes edit, or a second
+//! `verify --proof`, renders nothing; Helm's refusals are cached too (they are as
+//! deterministic as its output).
+//!
 //! Architecture Invariant: the product only ever runs `helm template` (no cluster, no
 //! network); the tests supply a `helm` front end on the real Helm engine (`tests/tools/helm`).
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::Digest as _;
 
 /// The program the release runs to render charts.
 pub const HELM_PROGRAM: &str = "helm";
@@ -46,6 +54,18 @@ pub enum RenderError {
 }
 
 impl Render<'_> {
+    /// [`Render::run`], through `cache` when there is one.
+    pub fn run_cached(&self, values: &str, cache: Option<&RenderCache>) -> Result<String, RenderError> {
+        let Some(cache) = cache else { return self.run(values) };
+        let path = cache.path(self, values);
+        if let Some(cached) = cache.get(&path) {
+            return cached;
+        }
+        let result = self.run(values);
+        cache.put(&path, &result);
+        result
+    }
+
     /// Renders with `values` (a YAML or JSON document) and returns Helm's output stream.
     pub fn run(&self, values: &str) -> Result<String, RenderError> {
         let cannot_run = |message: String| RenderError::CannotRun { helm: self.helm.to_string(), message };
@@ -82,6 +102,85 @@ impl Render<'_> {
 
 /// True when `program` is an executable file in a folder of PATH.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    find_on_path(program).is_some()
+}
+
+/// The first file named `program` in a folder of PATH.
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
+}
+
+/// The folder of the render cache, under a release's root.
+pub const CACHE_DIR: &str = "target/helmkots/renders";
+
+/// `helm template` outputs, keyed by everything a render depends on (module documentation).
+#[derive(Debug, Clone)]
+pub struct RenderCache {
+    dir: Utf8PathBuf,
+    /// What identifies the `helm` program and the chart: the part of every key they give.
+    base_key: String,
+}
+
+impl RenderCache {
+    /// The cache for renders of `chart` by `helm`, under `root`; `None` when the program is
+    /// not on PATH or the chart cannot be read (renders then simply run).
+    pub fn open(root: &Utf8Path, helm: &str, chart: &Utf8Path) -> Option<RenderCache> {
+        let program = find_on_path(helm)?;
+        let resolved = program.canonicalize().unwrap_or(program);
+        let metadata = std::fs::metadata(&resolved).ok()?;
+        let modified =
+            metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let chart_bytes = std::fs::read(chart).ok()?;
+        let base_key = format!(
+            "helm={} size={} modified={modified} chart=sha256:{}",
+            resolved.display(),
+            metadata.len(),
+            hex::encode(sha2::Sha256::digest(&chart_bytes))
+        );
+        Some(RenderCache { dir: root.join(CACHE_DIR), base_key })
+    }
+
+    fn path(&self, render: &Render<'_>, values: &str) -> Utf8PathBuf {
+        let mut hasher = sha2::Sha256::new();
+        for part in [
+            self.base_key.as_str(),
+            render.release_name,
+            render.namespace,
+            render.kube_version.unwrap_or(""),
+            values,
+        ] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        self.dir.join(hex::encode(hasher.finalize()))
+    }
+
+    fn get(&self, path: &Utf8Path) -> Option<Result<String, RenderError>> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let (kind, body) = text.split_once('\n')?;
+        match kind {
+            "ok" => Some(Ok(body.to_string())),
+            "refused" => Some(Err(RenderError::Helm(body.to_string()))),
+            _ => None,
+        }
+    }
+
+    /// Best effort: a cache that cannot be written only costs a render next time. Written to
+    /// a temporary file and renamed, so a reader never sees half an entry.
+    fn put(&self, path: &Utf8Path, result: &Result<String, RenderError>) {
+        let text = match result {
+            Ok(stream) => format!("ok\n{stream}"),
+            Err(RenderError::Helm(message)) => format!("refused\n{message}"),
+            Err(RenderError::CannotRun { .. }) => return,
+        };
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        if let Ok(mut file) = tempfile::NamedTempFile::new_in(&self.dir) {
+            if std::io::Write::write_all(&mut file, text.as_bytes()).is_ok() {
+                let _ = file.persist(path);
+            }
+        }
+    }
 }

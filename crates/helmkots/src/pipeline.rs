@@ -104,6 +104,7 @@ pub struct ReleaseOptions {
     pub locked: bool,
 }
 
+use crate::helm_template::RenderCache;
 pub use crate::helm_template::{on_path, HELM_PROGRAM};
 
 /// Runs the airgap proof on a plan. `shipped_images` is what the bundle holds, or
@@ -114,6 +115,7 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
     std::fs::write(&chart_path, &plan.packaged.bytes).io_context("write", &chart_path)?;
     let values_template = plan.values.tree.to_yaml();
+    let cache = RenderCache::open(&plan.checked.release.root, HELM_PROGRAM, &chart_path);
     let inputs = ProofInputs {
         release: &plan.checked.release,
         values_template: &values_template,
@@ -123,6 +125,7 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
         chart_sets_pull_secrets: !plan.values.pull_secret_paths.is_empty(),
         helm: HELM_PROGRAM,
         chart: &plan.checked.chart,
+        cache: cache.as_ref(),
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
@@ -327,11 +330,13 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
     let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&packaged.file_name))
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
     std::fs::write(&chart_path, &packaged.bytes).io_context("write", &chart_path)?;
+    let cache = RenderCache::open(&checked.release.root, HELM_PROGRAM, &chart_path);
     let inputs = discover::rendered::RenderInputs {
         release: &checked.release,
         chart: &checked.chart,
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
+        cache: cache.as_ref(),
     };
     let (discovery, cost) =
         discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
@@ -910,6 +915,7 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
     let chart = chart::load(&chart_archive)?;
     let checked = Checked { release, chart, locked: false };
     let images = images(&checked)?;
+    let cache = RenderCache::open(&checked.release.root, HELM_PROGRAM, &chart_archive);
     let inputs = ProofInputs {
         release: &checked.release,
         values_template: &values_template,
@@ -919,6 +925,7 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
         chart_sets_pull_secrets: !images.pull_secret_paths.is_empty(),
         helm: HELM_PROGRAM,
         chart: &checked.chart,
+        cache: cache.as_ref(),
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }

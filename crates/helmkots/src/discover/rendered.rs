@@ -49,7 +49,7 @@ use super::values::render_path;
 use super::ImageShape;
 use crate::chart::Chart;
 use crate::conventions;
-use crate::helm_template::{Render, RenderError};
+use crate::helm_template::{Render, RenderCache, RenderError};
 use crate::image_ref::ImageRef;
 use crate::kots_template::{self, Context};
 use crate::release::Release;
@@ -70,6 +70,8 @@ pub struct RenderInputs<'a> {
     pub chart_archive: &'a Utf8Path,
     /// The `helm` program.
     pub helm: &'a str,
+    /// Where renders are cached, if anywhere.
+    pub cache: Option<&'a RenderCache>,
 }
 
 /// Everything the renders found (also what `helmkots.lock` records of them).
@@ -291,7 +293,7 @@ fn render_job(
             namespace: NAMESPACE,
             kube_version: Some(version),
         };
-        match request.run(&values.to_string()) {
+        match request.run_cached(&values.to_string(), inputs.cache) {
             Ok(stream) => Ok(rendered_images::images_in_stream(&stream).map_err(|error| error.to_string())),
             Err(RenderError::Helm(message)) => Ok(Err(message)),
             Err(error) => Err(error),

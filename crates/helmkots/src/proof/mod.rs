@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::{
     chart::Chart,
     discover::ImageSet,
-    helm_template::{Render, RenderError},
+    helm_template::{Render, RenderCache, RenderError},
     image_ref::ImageRef,
     image_routing::Routing,
     kots::rewrite_paths,
@@ -107,6 +107,8 @@ pub struct ProofInputs<'a> {
     pub helm: &'a str,
     /// The chart as loaded (its templates tell which pods can take a pull secret).
     pub chart: &'a Chart,
+    /// Where renders are cached, if anywhere.
+    pub cache: Option<&'a RenderCache>,
 }
 
 /// One failed check.
@@ -414,7 +416,7 @@ fn prove_one(
         namespace: PROOF_NAMESPACE,
         kube_version: Some(job.kube_version),
     };
-    let stream = match render.run(values) {
+    let stream = match render.run_cached(values, inputs.cache) {
         Ok(stream) => stream,
         Err(RenderError::CannotRun { helm, message }) => {
             return Err(ProofError::NoHelm { helm, source: std::io::Error::other(message) })
