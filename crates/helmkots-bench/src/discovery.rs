@@ -7,6 +7,12 @@
 //! defaults, through the same front end: the ratio says how many plain renders' worth of time
 //! discovery costs, next to how many renders it made and how many ran at once.
 //!
+//! Then the proof of the same chart with 12 bool and 2 select items (the corpus switches, then
+//! other bool values of the chart, then unused values, so every item changes what Helm
+//! gets): `verify --proof` of the release tree with an empty render cache, and again with the
+//! cache the first run filled. The report gives the configurations and renders of the 3-way
+//! array next to every combination's count, and the second run's time over the first's.
+//!
 //! Skipped, saying why, when `../shared` or the Helm front end is absent.
 
 use std::process::Command;
@@ -35,6 +41,22 @@ pub struct DiscoveryRun {
     pub found: usize,
     /// One `helm template` of the chart's defaults.
     pub peer: Measured,
+    /// The proof of the 12 + 2 item release.
+    pub proof: Option<ProofRun>,
+}
+
+/// `verify --proof` of a release with 12 bool and 2 select items, cold and cached.
+#[derive(Debug, Clone)]
+pub struct ProofRun {
+    /// With an empty render cache.
+    pub cold: Measured,
+    /// Again, with the cache the first run filled.
+    pub cached: Measured,
+    /// From the report: configurations, renders, every combination's count, failed runs.
+    pub configurations: u64,
+    pub renders: u64,
+    pub all_combinations: u64,
+    pub failed_runs: usize,
 }
 
 impl DiscoveryRun {
@@ -68,11 +90,41 @@ impl DiscoveryRun {
             cpus(),
             self.renders as f64 / cpus() as f64
         );
+        if let Some(proof) = &self.proof {
+            println!(
+                "  verify --proof, 12 bool + 2 select items: {} configurations (3-way; every combination: {}), {} renders{}",
+                proof.configurations,
+                proof.all_combinations,
+                proof.renders,
+                if proof.failed_runs > 0 { format!(", {} run(s) failed", proof.failed_runs) } else { String::new() }
+            );
+            println!(
+                "    cold {:>9} wall {:>9} cpu;  cached {:>9} wall: {:.3}× the cold run",
+                report::seconds(proof.cold.seconds),
+                report::seconds(proof.cold.cpu_seconds),
+                report::seconds(proof.cached.seconds),
+                proof.cached.seconds / proof.cold.seconds.max(f64::EPSILON)
+            );
+        }
     }
 
     /// The report's `discovery` object.
     pub fn to_json(&self) -> Value {
+        let proof = self.proof.as_ref().map(|proof| {
+            json!({
+                "items": "12 bool + 2 select",
+                "configurations": proof.configurations,
+                "all_combinations": proof.all_combinations,
+                "renders": proof.renders,
+                "failed_runs": proof.failed_runs,
+                "cold_seconds": proof.cold.seconds,
+                "cold_cpu_seconds": proof.cold.cpu_seconds,
+                "cached_seconds": proof.cached.seconds,
+                "cached_vs_cold_seconds": proof.cached.seconds / proof.cold.seconds.max(f64::EPSILON),
+            })
+        });
         json!({
+            "proof": proof,
             "chart": self.chart,
             "switches": self.switches,
             "configurations": self.configurations,
@@ -132,16 +184,8 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
         ));
     }
     let log = std::fs::read_to_string(&measured.log)?;
-    // stdout (the JSON document) and stderr share the log: the document is the `{`…`}` block.
-    let json: Value = log
-        .find("\n{")
-        .map(|start| start + 1)
-        .or_else(|| log.starts_with('{').then_some(0))
-        .and_then(|start| {
-            let end = log.rfind("\n}")? + 2;
-            serde_json::from_str(&log[start..end]).ok()
-        })
-        .ok_or_else(|| format_err!("no JSON document in {}", measured.log))?;
+    // stdout (the JSON document) and stderr share the log.
+    let json = json_document(&log).ok_or_else(|| format_err!("no JSON document in {}", measured.log))?;
 
     let mut template = Command::new(tools.join("helm"));
     template.args(["template", "rel", archive.as_str()]).env("PATH", &path);
@@ -149,7 +193,9 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
     if !peer.status.success() {
         return Err(format_err!("helm template failed: {}", peer.log_tail(20).trim()));
     }
+    let proof = proof_run(xtask, work, &chart, &archive, &switches, &path)?;
     let run = DiscoveryRun {
+        proof: Some(proof),
         chart: archive.file_name().unwrap_or_default().to_string(),
         switches: switches.len(),
         configurations: json["rendered"]["configurations"].as_u64().unwrap_or(0),
@@ -166,6 +212,122 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
         report::seconds(run.peer.seconds)
     );
     Ok(Some(run))
+}
+
+/// `release --offline --no-proof`, then `verify --proof --json` twice (cold, cached) with 12
+/// bool and 2 select items.
+fn proof_run(
+    xtask: &Utf8Path,
+    work: &Utf8Path,
+    name: &str,
+    archive: &Utf8Path,
+    switches: &[String],
+    path: &str,
+) -> anyhow::Result<ProofRun> {
+    let dir = work.join("proof");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    let chart = helmkots::chart::load(archive).map_err(|error| format_err!("{archive}: {error}"))?;
+    let mut bools: Vec<String> = switches.to_vec();
+    let mut leaves = Vec::new();
+    bool_leaves(&chart.values, "", &mut leaves);
+    bools.extend(leaves.into_iter().filter(|leaf| !switches.contains(leaf)));
+    let mut index = 0;
+    while bools.len() < 12 {
+        bools.push(format!("helmkotsBench.flag{index}"));
+        index += 1;
+    }
+    bools.truncate(12);
+    let mut text = release_toml(name, archive, &bools);
+    for select in ["a", "b"] {
+        text.push_str(&format!(
+            "[[config.groups.items]]\nname = \"select_{select}\"\ntitle = \"select {select}\"\ntype = \"select_one\"\n\
+             default = \"x\"\nvalue = \"helmkotsBench.select{select}\"\n\
+             choices = [{{ name = \"x\", title = \"X\" }}, {{ name = \"y\", title = \"Y\" }}, {{ name = \"z\", title = \"Z\" }}]\n"
+        ));
+    }
+    std::fs::write(dir.join("release.toml"), text)?;
+    let release_file = dir.join("release.toml");
+    let mut release = Command::new(xtask);
+    release
+        .current_dir(&dir)
+        .args([
+            "release",
+            "--offline",
+            "--no-proof",
+            "-f",
+            release_file.as_str(),
+            "--out",
+            dir.join("dist").as_str(),
+        ])
+        .env("PATH", path)
+        .env("NO_COLOR", "1");
+    let built = measure::run(&mut release, &dir.join("release.log"))?;
+    if !built.status.success() {
+        return Err(format_err!("xtask release failed ({}):\n{}", built.status, built.log_tail(30).trim()));
+    }
+    let tree = std::fs::read_dir(dir.join("dist"))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.is_dir())
+        .ok_or_else(|| format_err!("no release tree in {dir}/dist"))?;
+    let _ = std::fs::remove_dir_all(dir.join(helmkots::helm_template::CACHE_DIR));
+    let verify = |log: &str| -> anyhow::Result<Measured> {
+        let mut command = Command::new(xtask);
+        command
+            .current_dir(&dir)
+            .args(["verify", "--proof", "--json", "-f", release_file.as_str()])
+            .arg(&tree)
+            .env("PATH", path)
+            .env("NO_COLOR", "1");
+        let measured = measure::run(&mut command, &dir.join(log))?;
+        // 1 is a failed proof: still measured.
+        if !matches!(measured.status.code(), Some(0 | 1)) {
+            return Err(format_err!(
+                "xtask verify --proof failed ({}):\n{}",
+                measured.status,
+                measured.log_tail(30).trim()
+            ));
+        }
+        Ok(measured)
+    };
+    let cold = verify("verify-cold.log")?;
+    let cached = verify("verify-cached.log")?;
+    let log = std::fs::read_to_string(&cached.log)?;
+    let report = json_document(&log).ok_or_else(|| format_err!("no JSON report in {}", cached.log))?;
+    Ok(ProofRun {
+        configurations: report["configurations"].as_u64().unwrap_or(0),
+        renders: report["renders"].as_u64().unwrap_or(0),
+        all_combinations: report["all_combinations"].as_u64().unwrap_or(0),
+        failed_runs: report["runs"].as_array().map_or(0, |runs| {
+            runs.iter().filter(|run| run["failures"].as_array().is_some_and(|f| !f.is_empty())).count()
+        }),
+        cold,
+        cached,
+    })
+}
+
+/// Values paths of boolean leaves of `value`, in document order (maps only).
+fn bool_leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(map) = value {
+        for (key, child) in map {
+            if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            match child {
+                Value::Bool(_) => out.push(path),
+                Value::Object(_) => bool_leaves(child, &path, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The JSON document (`{` … `}` at the start of lines) in a log that also holds stderr.
+fn json_document(log: &str) -> Option<Value> {
+    let start = if log.starts_with('{') { 0 } else { log.find("\n{")? + 1 };
+    let end = log.rfind("\n}")? + 2;
+    serde_json::from_str(&log[start..end]).ok()
 }
 
 /// The corpus chart with the most switches (ties: the larger archive): name, switches and
