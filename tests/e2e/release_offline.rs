@@ -72,12 +72,14 @@ fn release_writes_the_expected_tree() {
     let dist = dir.join("dist");
     let tree = dist.join(EXAMPLE_TREE);
     let files = files_under(&tree);
-    for required in [EXAMPLE_CHART, "SHA256SUMS", "release.lock.json"] {
+    for required in [EXAMPLE_CHART, "SHA256SUMS", "release.lock.json", "helmkots-proof.json"] {
         assert!(files.iter().any(|f| f == required), "{required} is missing from {files:#?}");
     }
     let unexpected: Vec<&String> = files
         .iter()
-        .filter(|f| ![EXAMPLE_CHART, "SHA256SUMS", "release.lock.json"].contains(&f.as_str()))
+        .filter(|f| {
+            ![EXAMPLE_CHART, "SHA256SUMS", "release.lock.json", "helmkots-proof.json"].contains(&f.as_str())
+        })
         .filter(|f| !f.starts_with("manifests/"))
         .collect();
     assert!(unexpected.is_empty(), "unexpected files in the tree: {unexpected:#?}");

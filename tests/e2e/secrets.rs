@@ -362,10 +362,12 @@ impl Runner<'_> {
         fs::create_dir_all(&home).unwrap();
         fs::create_dir_all(&tmp).unwrap();
         let mut command = helmkots_e2e::TestCommand::new(&work);
+        command.arg(subcommand);
+        // `verify` reads only what it verifies.
+        if subcommand != "verify" {
+            command.arg("-f").arg(work.join("release.toml"));
+        }
         command
-            .arg(subcommand)
-            .arg("-f")
-            .arg(work.join("release.toml"))
             .args(args)
             .env("DOCKER_CONFIG", self.configs.path(config))
             .env("HOME", &home)

@@ -67,10 +67,8 @@ xflags::xflags! {
         }
         /// Check an airgap bundle or a release tree; with --proof, prove every configuration's images.
         cmd verify {
-            /// The release tree (dist/<slug>-<version>) or a .airgap bundle.
+            /// The release tree (dist/<slug>-<version>) or a .airgap bundle; the tree alone says what to prove.
             required dir: PathBuf
-            /// Release file to use (default: release.toml at the repository root).
-            optional -f, --file path: PathBuf
             /// Run the airgap proof (needs helm on PATH).
             optional --proof
             /// Print the result as JSON.

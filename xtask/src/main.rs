@@ -214,7 +214,6 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Verify(cmd) => {
-            let file = release_file(cmd.file)?;
             let dir = utf8(cmd.dir)?;
             if !cmd.proof {
                 let report = helmkots::pipeline::verify(&dir)?;
@@ -243,7 +242,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             for problem in &changed {
                 ui::error(problem);
             }
-            let report = helmkots::pipeline::prove_tree(&file, &dir)?;
+            let report = helmkots::pipeline::prove_tree(&dir)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {

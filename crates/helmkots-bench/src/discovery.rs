@@ -275,7 +275,7 @@ fn proof_run(
         let mut command = Command::new(xtask);
         command
             .current_dir(&dir)
-            .args(["verify", "--proof", "--json", "-f", release_file.as_str()])
+            .args(["verify", "--proof", "--json"])
             .arg(&tree)
             .env("PATH", path)
             .env("NO_COLOR", "1");

@@ -116,11 +116,13 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
     std::fs::write(&chart_path, &plan.packaged.bytes).io_context("write", &chart_path)?;
     let values_template = plan.values.tree.to_yaml();
     let cache = RenderCache::open(&plan.checked.release.root, HELM_PROGRAM, &chart_path);
+    let spec = proof::ProofSpec::of_release(&plan.checked.release);
+    let images = proof::proved_images(&plan.images);
     let inputs = ProofInputs {
-        release: &plan.checked.release,
+        spec: &spec,
         values_template: &values_template,
         chart_archive: &chart_path,
-        images: &plan.images,
+        images: &images,
         shipped_images,
         chart_sets_pull_secrets: !plan.values.pull_secret_paths.is_empty(),
         helm: HELM_PROGRAM,
@@ -482,6 +484,14 @@ pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<S
 
     let mut tree = OutputTree::new();
     tree.insert(format!("charts/{}", packaged.file_name), packaged.bytes.clone());
+    // What `verify --proof` needs besides the manifests and the chart, so the tree proves
+    // itself from any directory.
+    let proof_record = proof::ProofRecord::new(
+        &proof::ProofSpec::of_release(&checked.release),
+        proof::proved_images(&images),
+        !values.pull_secret_paths.is_empty(),
+    );
+    tree.insert(proof::RECORD_FILE, proof_record.to_json().into_bytes());
     for manifest in manifests {
         tree.insert(format!("manifests/{}", manifest.file_name), manifest.text.into_bytes());
     }
@@ -881,23 +891,45 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
 
 /// Runs the airgap proof on a written release tree (`dist/<slug>-<version>/`), with the
 /// configuration space and routing of `release_file`.
-pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofReport> {
-    let release = release::load(release_file)?;
+pub fn prove_tree(tree_dir: &Utf8Path) -> Result<ProofReport> {
+    let unreadable = |path: &Utf8Path, reason: String| {
+        Error::File {
+        path: path.to_path_buf(),
+        reason,
+        help: Some(format!(
+            "{tree_dir} is not a release tree written by this helmkots; build it again with `cargo xtask release`"
+        )),
+    }
+    };
+    let read = |relative: &str| -> Result<String> {
+        let path = tree_dir.join(relative);
+        std::fs::read_to_string(&path).map_err(|error| unreadable(&path, error.to_string()))
+    };
     let read_yaml = |relative: &str| -> Result<serde_json::Value> {
         let path = tree_dir.join(relative);
-        let text = std::fs::read_to_string(&path).io_context("read", &path)?;
-        serde_saphyr::from_str(&text)
-            .map_err(|error| Error::Proof(format!("{path} is not valid YAML: {error}")))
+        serde_saphyr::from_str(&read(relative)?)
+            .map_err(|error| unreadable(&path, format!("not valid YAML: {error}")))
     };
-    let values_object = read_yaml("manifests/helm-values.yaml")?;
+    let record_path = tree_dir.join(proof::RECORD_FILE);
+    let record: proof::ProofRecord = serde_json::from_str(&read(proof::RECORD_FILE)?)
+        .map_err(|error| unreadable(&record_path, format!("not a proof record: {error}")))?;
+    if record.schema_version != proof::RECORD_SCHEMA_VERSION {
+        return Err(unreadable(
+            &record_path,
+            format!("schema version {} is not {}", record.schema_version, proof::RECORD_SCHEMA_VERSION),
+        ));
+    }
+    let config_file = format!("manifests/{}", kots::CONFIG_FILE);
+    let config = kots::read_config(&read(&config_file)?)
+        .map_err(|reason| unreadable(&tree_dir.join(&config_file), reason))?;
+    let values_file = format!("manifests/{}", kots::VALUES_FILE);
+    let values_object = read_yaml(&values_file)?;
     let values_template = ["data", "stringData"]
         .iter()
         .find_map(|key| values_object.get(key)?.get("kots-values.yaml")?.as_str())
-        .ok_or_else(|| {
-            Error::Proof(format!("{tree_dir}/manifests/helm-values.yaml has no kots-values.yaml key"))
-        })?
+        .ok_or_else(|| unreadable(&tree_dir.join(&values_file), "has no kots-values.yaml key".to_string()))?
         .to_string();
-    let app = read_yaml("manifests/kots-app.yaml")?;
+    let app = read_yaml(&format!("manifests/{}", kots::APP_FILE))?;
     let shipped: Vec<String> = app
         .pointer("/spec/additionalImages")
         .and_then(|v| v.as_array())
@@ -911,20 +943,23 @@ pub fn prove_tree(release_file: &Utf8Path, tree_dir: &Utf8Path) -> Result<ProofR
         .flatten()
         .filter_map(|entry| Utf8PathBuf::from_path_buf(entry.path()).ok())
         .find(|path| path.extension() == Some("tgz"))
-        .ok_or_else(|| Error::Proof(format!("{charts_dir} holds no chart archive")))?;
+        .ok_or_else(|| unreadable(&charts_dir, "holds no chart archive".to_string()))?;
     let chart = chart::load(&chart_archive)?;
-    let checked = Checked { release, chart, locked: false };
-    let images = images(&checked)?;
-    let cache = RenderCache::open(&checked.release.root, HELM_PROGRAM, &chart_archive);
+    let spec = proof::ProofSpec::from_record(&record, config);
+    // Beside the tree's folder (`dist/`): the release's own cache when the tree is where
+    // `release` wrote it.
+    let absolute = fingerprint::absolute(tree_dir);
+    let cache_root = absolute.parent().and_then(Utf8Path::parent).unwrap_or(&absolute);
+    let cache = RenderCache::open(cache_root, HELM_PROGRAM, &chart_archive);
     let inputs = ProofInputs {
-        release: &checked.release,
+        spec: &spec,
         values_template: &values_template,
         chart_archive: &chart_archive,
-        images: &images,
+        images: &record.images,
         shipped_images: &shipped,
-        chart_sets_pull_secrets: !images.pull_secret_paths.is_empty(),
+        chart_sets_pull_secrets: record.chart_sets_pull_secrets,
         helm: HELM_PROGRAM,
-        chart: &checked.chart,
+        chart: &chart,
         cache: cache.as_ref(),
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))

@@ -153,7 +153,8 @@ struct Job<'a> {
 /// parallel, one per core.
 pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery, RenderCost), RenderError> {
     let started = std::time::Instant::now();
-    let configurations = crate::proof::configurations(inputs.release).configurations;
+    let configurations =
+        crate::proof::configurations(&crate::proof::ProofSpec::of_release(inputs.release)).configurations;
     let sites = probe_sites(inputs.chart, &inputs.release.chart.values);
     let kube_versions = &inputs.release.chart.kube_versions;
     let newest = newest_kube_version(kube_versions);
@@ -258,9 +259,10 @@ pub fn inputs_digest(release: &Release, chart: &Chart, chart_content: &str) -> S
     field("chart", chart_content.as_bytes());
     field("release-name", release.chart.release_name.get_ref().as_bytes());
     field("kube-versions", release.chart.kube_versions.join(",").as_bytes());
-    let configurations = crate::proof::configurations(release).configurations;
+    let configurations =
+        crate::proof::configurations(&crate::proof::ProofSpec::of_release(release)).configurations;
     for config in &configurations {
-        let values = base_values(release, chart, config).unwrap_or_else(|message| Value::String(message));
+        let values = base_values(release, chart, config).unwrap_or_else(Value::String);
         field(&crate::proof::describe(config), values.to_string().as_bytes());
     }
     format!("sha256:{}", hex::encode(hasher.finalize()))

@@ -8,8 +8,10 @@
 //!
 //! Architecture Invariant: pure functions from the model to text; no I/O, no network.
 
+mod read_config;
 mod values;
 
+pub use read_config::read_config;
 pub use values::{kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues};
 
 use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};

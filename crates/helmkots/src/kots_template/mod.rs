@@ -104,15 +104,25 @@ impl Context {
     ///
     /// Fails when `set` names an item the release does not have.
     pub fn from_release(release: &Release, set: &BTreeMap<String, String>) -> Result<Context, ContextError> {
+        Context::for_config(&release.config, release.app.slug.get_ref(), Routing::from_release(release), set)
+    }
+
+    /// [`Context::from_release`] from the parts of a release it reads: the Config screen, the
+    /// app slug and the image routing (what a written release tree records).
+    pub fn for_config(
+        groups: &[crate::release::ConfigGroup],
+        app_slug: &str,
+        routing: Routing,
+        set: &BTreeMap<String, String>,
+    ) -> Result<Context, ContextError> {
         let mut config = BTreeMap::new();
-        for item in release.config.iter().flat_map(|group| &group.items) {
+        for item in groups.iter().flat_map(|group| &group.items) {
             config.insert(
                 item.name.get_ref().clone(),
                 ConfigValue { value: None, default: item.default.clone() },
             );
         }
-        let items: BTreeMap<&str, &crate::release::ConfigItem> = release
-            .config
+        let items: BTreeMap<&str, &crate::release::ConfigItem> = groups
             .iter()
             .flat_map(|group| &group.items)
             .map(|item| (item.name.get_ref().as_str(), item))
@@ -129,13 +139,12 @@ impl Context {
                 }
             }
         }
-        let app_slug = release.app.slug.get_ref().clone();
         Ok(Context {
             config,
             local_registry: None,
             namespace: DEFAULT_NAMESPACE.to_string(),
-            app_slug,
-            routing: Routing::from_release(release),
+            app_slug: app_slug.to_string(),
+            routing,
             airgap: false,
         })
     }

@@ -18,6 +18,9 @@
 //! same mode) are not rendered again.
 
 pub mod cover;
+mod spec;
+
+pub use spec::{proved_images, ProofRecord, ProofSpec, ProvedImage, RECORD_FILE, RECORD_SCHEMA_VERSION};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,13 +29,11 @@ use serde::Serialize;
 
 use crate::{
     chart::Chart,
-    discover::ImageSet,
     helm_template::{Render, RenderCache, RenderError},
     image_ref::ImageRef,
     image_routing::Routing,
-    kots::rewrite_paths,
     kots_template::{self, Context, LocalRegistry},
-    release::{ItemType, Release},
+    release::ItemType,
     rendered_images::{self, RenderedImage},
     template_reach::TemplateIndex,
 };
@@ -91,14 +92,14 @@ pub fn modes() -> Vec<Mode> {
 /// What the proof needs, whether it runs on a plan or on a written tree.
 #[derive(Debug, Clone)]
 pub struct ProofInputs<'a> {
-    /// The release (config items, routing, release name).
-    pub release: &'a Release,
+    /// The Config screen, routing, release name and Kubernetes versions.
+    pub spec: &'a ProofSpec,
     /// The `kots-values.yaml` text, with its KOTS templates.
     pub values_template: &'a str,
     /// The packaged chart on disk (what `helm template` renders).
     pub chart_archive: &'a Utf8Path,
     /// The images discovery found.
-    pub images: &'a ImageSet,
+    pub images: &'a [ProvedImage],
     /// What the bundle holds (`savedImages`), or `additionalImages` for a tree without one.
     pub shipped_images: &'a [String],
     /// Whether the chart offers a values path for pull secrets.
@@ -201,12 +202,11 @@ pub enum ProofError {
 }
 
 /// The items that change values and the values they can take.
-pub fn dimensions(release: &Release) -> Vec<cover::Dimension> {
-    release
-        .config
+pub fn dimensions(spec: &ProofSpec) -> Vec<cover::Dimension> {
+    spec.config
         .iter()
         .flat_map(|group| &group.items)
-        .filter(|item| item.value.is_some())
+        .filter(|item| spec.varied.contains(item.name.get_ref()))
         .filter_map(|item| {
             let values = match item.item_type {
                 ItemType::Bool => vec!["0".to_string(), "1".to_string()],
@@ -224,8 +224,8 @@ pub fn dimensions(release: &Release) -> Vec<cover::Dimension> {
 }
 
 /// The configurations to prove, each a map item → value, and how they were chosen.
-pub fn configurations(release: &Release) -> cover::Cover {
-    let whens: BTreeMap<&str, Vec<&str>> = release
+pub fn configurations(spec: &ProofSpec) -> cover::Cover {
+    let whens: BTreeMap<&str, Vec<&str>> = spec
         .config
         .iter()
         .flat_map(|group| group.items.iter().map(move |item| (group, item)))
@@ -237,10 +237,18 @@ pub fn configurations(release: &Release) -> cover::Cover {
         .collect();
     let visible = |name: &str, config: &cover::Configuration| -> bool {
         let Some(conditions) = whens.get(name) else { return true };
-        let Ok(ctx) = Context::from_release(release, config) else { return true };
+        let Ok(ctx) = context(spec, config) else { return true };
         conditions.iter().all(|when| shown(when, &ctx))
     };
-    cover::cover(&dimensions(release), release.proof.strength, &visible)
+    cover::cover(&dimensions(spec), spec.strength, &visible)
+}
+
+/// The KOTS template context of an online install in `config`.
+fn context(
+    spec: &ProofSpec,
+    config: &BTreeMap<String, String>,
+) -> Result<Context, kots_template::ContextError> {
+    Context::for_config(&spec.config, &spec.slug, spec.routing.clone(), config)
 }
 
 /// What KOTS makes of a `when`: hidden when it renders to a false boolean (Go's
@@ -254,9 +262,9 @@ fn shown(when: &str, ctx: &Context) -> bool {
 
 /// Runs the proof.
 pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
-    let cover = configurations(inputs.release);
+    let cover = configurations(inputs.spec);
     let modes = modes();
-    let kube_versions = &inputs.release.chart.kube_versions;
+    let kube_versions = &inputs.spec.kube_versions;
     // The Kubernetes version is named only when the release declares several.
     let named_kube = kube_versions.len() > 1;
     let mut runs: Vec<Option<ProofRun>> = Vec::new();
@@ -321,7 +329,7 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
         all_combinations: cover.all_combinations,
         renders: renders.len(),
         same_values,
-        items: dimensions(inputs.release).into_iter().map(|dimension| dimension.name).collect(),
+        items: dimensions(inputs.spec).into_iter().map(|dimension| dimension.name).collect(),
         runs,
         notes,
     })
@@ -368,8 +376,7 @@ impl Job<'_> {
 /// The `kots-values.yaml` the customer's KOTS would resolve for the job's configuration and
 /// mode, or the failed run that says why it cannot be.
 fn resolve_values(inputs: &ProofInputs<'_>, job: &Job<'_>) -> Result<(Context, String), ProofRun> {
-    let mut ctx = Context::from_release(inputs.release, job.config)
-        .map_err(|error| job.failed("", error.to_string()))?;
+    let mut ctx = context(inputs.spec, job.config).map_err(|error| job.failed("", error.to_string()))?;
     ctx.namespace = PROOF_NAMESPACE.to_string();
     if let Mode::Airgap { host, namespace } = job.mode {
         ctx.local_registry = Some(LocalRegistry { host: host.clone(), namespace: namespace.clone() });
@@ -412,7 +419,7 @@ fn prove_one(
     let render = Render {
         helm: inputs.helm,
         chart: inputs.chart_archive,
-        release_name: inputs.release.chart.release_name.get_ref(),
+        release_name: &inputs.spec.release_name,
         namespace: PROOF_NAMESPACE,
         kube_version: Some(job.kube_version),
     };
@@ -433,7 +440,7 @@ fn prove_one(
     let mut notes = Vec::new();
     let mut checked = 0;
     for image in &rendered {
-        if image.test_hook && !inputs.release.images.ship_test_images {
+        if image.test_hook && !inputs.spec.ship_test_images {
             notes.push(format!(
                 "`{}` is pulled only by the helm test pod {} ({}): `helm upgrade --install` never creates it, \
                  so the proof does not check it (set [images] ship_test_images = true to ship and check it)",
@@ -532,7 +539,7 @@ fn check_image(
                 let original = &image.image[routing.proxy.len() + 1..];
                 let known = ImageRef::parse(original)
                     .ok()
-                    .is_some_and(|r| inputs.images.references().any(|d| d.to_string() == r.to_string()));
+                    .is_some_and(|r| inputs.images.iter().any(|d| d.reference == r.to_string()));
                 if !known {
                     return Some(Finding::Failure(
                         format!("`{original}` goes through the proxy but discovery did not find it"),
@@ -555,7 +562,7 @@ fn check_image(
                     &format!("is private but does not go through the proxy `{}`", routing.proxy),
                 ));
             }
-            let discovered = inputs.images.references().any(|d| d.to_string() == rendered.to_string());
+            let discovered = inputs.images.iter().any(|d| d.reference == rendered.to_string());
             if !discovered && image.certain {
                 return Some(blame_finding(
                     inputs,
@@ -591,12 +598,9 @@ fn blame(
 ) -> (String, Option<String>) {
     let paths: Vec<String> = inputs
         .images
-        .images
         .iter()
-        .filter(|d| d.reference.to_string() == rendered.to_string())
-        .flat_map(|d| &d.sources)
-        .filter_map(|source| Some(rewrite_paths(source.values_path.as_deref()?, &source.shape).join(" and ")))
-        .filter(|p| !p.is_empty())
+        .filter(|d| d.reference == rendered.to_string())
+        .flat_map(|d| d.rewrite_paths.iter().cloned())
         .collect();
     if !paths.is_empty() {
         let paths = paths.join(", ");
