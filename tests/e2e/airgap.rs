@@ -1038,3 +1038,40 @@ fn values_only_images_are_bundled_with_their_size() {
     assert_eq!(entry["found_by"], "values", "{entry:#}");
     assert_eq!(entry["size"], expected, "the size is not what the bundle holds of it: {entry:#}");
 }
+
+#[test]
+fn verify_proof_of_a_bundle_alone_gives_the_same_report_from_any_directory() {
+    helmkots_e2e::require_helm();
+    let fixture = Fixture::new(testdir!());
+    fs::create_dir_all(fixture.dir.join("docker-config")).unwrap();
+    fixture
+        .dir
+        .xtask("release")
+        .args(["--no-proof", "--out", "out"])
+        .env("DOCKER_CONFIG", fixture.dir.join("docker-config"))
+        .env("PATH", helmkots_e2e::path_with_tools())
+        .run()
+        .assert_success();
+    let tree = fixture.dir.join("out").join(TREE);
+    let bundle = tree.join(format!("{TREE}.airgap"));
+    let proof_of = |target: &Path, cwd: &Path| {
+        let output = helmkots_e2e::TestCommand::new(cwd)
+            .arg("verify")
+            .arg(target)
+            .args(["--proof", "--json"])
+            .env("PATH", helmkots_e2e::path_with_tools())
+            .run();
+        output.assert_success();
+        output.json()
+    };
+    let from_tree = proof_of(&tree, fixture.dir.path());
+    let own = proof_of(&bundle, fixture.dir.path());
+    assert!(own["runs"].as_array().is_some_and(|runs| !runs.is_empty()), "{own:#}");
+    assert_eq!(own["runs"], from_tree["runs"], "the bundle proves what the tree proves");
+    let elsewhere = testdir!();
+    assert_eq!(proof_of(&bundle, elsewhere.path()), own, "from another directory");
+    // A release.toml lying in the current directory changes nothing.
+    let unrelated = testdir!();
+    unrelated.write("release.toml", "[app]\nslug = \"other\"\ntitle = \"Other\"\n\n[chart]\npath = \"nowhere\"\nrelease_name = \"other\"\n");
+    assert_eq!(proof_of(&bundle, unrelated.path()), own, "beside an unrelated release.toml");
+}

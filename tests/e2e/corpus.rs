@@ -418,6 +418,11 @@ fn check_chart(name: &str) {
         check_tree(&mut report, &tree);
     }
 
+    // 5. init proposes what changes the release, and its release.toml releases and proves
+    if exception.is_none() {
+        check_init(&mut report, entry, &chart);
+    }
+
     let verdict = if report.failures.is_empty() { "PASS" } else { "FAIL" };
     println!("corpus: {name}: {verdict} in {:.1?} ({})", started.elapsed(), report.steps.join("; "));
     if !report.failures.is_empty() {
@@ -427,6 +432,55 @@ fn check_chart(name: &str) {
             report.failures.join("\n\n")
         );
     }
+}
+
+/// Step 5: `init` on the chart proposes at most eight items, each a part whose flip changes
+/// the rendered images or workloads; the release.toml it writes (with the chart's required
+/// values added) releases with the proof passing.
+fn check_init(report: &mut Report, entry: &Entry, chart: &Path) {
+    let temp = TestDir::new(&format!("corpus-init-{}", entry.name));
+    let init = |extra: &[&str]| {
+        temp.xtask("init").arg("--chart").arg(chart).args(extra).env("PATH", path_with_tools()).run()
+    };
+    let dry_run = init(&["--json"]);
+    if !dry_run.status.success() {
+        return report.fail("init --json", dry_run.describe());
+    }
+    let json = dry_run.json();
+    let proposed: Vec<&serde_json::Value> =
+        json["items"].as_array().into_iter().flatten().filter(|item| item["proposed"] == true).collect();
+    if proposed.len() > 8 {
+        return report.fail("init", format!("{} items proposed, more than 8: {proposed:#?}", proposed.len()));
+    }
+    let unchecked: Vec<&&serde_json::Value> =
+        proposed.iter().filter(|item| item["impact"].is_null()).collect();
+    if !unchecked.is_empty() {
+        return report.fail(
+            "init",
+            format!(
+                "proposed without a rendered change of images or workloads: {unchecked:#?}\n{}",
+                dry_run.stderr
+            ),
+        );
+    }
+    let written = init(&[]);
+    if !written.status.success() {
+        return report.fail("init", written.describe());
+    }
+    let text = temp.read("release.toml");
+    temp.write(
+        "release.toml",
+        text.replacen(
+            "\n[chart]\n",
+            &format!("\n[chart]\nvalues = {}\n", inline_table(&entry.required_values)),
+            1,
+        ),
+    );
+    let release = temp.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
+    if !release.status.success() || !release.stderr.contains("airgap proof passed") {
+        return report.fail("init's release.toml", release.describe());
+    }
+    report.ok(format!("init proposed {} item(s), released and proved", proposed.len()));
 }
 
 /// The exit of step 2 or 3 (`step` is `images` or `release`): a failure is accepted only as

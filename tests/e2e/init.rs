@@ -17,7 +17,20 @@ fn vendor_dir(dir: &TestDir) {
 
 /// `init --chart CHART` in `dir`, writing `dir/release.toml`.
 fn init(dir: &TestDir, chart: &str, extra: &[&str]) -> helmkots_e2e::TestOutput {
-    dir.xtask("init").args(["--chart", chart]).args(extra).run()
+    helmkots_e2e::require_helm();
+    // With helm on PATH, init renders each component to propose only those that matter.
+    dir.xtask("init").args(["--chart", chart]).args(extra).env("PATH", path_with_tools()).run()
+}
+
+/// The values paths of the items init proposes (the rest are comments in the file).
+fn proposed(json: &serde_json::Value) -> Vec<String> {
+    json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|item| item["proposed"] == true)
+        .map(|item| item["value"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The `value` and `default` of every item of `type` in the starter (from `init --json`).
@@ -105,9 +118,19 @@ fn init_on_the_example_chart_passes_check_release_and_the_proof() {
     let files = files_under(dir.join("dist/demo-app-1.4.2"));
     assert!(files.contains(&"manifests/kots-config.yaml".to_string()), "{files:#?}");
     let config = dir.read("dist/demo-app-1.4.2/manifests/kots-config.yaml");
-    for item in ["enable_cache", "enable_metrics_exporter", "persistence_size"] {
+    // Proposed: the components that change images or workloads; the rest are comments.
+    let proposed = proposed(&dry_run);
+    for path in ["cache.enabled", "metricsExporter.enabled"] {
+        assert!(proposed.contains(&path.to_string()), "{path} is not proposed: {proposed:?}");
+    }
+    for path in ["ingress.enabled", "persistence.enabled", "persistence.size"] {
+        assert!(!proposed.contains(&path.to_string()), "{path} changes no image or workload: {proposed:?}");
+    }
+    for item in ["enable_cache", "enable_metrics_exporter"] {
         assert!(config.contains(item), "{item} not in kots-config.yaml:\n{config}");
     }
+    assert!(!config.contains("persistence_size"), "a commented suggestion is not an item:\n{config}");
+    assert!(dir.read("release.toml").contains("# { name = \"persistence_size\""), "offered as a comment");
     let validate = python_tool([
         "k8s-validate".as_ref(),
         dir.join("dist/demo-app-1.4.2/manifests/helm-values.yaml").as_os_str(),
@@ -152,19 +175,20 @@ fn init_on_grafana_passes_check_and_release() {
     }
     assert_images_listed(&dir);
 
+    // At most eight proposals, each one a part that changes images or workloads.
+    let proposed = proposed(&dry_run);
+    assert!(!proposed.is_empty() && proposed.len() <= 8, "{proposed:?}");
+    for path in ["sidecar.dashboards.enabled", "imageRenderer.enabled"] {
+        assert!(proposed.contains(&path.to_string()), "{path} is not proposed: {proposed:?}");
+    }
+    assert!(!proposed.contains(&"adminPassword".to_string()), "a password changes no image: {proposed:?}");
+    assert!(text.contains("# { name = \"admin_password\""), "offered as a comment:\n{text}");
+
     dir.xtask("check").run().assert_success();
-    // Ten bool items make 1024 configurations: the proof is left to `verify --proof` here
-    // (tests/e2e/proof.rs proves grafana's release); without helm on PATH release skips it.
-    dir.xtask("release")
-        .arg("--offline")
-        .env("PATH", path_without_helm())
-        .run()
-        .assert_success()
-        .assert_stderr_contains("wrote");
+    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
+    output.assert_success().assert_stderr_contains("airgap proof passed").assert_stderr_contains("wrote");
     let config = dir.read("dist/grafana-6.1.16/manifests/kots-config.yaml");
-    assert!(config.contains("type: password"), "{config}");
-    let values = dir.read("dist/grafana-6.1.16/manifests/helm-values.yaml");
-    assert!(values.contains("kind: Secret"), "a password item makes the values a Secret:\n{values}");
+    assert!(!config.contains("type: password"), "commented suggestions are not items:\n{config}");
     assert_renders_with_default_values(&dir, "charts/grafana-6.1.16.tgz");
 }
 
@@ -243,6 +267,10 @@ fn init_on_a_chart_with_secrets_and_no_components() {
     let output = dir.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
     output.assert_success().assert_stderr_contains("airgap proof");
     assert!(!output.stderr.contains("FAIL"), "{}", output.stderr);
+    // No component changes an image: nothing is proposed, every suggestion is a comment, so
+    // an empty password can never wipe the chart's `changeme`.
+    assert_eq!(proposed(&json), Vec::<String>::new());
+    assert!(dir.read("release.toml").contains("# { name = \"auth_password\""));
     let values = dir.read("dist/tiny-chart-0.1.0/manifests/helm-values.yaml");
-    assert!(values.contains("kind: Secret"), "password items make the values a Secret:\n{values}");
+    assert!(values.contains("kind: ConfigMap"), "no password item, no Secret:\n{values}");
 }

@@ -67,7 +67,7 @@ xflags::xflags! {
         }
         /// Check an airgap bundle or a release tree; with --proof, prove every configuration's images.
         cmd verify {
-            /// The release tree (dist/<slug>-<version>) or a .airgap bundle; the tree alone says what to prove.
+            /// The release tree (dist/<slug>-<version>) or a .airgap bundle; it alone says what to prove.
             required dir: PathBuf
             /// Run the airgap proof (needs helm on PATH).
             optional --proof

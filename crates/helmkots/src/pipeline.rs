@@ -892,6 +892,92 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
 /// Runs the airgap proof on a written release tree (`dist/<slug>-<version>/`), with the
 /// configuration space and routing of `release_file`.
 pub fn prove_tree(tree_dir: &Utf8Path) -> Result<ProofReport> {
+    // Beside the tree's folder (`dist/`): the release's own cache when the tree is where
+    // `release` wrote it.
+    let absolute = fingerprint::absolute(tree_dir);
+    let cache_root = absolute.parent().and_then(Utf8Path::parent).unwrap_or(&absolute);
+    prove_written(tree_dir, None, Some(cache_root))
+}
+
+/// Runs the airgap proof on an airgap bundle alone: the manifests of its `app.tar.gz`, the
+/// chart and the proof record it carries, and the images it saved.
+pub fn prove_bundle(bundle: &Utf8Path) -> Result<ProofReport> {
+    use std::io::Read as _;
+    let not_provable = |reason: String| {
+        Error::File {
+        path: bundle.to_path_buf(),
+        reason,
+        help: Some("only bundles written by this helmkots carry what the proof needs; build it again with `cargo xtask release`".to_string()),
+    }
+    };
+    let file = std::fs::File::open(bundle).io_context("open", bundle)?;
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
+    let mut head: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let wanted = [
+        "airgap.yaml",
+        "app.tar.gz",
+        crate::airgap::bundle::PROOF_RECORD_ENTRY,
+        crate::airgap::bundle::PROOF_CHART_ENTRY,
+    ];
+    for entry in archive.entries().map_err(|error| not_provable(error.to_string()))? {
+        let mut entry = entry.map_err(|error| not_provable(error.to_string()))?;
+        let path =
+            entry.path().map_err(|error| not_provable(error.to_string()))?.to_string_lossy().into_owned();
+        // The head comes first; the images need not be read.
+        if path.starts_with("images/") {
+            break;
+        }
+        if wanted.contains(&path.as_str()) {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(|error| not_provable(error.to_string()))?;
+            head.insert(path, bytes);
+        }
+    }
+    let entry = |name: &str| head.get(name).ok_or_else(|| not_provable(format!("it has no `{name}`")));
+    let airgap: serde_json::Value = serde_saphyr::from_slice(entry("airgap.yaml")?)
+        .map_err(|error| not_provable(format!("airgap.yaml is not valid YAML: {error}")))?;
+    let saved: Vec<String> = airgap
+        .pointer("/spec/savedImages")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
+    let root = Utf8PathBuf::from_path_buf(dir.path().to_path_buf())
+        .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
+    let manifests = root.join("manifests");
+    std::fs::create_dir_all(&manifests).io_context("create", &manifests)?;
+    let mut app = tar::Archive::new(flate2::read::GzDecoder::new(entry("app.tar.gz")?.as_slice()));
+    for file in app.entries().map_err(|error| not_provable(format!("app.tar.gz: {error}")))? {
+        let mut file = file.map_err(|error| not_provable(format!("app.tar.gz: {error}")))?;
+        let name =
+            file.path().map_err(|error| not_provable(error.to_string()))?.to_string_lossy().into_owned();
+        // Manifests are flat files; anything else is not ours to write out.
+        if !file.header().entry_type().is_file() || name.contains('/') || name.starts_with('.') {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|error| not_provable(format!("app.tar.gz: {error}")))?;
+        std::fs::write(manifests.join(&name), bytes).io_context("write", manifests.join(&name))?;
+    }
+    let charts = root.join("charts");
+    std::fs::create_dir_all(&charts).io_context("create", &charts)?;
+    std::fs::write(charts.join("chart.tgz"), entry(crate::airgap::bundle::PROOF_CHART_ENTRY)?)
+        .io_context("write", &charts)?;
+    std::fs::write(root.join(proof::RECORD_FILE), entry(crate::airgap::bundle::PROOF_RECORD_ENTRY)?)
+        .io_context("write", &root)?;
+    prove_written(&root, Some(saved), None)
+}
+
+/// The proof of a written release: `dir` holds `manifests/`, `charts/<chart>.tgz` and the
+/// proof record; `shipped` is what the bundle saved (`additionalImages` when `None`).
+fn prove_written(
+    dir: &Utf8Path,
+    shipped: Option<Vec<String>>,
+    cache_root: Option<&Utf8Path>,
+) -> Result<ProofReport> {
+    let tree_dir = dir;
     let unreadable = |path: &Utf8Path, reason: String| {
         Error::File {
         path: path.to_path_buf(),
@@ -929,14 +1015,16 @@ pub fn prove_tree(tree_dir: &Utf8Path) -> Result<ProofReport> {
         .find_map(|key| values_object.get(key)?.get("kots-values.yaml")?.as_str())
         .ok_or_else(|| unreadable(&tree_dir.join(&values_file), "has no kots-values.yaml key".to_string()))?
         .to_string();
-    let app = read_yaml(&format!("manifests/{}", kots::APP_FILE))?;
-    let shipped: Vec<String> = app
-        .pointer("/spec/additionalImages")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let shipped: Vec<String> = match shipped {
+        Some(saved) => saved,
+        None => read_yaml(&format!("manifests/{}", kots::APP_FILE))?
+            .pointer("/spec/additionalImages")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+    };
     let charts_dir = tree_dir.join("charts");
     let chart_archive = std::fs::read_dir(&charts_dir)
         .io_context("read", &charts_dir)?
@@ -946,11 +1034,7 @@ pub fn prove_tree(tree_dir: &Utf8Path) -> Result<ProofReport> {
         .ok_or_else(|| unreadable(&charts_dir, "holds no chart archive".to_string()))?;
     let chart = chart::load(&chart_archive)?;
     let spec = proof::ProofSpec::from_record(&record, config);
-    // Beside the tree's folder (`dist/`): the release's own cache when the tree is where
-    // `release` wrote it.
-    let absolute = fingerprint::absolute(tree_dir);
-    let cache_root = absolute.parent().and_then(Utf8Path::parent).unwrap_or(&absolute);
-    let cache = RenderCache::open(cache_root, HELM_PROGRAM, &chart_archive);
+    let cache = cache_root.and_then(|root| RenderCache::open(root, HELM_PROGRAM, &chart_archive));
     let inputs = ProofInputs {
         spec: &spec,
         values_template: &values_template,

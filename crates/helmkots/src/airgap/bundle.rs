@@ -168,9 +168,17 @@ pub struct BundleContents<'a> {
     pub images: &'a [PulledImage],
     /// The release files.
     pub app_tar_gz: &'a [u8],
+    /// Files after `app.tar.gz` that KOTS does not read: what `verify --proof` of the bundle
+    /// needs ([`PROOF_RECORD_ENTRY`], [`PROOF_CHART_ENTRY`]).
+    pub proof_files: &'a [(&'a str, &'a [u8])],
     /// The timestamp of every entry.
     pub mtime: u64,
 }
+
+/// The bundle's copy of the tree's `helmkots-proof.json`.
+pub const PROOF_RECORD_ENTRY: &str = "helmkots-proof.json";
+/// The bundle's copy of the packaged chart (the one the helm-cli image carries).
+pub const PROOF_CHART_ENTRY: &str = "helmkots-chart.tgz";
 
 /// The key of a bundle's images member: the storage root's files (each path and the digest
 /// of its content, which fixes its bytes), the timestamp and the compression.
@@ -203,7 +211,7 @@ pub fn write_bundle(
     reuse: Option<&ReusableImages>,
     progress: &dyn Progress,
 ) -> Result<BundleInfo> {
-    let BundleContents { meta, images, app_tar_gz, mtime } = *contents;
+    let BundleContents { meta, images, app_tar_gz, proof_files, mtime } = *contents;
     let files = layout::files(images);
     let mut uncompressed_size = 0;
     for content in files.values() {
@@ -218,7 +226,7 @@ pub fn write_bundle(
     let file = File::create(out).io_context("create", out)?;
     let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let airgap = airgap_yaml(meta, images, uncompressed_size);
-    let head = head_tar(&airgap, app_tar_gz, mtime).io_context("write", out)?;
+    let head = head_tar(&airgap, app_tar_gz, proof_files, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
     encoder.write_all(&head).io_context("write", out)?;
     encoder.finish().io_context("write", out)?;
@@ -256,12 +264,21 @@ pub fn write_bundle(
     })
 }
 
-/// The tar entries of `airgap.yaml` and `app.tar.gz`, without the end-of-archive marker
-/// (the images member that follows carries it).
-fn head_tar(airgap: &str, app_tar_gz: &[u8], mtime: u64) -> io::Result<Vec<u8>> {
+/// The tar entries of `airgap.yaml`, `app.tar.gz` and the proof's files, without the
+/// end-of-archive marker (the images member that follows carries it). All regular files,
+/// before any directory.
+fn head_tar(
+    airgap: &str,
+    app_tar_gz: &[u8],
+    proof_files: &[(&str, &[u8])],
+    mtime: u64,
+) -> io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     reproducible::append_file(&mut builder, "airgap.yaml", airgap.as_bytes(), mtime)?;
     reproducible::append_file(&mut builder, "app.tar.gz", app_tar_gz, mtime)?;
+    for (name, bytes) in proof_files {
+        reproducible::append_file(&mut builder, name, bytes, mtime)?;
+    }
     let mut bytes = builder.into_inner()?;
     // tar::Builder ends every archive with two zero blocks; drop them.
     let end = bytes.len().checked_sub(END_OF_ARCHIVE).filter(|&end| bytes[end..].iter().all(|&b| b == 0));

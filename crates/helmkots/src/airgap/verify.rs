@@ -408,7 +408,13 @@ mod tests {
         };
         let app = bundle::app_tar_gz(&[], 0).unwrap();
         let out = dir.join("app.airgap");
-        let contents = bundle::BundleContents { meta: &meta, images: &[image], app_tar_gz: &app, mtime: 0 };
+        let contents = bundle::BundleContents {
+            meta: &meta,
+            images: &[image],
+            app_tar_gz: &app,
+            proof_files: &[],
+            mtime: 0,
+        };
         bundle::write_bundle(&out, &store, &contents, None, &crate::progress::Silent).unwrap();
         (out, layer_digest)
     }

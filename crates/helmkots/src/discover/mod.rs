@@ -322,6 +322,12 @@ pub enum DiscoveryProblemKind {
         /// The image it collides with.
         collides_with: String,
     },
+    /// An image site of the values without a tag that no configuration of the Config screen
+    /// renders: there is nothing to bundle until something sets its tag.
+    UntaggedGuess {
+        /// The key that should hold the tag.
+        tag_key: String,
+    },
 }
 
 impl DiscoveryProblemKind {
@@ -333,6 +339,7 @@ impl DiscoveryProblemKind {
                 | DiscoveryProblemKind::NotRewritable { .. }
                 | DiscoveryProblemKind::StaleRenders
                 | DiscoveryProblemKind::LeftOut { .. }
+                | DiscoveryProblemKind::UntaggedGuess { .. }
         )
     }
 }
@@ -400,6 +407,12 @@ impl fmt::Display for DiscoveryProblem {
                  place of `{collides_with}` in the customer's registry (same last path component): left out of \
                  the bundle; if a customer needs it, make it reachable from the Config screen or list it in \
                  [images] include"
+            ),
+            DiscoveryProblemKind::UntaggedGuess { tag_key } => write!(
+                f,
+                "`{tag_key}` is empty and no configuration of the Config screen renders this image: \
+                 nothing is bundled for it; if a customer can turn it on, set its tag in [chart] values \
+                 (or list the image in [images] include)"
             ),
             DiscoveryProblemKind::StaleRenders => write!(
                 f,
@@ -528,6 +541,19 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
 
     if options.rendered.is_some() {
         leave_out_colliding_guesses(&mut images, &mut problems);
+        // Helm rendered every configuration, and none renders these sites: not an error.
+        problems = problems
+            .into_iter()
+            .map(|problem| match problem.kind {
+                DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: false } => {
+                    DiscoveryProblem {
+                        site: problem.site,
+                        kind: DiscoveryProblemKind::UntaggedGuess { tag_key },
+                    }
+                }
+                kind => DiscoveryProblem { site: problem.site, kind },
+            })
+            .collect();
     }
     let (mut bundled, mut tests) = (Vec::new(), Vec::new());
     for (reference, sources) in images {

@@ -7,15 +7,23 @@
 //!    optional component (an `enabled` flag), a text item for a few obvious string settings
 //!    whose default is a plain string, and a password item (no default) for every secret-like
 //!    string the values hold or the templates read;
-//! 3. render the file from a handlebars template, every value quoted by the `toml` crate;
-//! 4. validate the text with [`crate::release::parse`], so a starter that would not pass
+//! 3. with `helm` on PATH, render the chart once with its defaults and once per component
+//!    flipped ([`impact`]): only the components that add or remove images or workloads are
+//!    proposed, at most [`MAX_PROPOSED`], the ones that change the most first; every other
+//!    suggestion is written as a comment, one line each, that a `#` deleted turns on. Titles
+//!    and help text come from values.yaml comments (helm-docs `# --` annotations first);
+//! 4. render the file from a handlebars template, every value quoted by the `toml` crate;
+//! 5. validate the text with [`crate::release::parse`], so a starter that would not pass
 //!    `check` is an error here, never a file on disk.
 //!
 //! [`starter`] only reads; [`write`] is the one function that writes, and it refuses to
 //! replace an existing file unless asked to.
 //!
-//! Architecture Invariant: no network, no Helm; the suggestions are heuristics over the
-//! chart's values and templates, documented on [`suggest_items`].
+//! Architecture Invariant: no network; the only Helm is `helm template` through
+//! [`crate::helm_template`], and without it the suggestions are heuristics over the chart's
+//! values and templates, documented on [`suggest_items`] (said in the file).
+
+mod impact;
 
 use std::collections::BTreeSet;
 
@@ -36,6 +44,9 @@ const TEMPLATE: &str = include_str!("release.toml.hbs");
 
 /// How deep in the values the suggestions look (`a.b.c.enabled` is depth 4).
 const MAX_DEPTH: usize = 4;
+
+/// At most this many items are proposed; the rest are comments.
+pub const MAX_PROPOSED: usize = 8;
 
 /// What `init` asks for.
 #[derive(Debug, Clone)]
@@ -111,6 +122,10 @@ pub struct StarterItem {
     pub required: bool,
     /// Help text on the Config screen.
     pub help_text: String,
+    /// Written as an item; `false`: written as a comment a `#` deleted turns on.
+    pub proposed: bool,
+    /// What turning it on or off changes, when rendered (`adds 2 image(s), 1 workload(s)`).
+    pub impact: Option<String>,
 }
 
 /// Builds the starter release file for a chart; reads the chart, writes nothing.
@@ -140,8 +155,12 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
             sources: image.sources.iter().map(describe_source).collect(),
         })
         .collect();
-    let problems: Vec<String> = set.problems.iter().map(ToString::to_string).collect();
-    let items = suggest_items(&chart);
+    let mut problems: Vec<String> = set.problems.iter().map(ToString::to_string).collect();
+    let mut items = suggest_items(&chart);
+    describe_from_comments(&chart, &mut items);
+    if let Some(problem) = propose(&options.chart, &release_name, &mut items) {
+        problems.push(problem);
+    }
 
     let data = json!({
         "title": title,
@@ -183,6 +202,84 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
         problems,
         text,
     })
+}
+
+/// Marks the items to propose: the components whose flip changes the most images and
+/// workloads, at most [`MAX_PROPOSED`]; everything else stays a comment. Without Helm (or
+/// when the chart does not render with its defaults) the first components in values order
+/// are proposed instead, and the returned line says so.
+fn propose(chart_path: &Utf8Path, release_name: &str, items: &mut [StarterItem]) -> Option<String> {
+    let bools: Vec<usize> = (0..items.len()).filter(|&index| items[index].item_type == "bool").collect();
+    let candidates: Vec<(Vec<Segment>, bool)> = bools
+        .iter()
+        .filter_map(|&index| {
+            let path = ValuePath::parse(&items[index].value).ok()?;
+            Some((path.segments().to_vec(), items[index].default.as_deref() == Some("1")))
+        })
+        .collect();
+    let helm = crate::helm_template::HELM_PROGRAM;
+    let measured = if crate::helm_template::on_path(helm) {
+        match impact::measure(helm, chart_path, release_name, &candidates) {
+            Err(impact::ImpactError::DefaultsRefused(reason)) => {
+                // Nothing can be checked, so nothing is proposed unchecked.
+                return Some(format!(
+                    "the chart does not render with its defaults ({}): nothing is proposed; set the values it \
+                     requires in [chart] values, then offer the suggestions you need by deleting their `#`",
+                    reason.lines().next().unwrap_or_default()
+                ));
+            }
+            other => other.map_err(|error| error.to_string()),
+        }
+    } else {
+        Err(format!("no `{helm}` on PATH to render the chart with"))
+    };
+    match measured {
+        Ok(impacts) => {
+            let mut ranked: Vec<(usize, impact::Impact)> = bools
+                .iter()
+                .zip(impacts)
+                .filter_map(|(&index, impact)| Some((index, impact?)))
+                .filter(|(_, impact)| impact.weight() > 0)
+                .collect();
+            ranked.sort_by_key(|(index, impact)| (std::cmp::Reverse(impact.weight()), *index));
+            for (index, impact) in ranked.into_iter().take(MAX_PROPOSED) {
+                let item = &mut items[index];
+                item.proposed = true;
+                item.impact =
+                    Some(format!("{} image(s), {} workload(s)", impact.images.len(), impact.workloads.len()));
+                item.help_text = format!(
+                    "{} Changes {} image(s) and {} workload(s).",
+                    item.help_text.trim_end(),
+                    impact.images.len(),
+                    impact.workloads.len()
+                );
+            }
+            None
+        }
+        Err(reason) => {
+            for &index in bools.iter().take(MAX_PROPOSED) {
+                items[index].proposed = true;
+            }
+            Some(format!(
+                "the components were not rendered ({reason}): the first {MAX_PROPOSED} are proposed unchecked; \
+                 run `cargo xtask init` again with helm on PATH to propose the ones that change images"
+            ))
+        }
+    }
+}
+
+/// Titles and help text from the values.yaml comments above each item's key (a component's
+/// `enabled` flag falls back to its component's comment).
+fn describe_from_comments(chart: &Chart, items: &mut [StarterItem]) {
+    let Some(file) = chart.files.iter().find(|file| file.path == "values.yaml") else { return };
+    let comments = impact::values_comments(&String::from_utf8_lossy(&file.data));
+    for item in items {
+        let component = item.value.strip_suffix(".enabled").unwrap_or(&item.value);
+        if let Some(comment) = comments.get(&item.value).or_else(|| comments.get(component)) {
+            let comment: String = comment.chars().take(300).collect();
+            item.help_text = format!("{comment} (`{}`)", item.value);
+        }
+    }
 }
 
 /// Writes the starter; an existing file is replaced only with `force`.
@@ -245,6 +342,8 @@ pub fn suggest_items(chart: &Chart) -> Vec<StarterItem> {
                 "Sets `{value}` in the chart's values (chart default: {}).",
                 if *enabled { "on" } else { "off" }
             ),
+            proposed: false,
+            impact: None,
         });
         components.push((component.to_vec(), name));
     }
@@ -267,6 +366,8 @@ pub fn suggest_items(chart: &Chart) -> Vec<StarterItem> {
             when: when_for(path),
             required: false,
             help_text: format!("Sets `{value}` in the chart's values."),
+            proposed: false,
+            impact: None,
         });
     }
     for (path, chart_default) in &found.passwords {
@@ -288,6 +389,8 @@ pub fn suggest_items(chart: &Chart) -> Vec<StarterItem> {
             } else {
                 format!("Sets `{value}` in the chart's values; leave it empty to keep the chart's behaviour.")
             },
+            proposed: false,
+            impact: None,
         });
     }
     items
@@ -507,7 +610,11 @@ fn chart_icon(chart: &Chart) -> Option<String> {
 
 fn groups(items: &[StarterItem], title: &str) -> Vec<Value> {
     let group = |name: &str, group_title: &str, description: String| {
-        let members: Vec<&StarterItem> = items.iter().filter(|item| item.group == name).collect();
+        let members: Vec<Value> = items
+            .iter()
+            .filter(|item| item.group == name)
+            .map(|item| json!({ "line": item_line(item), "proposed": item.proposed }))
+            .collect();
         (!members.is_empty()).then(
             || json!({ "name": name, "title": group_title, "description": description, "items": members }),
         )
@@ -519,6 +626,29 @@ fn groups(items: &[StarterItem], title: &str) -> Vec<Value> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// One item as a one-line TOML inline table, so that a commented item is turned on by
+/// deleting one `#`.
+fn item_line(item: &StarterItem) -> String {
+    let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
+    let mut fields = vec![
+        format!("name = {}", quote(&item.name)),
+        format!("title = {}", quote(&item.title)),
+        format!("type = {}", quote(item.item_type)),
+    ];
+    if let Some(default) = &item.default {
+        fields.push(format!("default = {}", quote(default)));
+    }
+    if let Some(when) = &item.when {
+        fields.push(format!("when = {}", quote(when)));
+    }
+    if item.required {
+        fields.push("required = true".to_string());
+    }
+    fields.push(format!("value = {}", quote(&item.value)));
+    fields.push(format!("help_text = {}", quote(&item.help_text)));
+    format!("{{ {} }}", fields.join(", "))
 }
 
 /// `path` relative to `base` (both made absolute); `path` as given when they share no root.

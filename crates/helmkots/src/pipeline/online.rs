@@ -267,7 +267,20 @@ pub fn bundle(
     let path = out_dir.join(format!("{prefix}{}", std::process::id()));
     let images_key = bundle::images_key(&pulled, epoch);
     let reuse = online.fingerprints.get::<ReusableImages>(IMAGES_FINGERPRINT, &images_key);
-    let contents = BundleContents { meta: &meta, images: &pulled, app_tar_gz: &app, mtime: epoch };
+    let record =
+        plan.tree.files().find(|(path, _)| *path == crate::proof::RECORD_FILE).map(|(_, bytes)| bytes);
+    let mut proof_files: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(record) = record {
+        proof_files.push((bundle::PROOF_RECORD_ENTRY, record));
+        proof_files.push((bundle::PROOF_CHART_ENTRY, &plan.packaged.bytes));
+    }
+    let contents = BundleContents {
+        meta: &meta,
+        images: &pulled,
+        app_tar_gz: &app,
+        proof_files: &proof_files,
+        mtime: epoch,
+    };
     match bundle::write_bundle(&path, &online.store, &contents, reuse.as_ref(), progress.as_ref()) {
         Ok(info) => Ok(BundleFile {
             path,
