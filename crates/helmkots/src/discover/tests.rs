@@ -141,6 +141,7 @@ fn summary(set: &ImageSet) -> Vec<String> {
             DiscoveryProblemKind::LeftOut { image, collides_with } => {
                 format!("left out {image} ({collides_with})")
             }
+            DiscoveryProblemKind::UntaggedGuess { tag_key } => format!("untagged guess {tag_key}"),
         };
         lines.push(format!("problem {}: {kind}", problem.site));
     }
@@ -723,4 +724,33 @@ fn chart_values_of_the_release_reach_discovery() {
     );
     let found: Vec<String> = set.images.iter().map(|image| image.reference.familiar()).collect();
     assert_eq!(found, vec!["acme/collector:1.0"]);
+}
+
+#[test]
+fn an_untagged_site_no_configuration_renders_is_a_warning_once_helm_rendered() {
+    let chart = build(spec(json!({
+        "image": {"repository": "acme/app", "tag": "1"},
+        "kubectl": {"image": {"repository": "bitnami/kubectl", "tag": ""}},
+    })));
+    let rendered = rendered::RenderedDiscovery {
+        finds: vec![rendered_find(
+            "acme/app:1",
+            Some(("image", ImageShape::RepositoryTag { digest_key: None })),
+            false,
+        )],
+        ..Default::default()
+    };
+    let set =
+        discover_with(&chart, &DiscoverOptions { rendered: Some(&rendered), ..DiscoverOptions::default() });
+    assert!(
+        matches!(&set.problems[..], [DiscoveryProblem { kind: kind @ DiscoveryProblemKind::UntaggedGuess { .. }, .. }] if kind.is_warning()),
+        "{:?}",
+        set.problems
+    );
+    // Values alone cannot tell: the missing tag stays an error.
+    assert!(discover(&chart, &[], &[])
+        .problems
+        .iter()
+        .any(|problem| matches!(problem.kind, DiscoveryProblemKind::MissingTag { .. })
+            && !problem.kind.is_warning()));
 }
