@@ -43,6 +43,10 @@ pub struct DiscoveryRun {
     pub peer: Measured,
     /// The proof of the 12 + 2 item release.
     pub proof: Option<ProofRun>,
+    /// Seconds a render costs in process (the engine loaded once, the chart loaded once), and
+    /// through the `helm template` front end (a process each): whether an in-process engine
+    /// would pay off.
+    pub engine: Option<(f64, f64)>,
 }
 
 /// `verify --proof` of a release with 12 bool and 2 select items, cold and cached.
@@ -90,6 +94,14 @@ impl DiscoveryRun {
             cpus(),
             self.renders as f64 / cpus() as f64
         );
+        if let Some((in_process, per_process)) = self.engine {
+            println!(
+                "  one render in process {:.3} s vs one `helm template` process {:.3} s: {:.1}× (the tests' Helm front end; a Go helm binary starts faster)",
+                in_process,
+                per_process,
+                per_process / in_process.max(f64::EPSILON)
+            );
+        }
         if let Some(proof) = &self.proof {
             println!(
                 "  verify --proof, 12 bool + 2 select items: {} configurations (3-way; every combination: {}), {} renders{}",
@@ -125,6 +137,8 @@ impl DiscoveryRun {
         });
         json!({
             "proof": proof,
+            "render_in_process_seconds": self.engine.map(|(in_process, _)| in_process),
+            "render_per_process_seconds": self.engine.map(|(_, per_process)| per_process),
             "chart": self.chart,
             "switches": self.switches,
             "configurations": self.configurations,
@@ -193,8 +207,10 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
     if !peer.status.success() {
         return Err(format_err!("helm template failed: {}", peer.log_tail(20).trim()));
     }
+    let engine = engine_run(&tools, &archive, &path, &dir)?;
     let proof = proof_run(xtask, work, &chart, &archive, &switches, &path)?;
     let run = DiscoveryRun {
+        engine,
         proof: Some(proof),
         chart: archive.file_name().unwrap_or_default().to_string(),
         switches: switches.len(),
@@ -212,6 +228,38 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
         report::seconds(run.peer.seconds)
     );
     Ok(Some(run))
+}
+
+/// Renders the chart ten times in one Python process through helm_python (the engine that
+/// `libhelm_c.so` exposes), and ten times as `helm template` processes: seconds per render.
+fn engine_run(
+    tools: &Utf8Path,
+    archive: &Utf8Path,
+    path: &str,
+    dir: &Utf8Path,
+) -> anyhow::Result<Option<(f64, f64)>> {
+    const RENDERS: usize = 10;
+    let script = format!(
+        "import helm_python, time\nc = helm_python.Chart.load({archive:?})\nc.render({{}}, name='rel', namespace='default')\n\
+         t = time.time()\nfor _ in range({RENDERS}): c.render({{}}, name='rel', namespace='default')\nprint((time.time() - t) / {RENDERS})\n"
+    );
+    let output = Command::new("python3").arg("-c").arg(&script).output()?;
+    let Some(in_process) = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|_| output.status.success())
+    else {
+        eprintln!("[bench] in-process render skipped: python3 with helm_python did not run");
+        return Ok(None);
+    };
+    let mut total = 0.0;
+    for index in 0..RENDERS {
+        let mut template = Command::new(tools.join("helm"));
+        template.args(["template", "rel", archive.as_str()]).env("PATH", path);
+        total += measure::run(&mut template, &dir.join(format!("engine-{index}.log")))?.seconds;
+    }
+    Ok(Some((in_process, total / RENDERS as f64)))
 }
 
 /// `release --offline --no-proof`, then `verify --proof --json` twice (cold, cached) with 12
