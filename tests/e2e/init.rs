@@ -274,3 +274,32 @@ fn init_on_a_chart_with_secrets_and_no_components() {
     let values = dir.read("dist/tiny-chart-0.1.0/manifests/helm-values.yaml");
     assert!(values.contains("kind: ConfigMap"), "no password item, no Secret:\n{values}");
 }
+
+/// A chart that does not render without a secret: init proposes that password with a default
+/// KOTS generates for each install (`RandomString`), and the release proves.
+#[test]
+fn init_generates_a_secret_the_chart_needs_to_render() {
+    let dir = testdir!();
+    dir.write(
+        "charts/needy/Chart.yaml",
+        "apiVersion: v2\nname: needy\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    );
+    dir.write(
+        "charts/needy/values.yaml",
+        "image: \"nginx:1.25\"\nadminPassword: \"\"\nsmtpPassword: \"\"\nworker:\n  enabled: false\n  image: \"busybox:1.36\"\n",
+    );
+    dir.write(
+        "charts/needy/templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  selector:\n    matchLabels: {app: needy}\n  template:\n    metadata:\n      labels: {app: needy}\n    spec:\n      containers:\n        - name: web\n          image: {{ .Values.image }}\n          env:\n            - name: ADMIN_PASSWORD\n              value: {{ required \"adminPassword is required\" .Values.adminPassword | quote }}\n            - name: SMTP_PASSWORD\n              value: {{ .Values.smtpPassword | quote }}\n        {{- if .Values.worker.enabled }}\n        - name: worker\n          image: {{ .Values.worker.image }}\n        {{- end }}\n",
+    );
+    let json = init(&dir, "charts/needy", &["--json"]).assert_success().json();
+    let proposed = proposed(&json);
+    assert_eq!(proposed, ["worker.enabled", "adminPassword"], "{json:#}");
+    let admin =
+        json["items"].as_array().unwrap().iter().find(|item| item["value"] == "adminPassword").unwrap();
+    assert_eq!(admin["default"], "repl{{ RandomString 24 }}", "{admin:#}");
+    init(&dir, "charts/needy", &[]).assert_success();
+    assert!(dir.read("release.toml").contains("# { name = \"smtp_password\""), "not needed: a comment");
+    let output = dir.xtask("release").arg("--offline").env("PATH", path_with_tools()).run();
+    output.assert_success().assert_stderr_contains("airgap proof passed");
+}

@@ -48,6 +48,7 @@ pub fn measure(
     helm: &str,
     chart: &Utf8Path,
     release_name: &str,
+    base_values: &Value,
     candidates: &[(Vec<Segment>, bool)],
 ) -> Result<Vec<Option<Impact>>, ImpactError> {
     let render = Render { helm, chart, release_name, namespace: "default", kube_version: None };
@@ -63,7 +64,7 @@ pub fn measure(
             Err(RenderError::Helm(_)) => Ok(None),
         }
     };
-    let base = match render.run("{}") {
+    let base = match render.run(&base_values.to_string()) {
         Ok(stream) => rendered_images::images_in_stream(&stream)
             .map_err(|error| ImpactError::DefaultsRefused(error.to_string()))?,
         Err(RenderError::CannotRun { helm, message }) => {
@@ -82,7 +83,9 @@ pub fn measure(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some((path, default)) = candidates.get(index) else { break };
-                let result = run(&flipped(path, !default)).map(|rendered| {
+                let mut values = base_values.clone();
+                merge(&mut values, flipped(path, !default));
+                let result = run(&values).map(|rendered| {
                     rendered.map(|(images, workloads)| Impact {
                         images: images.symmetric_difference(&base_images).cloned().collect(),
                         workloads: workloads.symmetric_difference(&base_workloads).cloned().collect(),
@@ -95,6 +98,42 @@ pub fn measure(
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Whether the chart renders with `values`.
+pub fn renders(helm: &str, chart: &Utf8Path, release_name: &str, values: &Value) -> bool {
+    let render = Render { helm, chart, release_name, namespace: "default", kube_version: None };
+    render.run(&values.to_string()).is_ok()
+}
+
+/// `overlay` merged into `base`, maps deeply (as Helm merges values files).
+pub fn merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Object(base), Value::Object(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+/// A values document that sets only `path` to `value`.
+pub fn set_at(path: &[Segment], value: Value) -> Value {
+    let mut document = value;
+    for segment in path.iter().rev() {
+        if let Segment::Key(key) = segment {
+            let mut map = Map::new();
+            map.insert(key.clone(), document);
+            document = Value::Object(map);
+        }
+    }
+    document
 }
 
 /// A values document that sets only `path` to `value`.

@@ -218,8 +218,33 @@ fn propose(chart_path: &Utf8Path, release_name: &str, items: &mut [StarterItem])
         })
         .collect();
     let helm = crate::helm_template::HELM_PROGRAM;
+    let mut base_values = Value::Object(serde_json::Map::new());
     let measured = if crate::helm_template::on_path(helm) {
-        match impact::measure(helm, chart_path, release_name, &candidates) {
+        let mut measured = impact::measure(helm, chart_path, release_name, &base_values, &candidates);
+        if matches!(measured, Err(impact::ImpactError::DefaultsRefused(_))) {
+            // A chart that needs secrets to render: propose those, generated for each install.
+            if let Some(required) = required_secrets(helm, chart_path, release_name, items) {
+                for &index in &required {
+                    let item = &mut items[index];
+                    item.proposed = true;
+                    item.required = false;
+                    item.default = Some(GENERATED_SECRET.to_string());
+                    item.impact = Some("needed to render".to_string());
+                    item.help_text = format!(
+                        "Sets `{}`, which the chart needs to render; KOTS generates one for each install.",
+                        item.value
+                    );
+                    if let Ok(path) = ValuePath::parse(&item.value) {
+                        impact::merge(
+                            &mut base_values,
+                            impact::set_at(path.segments(), Value::String(SAMPLE_SECRET.to_string())),
+                        );
+                    }
+                }
+                measured = impact::measure(helm, chart_path, release_name, &base_values, &candidates);
+            }
+        }
+        match measured {
             Err(impact::ImpactError::DefaultsRefused(reason)) => {
                 // Nothing can be checked, so nothing is proposed unchecked.
                 return Some(format!(
@@ -266,6 +291,46 @@ fn propose(chart_path: &Utf8Path, release_name: &str, items: &mut [StarterItem])
             ))
         }
     }
+}
+
+/// The default of a secret the chart needs to render: KOTS draws one for each install.
+const GENERATED_SECRET: &str = "repl{{ RandomString 24 }}";
+/// What stands for a secret in the renders that decide which ones the chart needs.
+const SAMPLE_SECRET: &str = "helmkots-sample-secret";
+
+/// The password suggestions the chart needs to render, when setting them makes it render:
+/// all of them set renders, and each one left out breaks it again. `None` when secrets are
+/// not what stops it.
+fn required_secrets(
+    helm: &str,
+    chart: &Utf8Path,
+    release_name: &str,
+    items: &[StarterItem],
+) -> Option<Vec<usize>> {
+    let secrets: Vec<(usize, Vec<Segment>)> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.item_type == "password")
+        .filter_map(|(index, item)| Some((index, ValuePath::parse(&item.value).ok()?.segments().to_vec())))
+        .collect();
+    let values_without = |skip: Option<usize>| {
+        let mut values = Value::Object(serde_json::Map::new());
+        for (index, path) in &secrets {
+            if Some(*index) != skip {
+                impact::merge(&mut values, impact::set_at(path, Value::String(SAMPLE_SECRET.to_string())));
+            }
+        }
+        values
+    };
+    if secrets.is_empty() || !impact::renders(helm, chart, release_name, &values_without(None)) {
+        return None;
+    }
+    let required: Vec<usize> = secrets
+        .iter()
+        .map(|(index, _)| *index)
+        .filter(|index| !impact::renders(helm, chart, release_name, &values_without(Some(*index))))
+        .collect();
+    (!required.is_empty()).then_some(required)
 }
 
 /// Titles and help text from the values.yaml comments above each item's key (a component's

@@ -69,6 +69,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("ParseBool", parse_bool),
     ("ParseInt", parse_int),
     ("UrlEncode", |call| string_op(call, url_query_escape)),
+    ("RandomString", random_string),
     // Sprig.
     ("lower", |call| string_op(call, str::to_lowercase)),
     ("upper", |call| string_op(call, str::to_uppercase)),
@@ -587,6 +588,27 @@ fn parse_bool(call: &Call<'_>) -> Result<Value, Kind> {
 }
 
 /// `ParseInt s [base]`: Go's `strconv.ParseInt`, base 10 by default; 0 when it fails, like KOTS.
+/// KOTS's `RandomString length`: KOTS draws a new string for each install; the proof and
+/// `preview` only need one of that length from the same alphabet (`[_A-Za-z0-9]`), so this
+/// one is derived from the length, the same every run (renders stay cacheable and
+/// reproducible). The charset form (`RandomString 16 "[a-z]"`) is refused rather than
+/// guessed.
+fn random_string(call: &Call<'_>) -> Result<Value, Kind> {
+    use sha2::Digest as _;
+    call.exactly(1)?;
+    let length = usize::try_from(call.int(0)?).unwrap_or(0).min(4096);
+    const ALPHABET: &[u8] = b"_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut text = String::with_capacity(length);
+    let mut block = 0u64;
+    while text.len() < length {
+        let digest = sha2::Sha256::digest(format!("helmkots-random-string-{length}-{block}"));
+        text.extend(digest.iter().map(|byte| ALPHABET[usize::from(*byte) % ALPHABET.len()] as char));
+        block += 1;
+    }
+    text.truncate(length);
+    Ok(Value::String(text))
+}
+
 fn parse_int(call: &Call<'_>) -> Result<Value, Kind> {
     call.count(1..=2, "1 or 2")?;
     let text = call.string(0)?;

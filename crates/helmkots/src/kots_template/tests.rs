@@ -806,3 +806,14 @@ choices = [{ name = "small", title = "Small" }, { name = "large", title = "Large
         BTreeMap::from([("tls".to_string(), "1".to_string()), ("size".to_string(), "large".to_string())]);
     assert!(Context::from_release(&release, &right).is_ok());
 }
+
+#[test]
+fn random_string_has_the_length_and_alphabet_and_is_stable() {
+    let ctx = online();
+    let first = render("repl{{ RandomString 24 }}", &ctx, "t").unwrap();
+    assert_eq!(first.len(), 24);
+    assert!(first.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()), "{first}");
+    assert_eq!(render("repl{{ RandomString 24 }}", &ctx, "t").unwrap(), first, "renders stay cacheable");
+    assert_eq!(render("repl{{ RandomString 100 }}", &ctx, "t").unwrap().len(), 100);
+    assert!(render(r#"repl{{ RandomString 8 "[a-z]" }}"#, &ctx, "t").is_err(), "the charset form is refused");
+}
