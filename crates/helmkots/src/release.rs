@@ -2,7 +2,8 @@
 //!
 //! Parsing is serde + toml with spans kept ([`toml::Spanned`]) for every value a later stage
 //! may need to point at. Validation collects every problem into one [`FileProblems`] so a
-//! user fixes them all in one go. Unknown keys are errors that suggest the nearest known key.
+//! user fixes them all in one go. Unknown keys are errors that suggest the nearest known key;
+//! every one of them is reported, not only the first serde meets.
 //!
 //! Architecture Invariant: this module reads only the release file itself; whether the chart
 //! exists is checked by [`crate::pipeline`], which owns all other I/O.
@@ -434,7 +435,17 @@ pub fn load(path: &Utf8Path) -> Result<Release> {
 pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     let file = SourceFile::new(path, text);
     let mut sink = ProblemSink::new(file.clone());
-    let raw: RawRelease = match toml::from_str(text) {
+    let mut document = match toml::de::DeTable::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            sink.push(toml_problem(&error));
+            return Err(sink.finish(()).unwrap_err());
+        }
+    };
+    // Every unknown key is reported here, then dropped, so that serde (whose
+    // `deny_unknown_fields` stops at the first) types the rest and its checks run too.
+    drop_unknown_keys(document.get_mut(), RawTable::Root, &mut sink);
+    let raw = match RawRelease::deserialize(toml::de::Deserializer::from(document)) {
         Ok(raw) => raw,
         Err(error) => {
             sink.push(toml_problem(&error));
@@ -453,6 +464,171 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     );
     let release = resolve(raw, file, root, &mut sink);
     sink.finish(release)
+}
+
+/// The tables of release.toml whose keys are checked: one per `Raw*` struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawTable {
+    Root,
+    App,
+    Chart,
+    HelmCli,
+    Job,
+    Images,
+    Config,
+    Group,
+    Item,
+    Choice,
+    Airgap,
+    Proof,
+}
+
+impl RawTable {
+    #[cfg(test)]
+    const ALL: [RawTable; 12] = [
+        RawTable::Root,
+        RawTable::App,
+        RawTable::Chart,
+        RawTable::HelmCli,
+        RawTable::Job,
+        RawTable::Images,
+        RawTable::Config,
+        RawTable::Group,
+        RawTable::Item,
+        RawTable::Choice,
+        RawTable::Airgap,
+        RawTable::Proof,
+    ];
+
+    /// The keys the table's `Raw*` struct accepts, read from its derived `Deserialize`, so
+    /// that this walk and serde can never disagree.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            RawTable::Root => struct_fields::<RawRelease>(),
+            RawTable::App => struct_fields::<RawApp>(),
+            RawTable::Chart => struct_fields::<RawChart>(),
+            RawTable::HelmCli => struct_fields::<RawHelmCli>(),
+            RawTable::Job => struct_fields::<RawJob>(),
+            RawTable::Images => struct_fields::<RawImages>(),
+            RawTable::Config => struct_fields::<RawConfig>(),
+            RawTable::Group => struct_fields::<RawGroup>(),
+            RawTable::Item => struct_fields::<RawItem>(),
+            RawTable::Choice => struct_fields::<RawChoice>(),
+            RawTable::Airgap => struct_fields::<RawAirgap>(),
+            RawTable::Proof => struct_fields::<RawProof>(),
+        }
+    }
+
+    /// The table (or the array of tables) below `key` whose keys are checked too;
+    /// `[chart] values` takes any key.
+    fn child(self, key: &str) -> Option<RawTable> {
+        Some(match (self, key) {
+            (RawTable::Root, "app") => RawTable::App,
+            (RawTable::Root, "chart") => RawTable::Chart,
+            (RawTable::Root, "helm_cli") => RawTable::HelmCli,
+            (RawTable::Root, "job") => RawTable::Job,
+            (RawTable::Root, "images") => RawTable::Images,
+            (RawTable::Root, "config") => RawTable::Config,
+            (RawTable::Root, "airgap") => RawTable::Airgap,
+            (RawTable::Root, "proof") => RawTable::Proof,
+            (RawTable::Config, "groups") => RawTable::Group,
+            (RawTable::Group, "items") => RawTable::Item,
+            (RawTable::Item, "choices") => RawTable::Choice,
+            _ => return None,
+        })
+    }
+
+    /// The table as a reader of release.toml knows it, for help texts.
+    fn header(self) -> &'static str {
+        match self {
+            RawTable::Root => "at the top level",
+            RawTable::App => "in [app]",
+            RawTable::Chart => "in [chart]",
+            RawTable::HelmCli => "in [helm_cli]",
+            RawTable::Job => "in [job]",
+            RawTable::Images => "in [images]",
+            RawTable::Config => "in [config]",
+            RawTable::Group => "in [[config.groups]]",
+            RawTable::Item => "in [[config.groups.items]]",
+            RawTable::Choice => "in an item's choices",
+            RawTable::Airgap => "in [airgap]",
+            RawTable::Proof => "in [proof]",
+        }
+    }
+}
+
+/// Reports every key of `table` (and of the tables below it) that its `Raw*` struct does not
+/// accept, with the nearest known key, and removes it.
+fn drop_unknown_keys(table: &mut toml::de::DeTable<'_>, kind: RawTable, sink: &mut ProblemSink) {
+    let known = kind.keys();
+    let mut unknown = BTreeSet::new();
+    for (key, value) in table.iter_mut() {
+        let name: &str = key.get_ref();
+        if !known.contains(&name) {
+            sink.push(unknown_key_problem(key.span(), name, kind));
+            unknown.insert(name.to_string());
+            continue;
+        }
+        let Some(child) = kind.child(name) else { continue };
+        match value.get_mut() {
+            toml::de::DeValue::Table(table) => drop_unknown_keys(table, child, sink),
+            toml::de::DeValue::Array(array) => {
+                for element in array.iter_mut() {
+                    if let toml::de::DeValue::Table(table) = element.get_mut() {
+                        drop_unknown_keys(table, child, sink);
+                    }
+                }
+            }
+            // Other types are serde's to report ("invalid type").
+            _ => {}
+        }
+    }
+    for name in &unknown {
+        table.remove(name.as_str());
+    }
+}
+
+fn unknown_key_problem(span: Range<usize>, name: &str, kind: RawTable) -> Problem {
+    let known = kind.keys();
+    let problem = Problem::at(span, format!("unknown key `{name}`"));
+    match nearest(name, known.iter().copied()) {
+        Some(best) => problem.with_help(format!("did you mean `{best}`?")),
+        None => problem.with_help(format!("known keys {}: {}", kind.header(), known.join(", "))),
+    }
+}
+
+/// The field names (renames applied) that serde's derive passes to `deserialize_struct`.
+fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    /// A deserializer that only records the fields a struct asks for, then stops.
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(serde::de::Error::custom("fields recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
 }
 
 /// Turns a toml/serde error into a located problem; unknown keys get a "did you mean".
@@ -1080,6 +1256,91 @@ release_name = "demo"
         let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nicno = \"x\"");
         check_fails(&text, 5, "unknown key `icno`");
         assert!(problems(&text)[0].contains("did you mean `icon`?"));
+    }
+
+    /// Issue 18, item 4: every unknown key of a file is reported in one run, each at its line
+    /// with the nearest known key, and the rest of the file is still checked.
+    #[test]
+    fn issue_18_every_unknown_key_is_reported_at_once() {
+        let text = r#"
+[app]
+slug = "demo-app"
+title = "Demo"
+icno = "x"
+
+[chart]
+path = "charts/demo-app"
+release_name = "Demo"
+namspace = "x"
+
+[imags]
+proxy = "p"
+
+[airgap]
+chanel_id = "c"
+"#;
+        let lines = problems(text);
+        let expected = [
+            (5, "unknown key `icno`", "did you mean `icon`?"),
+            (9, "is not a DNS-1123 label", ""),
+            (10, "unknown key `namspace`", "did you mean `namespace`?"),
+            (12, "unknown key `imags`", "did you mean `images`?"),
+            (16, "unknown key `chanel_id`", "did you mean `channel_id`?"),
+        ];
+        assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+        for ((line, message, help), got) in expected.iter().zip(&lines) {
+            assert!(
+                got.starts_with(&format!("release.toml:{line}:"))
+                    && got.contains(message)
+                    && got.contains(help),
+                "expected `{message}` ({help}) on line {line}, got {lines:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_deep_in_arrays_of_tables_are_all_reported() {
+        let text = format!(
+            "{MINIMAL}
+[[config.groups]]
+name = \"g\"
+title = \"G\"
+tilte = \"G\"
+  [[config.groups.items]]
+  name = \"a\"
+  type = \"select_one\"
+  defualt = \"x\"
+  choices = [{{ name = \"x\", titel = \"X\" }}]
+"
+        );
+        let lines = problems(&text);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        check_fails(&text, 13, "unknown key `tilte`");
+        check_fails(&text, 17, "unknown key `defualt`");
+        check_fails(&text, 18, "unknown key `titel`");
+    }
+
+    #[test]
+    fn unknown_key_without_a_near_one_lists_the_table() {
+        let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nzzzzzz = 1");
+        let lines = problems(&text);
+        assert!(lines[0].contains("known keys in [app]: slug, title, icon"), "{lines:#?}");
+    }
+
+    #[test]
+    fn raw_tables_know_their_keys_and_children() {
+        for table in RawTable::ALL {
+            assert!(!table.keys().is_empty(), "{table:?} has no keys");
+        }
+        // Renames are applied: the item's `item_type` field is `type` in release.toml.
+        assert!(RawTable::Item.keys().contains(&"type"), "{:?}", RawTable::Item.keys());
+        // Every table of the root is walked, and every walked key is a key of its table.
+        assert!(RawTable::Root.keys().iter().all(|key| RawTable::Root.child(key).is_some()));
+        for (table, key) in
+            [(RawTable::Config, "groups"), (RawTable::Group, "items"), (RawTable::Item, "choices")]
+        {
+            assert!(table.keys().contains(&key) && table.child(key).is_some(), "{table:?}.{key}");
+        }
     }
 
     #[test]

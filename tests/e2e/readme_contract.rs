@@ -1,0 +1,66 @@
+//! Issue 18, "README is a contract": every documented key, flag and exit code does what
+//! README.md says. One regression test per item of the issue, named after it
+//! (`issue_18_<item>_...`), each running the real `xtask` on a copy of the example release.
+
+use helmkots_e2e::{testdir, TestDir};
+
+/// A copy of the example release whose `release.toml` is edited by `edit`.
+fn example_with(dir: &TestDir, edit: impl FnOnce(String) -> String) -> &TestDir {
+    dir.copy_example();
+    let text = edit(dir.read("release.toml"));
+    dir.write("release.toml", text);
+    dir
+}
+
+/// The 1-based line of release.toml that starts with `prefix`.
+fn line_of(dir: &TestDir, prefix: &str) -> usize {
+    let text = dir.read("release.toml");
+    text.lines()
+        .position(|line| line.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("release.toml has no line starting with {prefix:?}:\n{text}"))
+        + 1
+}
+
+// --- 4: `check` reports every unknown key at once ------------------------------------------------
+
+#[test]
+fn issue_18_4_check_reports_every_unknown_key_at_once() {
+    let dir = testdir!();
+    example_with(&dir, |text| {
+        text.replace("title = \"Demo App\"", "title = \"Demo App\"\nicno = \"x\"")
+            .replace("namespace = \"\"", "namspace = \"\"")
+            .replace("[images]", "[imags]")
+            .replace("channel_id = \"\"", "chanel_id = \"\"")
+    });
+    let output = dir.xtask("check").run();
+    output.assert_code(2);
+    for (key, best) in
+        [("icno", "icon"), ("namspace", "namespace"), ("imags", "images"), ("chanel_id", "channel_id")]
+    {
+        output
+            .assert_stderr_contains(&format!("unknown key `{key}`"))
+            .assert_stderr_contains(&format!("did you mean `{best}`?"));
+    }
+    output.assert_stderr_contains("4 problems in");
+
+    let json = dir.xtask("check").arg("--json").run();
+    json.assert_code(2);
+    let json = json.json();
+    let problems: Vec<(String, u64)> = json["problems"]
+        .as_array()
+        .expect("problems is a list")
+        .iter()
+        .map(|problem| {
+            (
+                problem["message"].as_str().unwrap_or_default().to_string(),
+                problem["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> =
+        [("icno", "icno"), ("namspace", "namspace"), ("imags", "[imags]"), ("chanel_id", "chanel_id")]
+            .iter()
+            .map(|(key, line_start)| (format!("unknown key `{key}`"), line_of(&dir, line_start) as u64))
+            .collect();
+    assert_eq!(problems, expected, "{json:#}");
+}
