@@ -64,3 +64,28 @@ fn issue_18_4_check_reports_every_unknown_key_at_once() {
             .collect();
     assert_eq!(problems, expected, "{json:#}");
 }
+
+// --- 1: `[images] pull_secret` did nothing, and is gone ------------------------------------------
+
+#[test]
+fn issue_18_1_pull_secret_is_refused_and_kots_names_the_secret() {
+    let dir = testdir!();
+    example_with(&dir, |text| text.replace("[images]\n", "[images]\npull_secret = \"acme-pull\"\n"));
+    let line = line_of(&dir, "pull_secret");
+    dir.xtask("check")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unknown key `pull_secret`")
+        .assert_stderr_contains(&format!("release.toml:{line}:1"))
+        .assert_stderr_contains(
+            "KOTS itself names the pull secret `demo-app-registry` (ImagePullSecretName)",
+        );
+
+    // Without the key, every pull-secret value of the chart gets the secret KOTS creates.
+    let fixed = dir.read("release.toml").replace("pull_secret = \"acme-pull\"\n", "");
+    dir.write("release.toml", fixed);
+    let preview = dir.xtask("preview").args(["--airgap", "--registry", "reg.local/ns", "--json"]).run();
+    let values = preview.assert_success().json()["values"].as_str().unwrap_or_default().to_string();
+    assert_eq!(values.matches("name: 'demo-app-registry'").count(), 3, "{values}");
+    assert!(!values.contains("acme-pull"), "{values}");
+}

@@ -129,8 +129,6 @@ pub struct Images {
     pub proxy: String,
     /// Registries (globs) whose images go through `proxy` online.
     pub private: Vec<String>,
-    /// imagePullSecret name for private images, if any.
-    pub pull_secret: String,
     /// Platforms kept from multi-platform images in the airgap bundle.
     pub platforms: Vec<String>,
     /// Bundle and rewrite the images that only `helm test` pods pull.
@@ -344,7 +342,6 @@ struct RawImages {
     exclude: Option<Vec<String>>,
     proxy: Option<String>,
     private: Option<Vec<String>>,
-    pull_secret: Option<String>,
     platforms: Option<Vec<Spanned<String>>>,
     ship_test_images: Option<bool>,
 }
@@ -444,7 +441,15 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     };
     // Every unknown key is reported here, then dropped, so that serde (whose
     // `deny_unknown_fields` stops at the first) types the rest and its checks run too.
-    drop_unknown_keys(document.get_mut(), RawTable::Root, &mut sink);
+    let slug = document
+        .get_ref()
+        .get("app")
+        .and_then(|app| app.get_ref().as_table())
+        .and_then(|app| app.get("slug"))
+        .and_then(|slug| slug.get_ref().as_str())
+        .unwrap_or("<slug>")
+        .to_string();
+    drop_unknown_keys(document.get_mut(), RawTable::Root, &slug, &mut sink);
     let raw = match RawRelease::deserialize(toml::de::Deserializer::from(document)) {
         Ok(raw) => raw,
         Err(error) => {
@@ -559,23 +564,23 @@ impl RawTable {
 
 /// Reports every key of `table` (and of the tables below it) that its `Raw*` struct does not
 /// accept, with the nearest known key, and removes it.
-fn drop_unknown_keys(table: &mut toml::de::DeTable<'_>, kind: RawTable, sink: &mut ProblemSink) {
+fn drop_unknown_keys(table: &mut toml::de::DeTable<'_>, kind: RawTable, slug: &str, sink: &mut ProblemSink) {
     let known = kind.keys();
     let mut unknown = BTreeSet::new();
     for (key, value) in table.iter_mut() {
         let name: &str = key.get_ref();
         if !known.contains(&name) {
-            sink.push(unknown_key_problem(key.span(), name, kind));
+            sink.push(unknown_key_problem(key.span(), name, kind, slug));
             unknown.insert(name.to_string());
             continue;
         }
         let Some(child) = kind.child(name) else { continue };
         match value.get_mut() {
-            toml::de::DeValue::Table(table) => drop_unknown_keys(table, child, sink),
+            toml::de::DeValue::Table(table) => drop_unknown_keys(table, child, slug, sink),
             toml::de::DeValue::Array(array) => {
                 for element in array.iter_mut() {
                     if let toml::de::DeValue::Table(table) = element.get_mut() {
-                        drop_unknown_keys(table, child, sink);
+                        drop_unknown_keys(table, child, slug, sink);
                     }
                 }
             }
@@ -588,9 +593,16 @@ fn drop_unknown_keys(table: &mut toml::de::DeTable<'_>, kind: RawTable, sink: &m
     }
 }
 
-fn unknown_key_problem(span: Range<usize>, name: &str, kind: RawTable) -> Problem {
+fn unknown_key_problem(span: Range<usize>, name: &str, kind: RawTable, slug: &str) -> Problem {
     let known = kind.keys();
     let problem = Problem::at(span, format!("unknown key `{name}`"));
+    if (kind, name) == (RawTable::Images, "pull_secret") {
+        return problem.with_help(format!(
+            "`[images] pull_secret` was removed: KOTS itself names the pull secret `{slug}-registry` \
+             (ImagePullSecretName), for its local registry and for the proxy, and helmkots gives that name \
+             to every pull-secret value of the chart; delete this line"
+        ));
+    }
     match nearest(name, known.iter().copied()) {
         Some(best) => problem.with_help(format!("did you mean `{best}`?")),
         None => problem.with_help(format!("known keys {}: {}", kind.header(), known.join(", "))),
@@ -843,7 +855,6 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         exclude: None,
         proxy: None,
         private: None,
-        pull_secret: None,
         platforms: None,
         ship_test_images: None,
     });
@@ -875,7 +886,6 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         exclude: raw.exclude.unwrap_or_default(),
         proxy: raw.proxy.unwrap_or_default(),
         private: raw.private.unwrap_or_default(),
-        pull_secret: raw.pull_secret.unwrap_or_default(),
         platforms,
         ship_test_images: raw.ship_test_images.unwrap_or(false),
     }
@@ -1325,6 +1335,21 @@ tilte = \"G\"
         let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nzzzzzz = 1");
         let lines = problems(&text);
         assert!(lines[0].contains("known keys in [app]: slug, title, icon"), "{lines:#?}");
+    }
+
+    /// Issue 18, item 1: `[images] pull_secret` did nothing; it is gone, and a file that
+    /// still sets it learns why and what KOTS names the secret instead.
+    #[test]
+    fn issue_18_1_pull_secret_is_refused_with_the_name_kots_uses() {
+        let text = format!("{MINIMAL}\n[images]\npull_secret = \"acme-pull\"\n");
+        check_fails(&text, 11, "unknown key `pull_secret`");
+        let lines = problems(&text);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("KOTS itself names the pull secret `demo-app-registry` (ImagePullSecretName)")
+                && lines[0].contains("delete this line"),
+            "{lines:#?}"
+        );
     }
 
     #[test]
