@@ -2,7 +2,7 @@
 //! README.md says. One regression test per item of the issue, named after it
 //! (`issue_18_<item>_...`), each running the real `xtask` on a copy of the example release.
 
-use helmkots_e2e::{testdir, TestDir};
+use helmkots_e2e::{python_tool, testdir, TestDir};
 
 /// A copy of the example release whose `release.toml` is edited by `edit`.
 fn example_with(dir: &TestDir, edit: impl FnOnce(String) -> String) -> &TestDir {
@@ -88,4 +88,42 @@ fn issue_18_1_pull_secret_is_refused_and_kots_names_the_secret() {
     let values = preview.assert_success().json()["values"].as_str().unwrap_or_default().to_string();
     assert_eq!(values.matches("name: 'demo-app-registry'").count(), 3, "{values}");
     assert!(!values.contains("acme-pull"), "{values}");
+}
+
+// --- 5: an empty password or text item keeps the chart's default ---------------------------------
+
+#[test]
+fn issue_18_5_an_empty_item_keeps_the_chart_default() {
+    let dir = testdir!();
+    // Items with no default: a password over the chart's `config.greeting` and a text over its
+    // integer `replicaCount`.
+    example_with(&dir, |text| {
+        text.replace("  type = \"text\"\n  default = \"Hello from Demo App\"\n", "  type = \"password\"\n")
+            .replace("  type = \"text\"\n  default = \"2\"\n", "  type = \"text\"\n")
+    });
+    let text = dir.read("release.toml");
+    assert!(text.contains("type = \"password\"") && !text.contains("default = \"2\""), "{text}");
+    let values = |sets: &[&str]| -> String {
+        let mut command = dir.xtask("preview");
+        for set in sets {
+            command.args(["--set", set]);
+        }
+        let preview = command.arg("--json").run();
+        preview.assert_success().json()["values"].as_str().expect("values is a string").to_string()
+    };
+    for sets in [&[][..], &["greeting=", "replicas="]] {
+        let values = values(sets);
+        assert!(values.contains("greeting: \"Hello from Demo App\"\n"), "--set {sets:?}:\n{values}");
+        assert!(values.contains("replicaCount: 2\n"), "--set {sets:?}:\n{values}");
+    }
+    let typed = values(&["greeting=Hi: there", "replicas=3"]);
+    assert!(typed.contains("greeting: \"Hi: there\"\n") && typed.contains("replicaCount: 3\n"), "{typed}");
+
+    // The real Helm engine installs the chart's own greeting with the empty item.
+    let file = dir.write("kots-values.yaml", values(&[]));
+    let chart = dir.join("charts/demo-app");
+    let rendered = python_tool(["render".as_ref(), chart.as_os_str(), "-f".as_ref(), file.as_os_str()]);
+    let rendered = rendered.assert_success();
+    assert!(rendered.stdout.contains("GREETING: \"Hello from Demo App\""), "{}", rendered.stdout);
+    assert!(rendered.stdout.contains("replicas: 2\n"), "{}", rendered.stdout);
 }
