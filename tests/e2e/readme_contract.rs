@@ -127,3 +127,69 @@ fn issue_18_5_an_empty_item_keeps_the_chart_default() {
     assert!(rendered.stdout.contains("GREETING: \"Hello from Demo App\""), "{}", rendered.stdout);
     assert!(rendered.stdout.contains("replicas: 2\n"), "{}", rendered.stdout);
 }
+
+// --- 9: a corrupt or truncated bundle is a finding (exit 1), not a failure to run (exit 2) -------
+
+/// A small airgap bundle (airgap.yaml, app.tar.gz, one blob of compressible text, so that the
+/// gzip stream is Huffman-coded throughout) and its bytes.
+fn small_bundle(dir: &TestDir) -> (std::path::PathBuf, Vec<u8>) {
+    let yaml = "apiVersion: kots.io/v1beta1\nkind: Airgap\nspec:\n  appSlug: demo-app\n  format: docker\n  savedImages:\n    - busybox:1.36.1\n";
+    let blob: Vec<u8> =
+        (0..20_000).flat_map(|i: u32| format!("line {i} of a layer\n").into_bytes()).collect();
+    let hex = helmkots_e2e::sha256_hex(&blob);
+    let mut archive =
+        tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (path, bytes) in [
+        ("airgap.yaml".to_string(), yaml.as_bytes()),
+        ("app.tar.gz".to_string(), b"not really a tar.gz".as_slice()),
+        (format!("images/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]), blob.as_slice()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, path, bytes).expect("cannot append to the bundle");
+    }
+    let bytes = archive.into_inner().and_then(|gzip| gzip.finish()).expect("cannot finish the bundle");
+    (dir.write("demo-app-1.4.2.airgap", &bytes), bytes)
+}
+
+#[test]
+fn issue_18_9_a_corrupt_bundle_is_a_finding() {
+    let dir = testdir!();
+    let (bundle, mut bytes) = small_bundle(&dir);
+    // The intact bundle gets as far as its images: a finding about them, not about the stream.
+    let intact = dir.xtask("verify").arg(&bundle).run();
+    intact.assert_code(1);
+    assert!(!intact.stderr.contains("is damaged"), "{}", intact.describe());
+
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&bundle, &bytes).expect("cannot write the corrupt bundle");
+    let output = dir.xtask("verify").arg(&bundle).run();
+    output
+        .assert_code(1)
+        .assert_stderr_contains(&format!("{} is damaged: its gzip tar stream breaks off", bundle.display()))
+        .assert_stderr_contains("build it again, or copy it again");
+    let json = dir.xtask("verify").arg(&bundle).arg("--json").run();
+    json.assert_code(1);
+    let problems = json.json()["problems"].clone();
+    let damaged = problems.as_array().into_iter().flatten().filter_map(|p| p.as_str());
+    assert_eq!(damaged.filter(|p| p.contains("is damaged")).count(), 1, "{problems:#}");
+}
+
+#[test]
+fn issue_18_9_a_truncated_bundle_is_a_finding() {
+    let dir = testdir!();
+    let (bundle, bytes) = small_bundle(&dir);
+    std::fs::write(&bundle, &bytes[..bytes.len() * 2 / 3]).expect("cannot write the truncated bundle");
+    dir.xtask("verify")
+        .arg(&bundle)
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains(&format!("{} is damaged", bundle.display()))
+        .assert_stderr_contains("the last entry reached is `images/docker/registry/v2/blobs/sha256/");
+
+    // A bundle that is not there is still a run that could not start.
+    dir.xtask("verify").arg(dir.join("absent.airgap")).run().assert_code(2);
+}
