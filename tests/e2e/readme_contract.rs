@@ -2,7 +2,7 @@
 //! README.md says. One regression test per item of the issue, named after it
 //! (`issue_18_<item>_...`), each running the real `xtask` on a copy of the example release.
 
-use helmkots_e2e::{python_tool, testdir, TestDir};
+use helmkots_e2e::{python_tool, registry::TestRegistry, testdir, TestDir, TestOutput};
 
 /// A copy of the example release whose `release.toml` is edited by `edit`.
 fn example_with(dir: &TestDir, edit: impl FnOnce(String) -> String) -> &TestDir {
@@ -192,4 +192,115 @@ fn issue_18_9_a_truncated_bundle_is_a_finding() {
 
     // A bundle that is not there is still a run that could not start.
     dir.xtask("verify").arg(dir.join("absent.airgap")).run().assert_code(2);
+}
+
+// --- 11: no hidden default, no silent acceptance -------------------------------------------------
+
+#[test]
+fn issue_18_11_proxy_that_is_not_a_registry_prefix_is_an_error() {
+    let dir = testdir!();
+    example_with(&dir, |text| {
+        text.replace("proxy = \"proxy.replicated.com/proxy/demo-app\"", "proxy = \"not a url\"")
+    });
+    let line = line_of(&dir, "proxy =");
+    dir.xtask("check")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("`[images] proxy` `not a url` is not a registry prefix")
+        .assert_stderr_contains(&format!("release.toml:{line}:9"))
+        .assert_stderr_contains("write host[/path] without a scheme");
+}
+
+#[test]
+fn issue_18_11_bad_environment_values_are_errors() {
+    let dir = testdir!();
+    dir.copy_example();
+    dir.xtask("release")
+        .args(["--offline", "--no-proof"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "SOURCE_DATE_EPOCH=\"yesterday\" is not a whole number of seconds since 1970-01-01 UTC",
+        )
+        .assert_stderr_contains("git log -1 --format=%ct");
+    assert!(!dir.join("dist").exists(), "nothing is written with a bad SOURCE_DATE_EPOCH");
+    // Unset or empty: the documented default.
+    dir.xtask("release")
+        .args(["--offline", "--no-proof"])
+        .env("SOURCE_DATE_EPOCH", "")
+        .run()
+        .assert_success();
+    let record = dir.read("dist/demo-app-1.4.2/release.lock.json");
+    assert!(record.contains("\"source_date_epoch\": 946684800"), "{record}");
+
+    // Read before any registry is contacted (`[helm_cli] name` is a host that does not exist).
+    dir.xtask("release")
+        .args(["--no-proof"])
+        .env("HELMKOTS_STALL_TIMEOUT_SECS", "abc")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("HELMKOTS_STALL_TIMEOUT_SECS=\"abc\" is not a positive number of seconds")
+        .assert_stderr_contains("unset it for the default 60");
+}
+
+/// A small release whose images live on `registry`: a chart with one image, and a helm-cli
+/// image based on and pushed to the same registry, with `update_cursor` unset. Returns the
+/// tree folder, `dist/contract-0.1.0`.
+fn online_release(dir: &TestDir, registry: &TestRegistry) -> std::path::PathBuf {
+    let base = registry.seed_busybox("base/busybox:1");
+    registry.seed_busybox("a/one:1");
+    let host = registry.host();
+    dir.write("chart/Chart.yaml", "apiVersion: v2\nname: contract\nversion: 0.1.0\nappVersion: \"1.0\"\n");
+    dir.write("chart/values.yaml", format!("image: \"{host}/a/one:1\"\nimagePullSecrets: []\n"));
+    dir.write(
+        "chart/templates/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: one\nspec:\n  imagePullSecrets: {{ toJson .Values.imagePullSecrets }}\n  containers:\n    - name: one\n      image: {{ .Values.image | quote }}\n",
+    );
+    dir.write(
+        "release.toml",
+        format!(
+            "[app]\nslug = \"contract\"\ntitle = \"Contract\"\n\n[chart]\npath = \"chart\"\nrelease_name = \"contract\"\n\n\
+             [helm_cli]\nbase = \"{}\"\nname = \"{host}/acme/helm-cli\"\n\n[images]\ndiscover = \"values\"\n\n\
+             [airgap]\nchannel_id = \"test-channel\"\n",
+            base.reference
+        ),
+    );
+    std::fs::create_dir_all(dir.join("docker-config")).expect("cannot create docker-config");
+    dir.join("dist/contract-0.1.0")
+}
+
+/// `xtask <task> ARGS...` with an empty Docker config (anonymous pulls and pushes).
+fn run_online(dir: &TestDir, task: &str, args: &[&str]) -> TestOutput {
+    dir.xtask(task).args(args).env("DOCKER_CONFIG", dir.join("docker-config")).run()
+}
+
+#[test]
+fn issue_18_11_unset_update_cursor_is_zero_with_a_warning() {
+    let dir = testdir!();
+    let registry = TestRegistry::start();
+    let tree = online_release(&dir, &registry);
+    run_online(&dir, "release", &["--no-proof"])
+        .assert_success()
+        .assert_stderr_contains("[airgap] update_cursor is not set: airgap.yaml says updateCursor \"0\"");
+    let text = airgap_yaml(&tree.join("contract-0.1.0.airgap"));
+    assert_eq!(helmkots_e2e::parse_yaml(&text, "airgap.yaml")["spec"]["updateCursor"], "0", "{text}");
+
+    let output = run_online(&dir, "release", &["--no-proof", "--update-cursor", "42"]);
+    output.assert_success();
+    assert!(!output.stderr.contains("update_cursor is not set"), "{}", output.describe());
+    let text = airgap_yaml(&tree.join("contract-0.1.0.airgap"));
+    assert_eq!(helmkots_e2e::parse_yaml(&text, "airgap.yaml")["spec"]["updateCursor"], "42", "{text}");
+}
+
+/// The text of the bundle's first entry, `airgap.yaml`.
+fn airgap_yaml(bundle: &std::path::Path) -> String {
+    let file =
+        std::fs::File::open(bundle).unwrap_or_else(|e| panic!("cannot open {}: {e}", bundle.display()));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
+    let mut entry =
+        archive.entries().expect("tar entries").next().expect("a first entry").expect("tar entry");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).expect("airgap.yaml is UTF-8");
+    text
 }

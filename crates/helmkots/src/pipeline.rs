@@ -582,7 +582,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         Some(dir) => dir.clone(),
         None => checked.release.root.join("dist"),
     };
-    let epoch = reproducible::source_date_epoch();
+    let epoch = reproducible::source_date_epoch()?;
     let tree_name = checked.tree_name();
     let fingerprints = Fingerprints::new(&checked.release.root);
     // Absolute, so fingerprints and their file stamps mean the same tree from any directory.
@@ -601,6 +601,13 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
     let plan = plan(checked, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     let mut warnings = plan.warnings.clone();
+    if online.is_some() && plan.checked.release.airgap.update_cursor.is_none() {
+        warnings.push(format!(
+            "[airgap] update_cursor is not set: airgap.yaml says updateCursor \"{}\", and KOTS orders airgap \
+             releases by it; set it, or pass --update-cursor N (e.g. a CI build number)",
+            release::defaults::UPDATE_CURSOR
+        ));
+    }
     let proof = if !options.proof {
         None
     } else if !prove {
@@ -855,7 +862,7 @@ pub struct PreviewOptions {
 pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Preview> {
     use crate::kots_template::{self, Context, LocalRegistry};
     let checked = check(release_file)?;
-    let packaged = chart::package(&checked.chart, reproducible::source_date_epoch())?;
+    let packaged = chart::package(&checked.chart, reproducible::source_date_epoch()?)?;
     let plan = plan(checked, packaged, None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set)
         .map_err(|error| Error::Preview(error.to_string()))?;
@@ -964,7 +971,7 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
     let images = images(&checked)?;
     let path = checked.release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&path)?;
-    let registry = Registry::new(RegistryOptions::from_env())?;
+    let registry = Registry::new(RegistryOptions::from_env()?)?;
     let mut references: Vec<crate::image_ref::ImageRef> = images.references().cloned().collect();
     if let Ok(base) = crate::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
         references.push(base);
@@ -1016,11 +1023,11 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let checked = check(&options.release_file)?;
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
-    let registry = Registry::new(RegistryOptions::from_env())?;
+    let registry = Registry::new(RegistryOptions::from_env()?)?;
     let lock_path = release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&lock_path)?;
     let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };
-    let epoch = reproducible::source_date_epoch();
+    let epoch = reproducible::source_date_epoch()?;
     let packaged = chart::package(&checked.chart, epoch)?;
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
     let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");

@@ -340,7 +340,7 @@ struct RawImages {
     discover: Option<Spanned<String>>,
     include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<String>>,
-    proxy: Option<String>,
+    proxy: Option<Spanned<String>>,
     private: Option<Vec<String>>,
     platforms: Option<Vec<Spanned<String>>>,
     ship_test_images: Option<bool>,
@@ -415,6 +415,8 @@ pub mod defaults {
     pub const BACKOFF_LIMIT: u32 = 3;
     /// `[chart] kube_versions`: the Kubernetes version Helm 4 renders for by default.
     pub const KUBE_VERSIONS: &[&str] = &["1.36.0"];
+    /// `[airgap] update_cursor` (`release` warns when it is not set).
+    pub const UPDATE_CURSOR: u64 = 0;
     /// `[proof] strength`.
     pub const PROOF_STRENGTH: usize = 3;
     /// The largest `[proof] strength` accepted (beyond it, arrays near exhaustive anyway).
@@ -884,7 +886,7 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         discover,
         include: raw.include.unwrap_or_default(),
         exclude: raw.exclude.unwrap_or_default(),
-        proxy: raw.proxy.unwrap_or_default(),
+        proxy: raw.proxy.map(|proxy| check_proxy(&proxy, sink)).unwrap_or_default(),
         private: raw.private.unwrap_or_default(),
         platforms,
         ship_test_images: raw.ship_test_images.unwrap_or(false),
@@ -1152,6 +1154,41 @@ fn check_default(
     Some(text)
 }
 
+/// `[images] proxy`: a registry host with an optional path, the prefix private images go
+/// through online. Empty means Replicated's proxy for the app.
+fn check_proxy(proxy: &Spanned<String>, sink: &mut ProblemSink) -> String {
+    let text = proxy.get_ref().trim_end_matches('/');
+    if text.is_empty() {
+        return String::new();
+    }
+    let host = text.split('/').next().unwrap_or_default();
+    let reason = if text.contains("://") {
+        Some("a prefix of image references has no scheme".to_string())
+    } else {
+        match crate::image_ref::ImageRef::parse(&format!("{text}/acme/app:1")) {
+            Err(error) => Some(error.to_string()),
+            Ok(image) if image.domain() != host => Some(format!(
+                "`{host}` is not a registry host (it has no `.`, no port and is not `localhost`), \
+                 so `{text}/ghcr.io/acme/app:1` would be pulled from Docker Hub"
+            )),
+            Ok(_) => None,
+        }
+    };
+    if let Some(reason) = reason {
+        sink.push(
+            Problem::at(
+                proxy.span(),
+                format!("`[images] proxy` `{}` is not a registry prefix: {reason}", proxy.get_ref()),
+            )
+            .with_help(
+                "write host[/path] without a scheme, e.g. \"proxy.replicated.com/proxy/demo-app\", \
+                     or remove the line for Replicated's proxy (proxy.replicated.com/proxy/<slug>)",
+            ),
+        );
+    }
+    proxy.get_ref().clone()
+}
+
 fn name_problem(name: &Spanned<String>, what: &str) -> Problem {
     Problem::at(name.span(), format!("`{}` is not a valid {what} name", name.get_ref()))
         .with_help("use letters, digits, `_` and `-`, starting with a letter or digit")
@@ -1350,6 +1387,25 @@ tilte = \"G\"
                 && lines[0].contains("delete this line"),
             "{lines:#?}"
         );
+    }
+
+    /// Issue 18, item 11: `[images] proxy` must be a registry prefix, or every private image
+    /// online becomes a reference nothing can pull.
+    #[test]
+    fn issue_18_11_proxy_must_be_a_registry_prefix() {
+        let with_proxy = |proxy: &str| format!("{MINIMAL}\n[images]\nproxy = \"{proxy}\"\n");
+        for bad in ["not a url", "https://proxy.example.com/p", "proxy/app", "Proxy.example.com/App"] {
+            let text = with_proxy(bad);
+            check_fails(&text, 11, "is not a registry prefix");
+            assert!(
+                problems(&text)[0].contains("write host[/path] without a scheme"),
+                "{:#?}",
+                problems(&text)
+            );
+        }
+        for good in ["", "proxy.replicated.com/proxy/demo-app", "localhost:5000/p/", "mirror.lan:8443"] {
+            assert_eq!(problems(&with_proxy(good)), Vec::<String>::new(), "{good}");
+        }
     }
 
     #[test]
