@@ -2,7 +2,7 @@
 //! README.md says. One regression test per item of the issue, named after it
 //! (`issue_18_<item>_...`), each running the real `xtask` on a copy of the example release.
 
-use helmkots_e2e::{python_tool, registry::TestRegistry, testdir, TestDir, TestOutput};
+use helmkots_e2e::{assert_tree_intact, python_tool, registry::TestRegistry, testdir, TestDir, TestOutput};
 
 /// A copy of the example release whose `release.toml` is edited by `edit`.
 fn example_with(dir: &TestDir, edit: impl FnOnce(String) -> String) -> &TestDir {
@@ -303,4 +303,25 @@ fn airgap_yaml(bundle: &std::path::Path) -> String {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut entry, &mut text).expect("airgap.yaml is UTF-8");
     text
+}
+
+// --- 8: `image` writes its layout beside the release tree, not into it ---------------------------
+
+#[test]
+fn issue_18_8_image_leaves_the_release_tree_verifiable() {
+    let dir = testdir!();
+    let registry = TestRegistry::start();
+    let tree = online_release(&dir, &registry);
+    run_online(&dir, "release", &["--no-proof", "--update-cursor", "1"]).assert_success();
+    let image = run_online(&dir, "image", &["--json"]);
+    let layout = image.assert_success().json()["layout"].as_str().expect("layout").to_string();
+    assert_eq!(std::path::Path::new(&layout), dir.join("dist/contract-0.1.0-helm-cli"));
+    assert!(dir.join("dist/contract-0.1.0-helm-cli/index.json").is_file(), "no OCI layout at {layout}");
+    assert!(!tree.join("helm-cli").exists(), "`image` wrote into the release tree");
+    assert_tree_intact(&tree);
+    dir.xtask("verify").arg(&tree).run().assert_success();
+    // The tree is as `release` left it, so the next release has nothing to do.
+    run_online(&dir, "release", &["--no-proof", "--update-cursor", "1"])
+        .assert_success()
+        .assert_stderr_contains("is up to date");
 }

@@ -994,7 +994,8 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
 pub struct ImageOptions {
     /// The release file.
     pub release_file: Utf8PathBuf,
-    /// Where the layout goes (`<out>/<slug>-<version>/helm-cli/`); `dist/` when absent.
+    /// Where the layout goes (`<out>/<slug>-<version>-helm-cli/`, beside the release tree and
+    /// never inside it, which `SHA256SUMS` covers); `dist/` when absent.
     pub out_dir: Option<Utf8PathBuf>,
     /// Also push to `[helm_cli] name`.
     pub push: bool,
@@ -1030,10 +1031,10 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let epoch = reproducible::source_date_epoch()?;
     let packaged = chart::package(&checked.chart, epoch)?;
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
-    let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");
-    let parent = final_dir.parent().unwrap_or(&out_dir).to_path_buf();
-    std::fs::create_dir_all(&parent).io_context("create", &parent)?;
-    let staging = parent.join(format!(".helm-cli.partial-{}", std::process::id()));
+    let layout_name = format!("{}-helm-cli", checked.tree_name());
+    let final_dir = out_dir.join(&layout_name);
+    std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
+    let staging = out_dir.join(format!(".{layout_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let written = oci_image::write_layout(&registry, &built, &staging).and_then(|_| {
         if final_dir.exists() {
