@@ -325,3 +325,29 @@ fn issue_18_8_image_leaves_the_release_tree_verifiable() {
         .assert_success()
         .assert_stderr_contains("is up to date");
 }
+
+// --- 12: `release --offline` over an online build says that it removes the bundle ----------------
+
+#[test]
+fn issue_18_12_offline_release_over_an_online_tree_says_it_removes_the_bundle() {
+    let dir = testdir!();
+    let registry = TestRegistry::start();
+    let tree = online_release(&dir, &registry);
+    run_online(&dir, "release", &["--no-proof", "--update-cursor", "1"]).assert_success();
+    let bundle = tree.join("contract-0.1.0.airgap");
+    assert!(bundle.is_file());
+
+    let offline = run_online(&dir, "release", &["--offline", "--no-proof"]);
+    offline
+        .assert_success()
+        .assert_stderr_contains(&format!(
+            "{} was removed: this offline build replaces the online build",
+            bundle.display()
+        ))
+        .assert_stderr_contains("pass --out DIR to keep offline builds apart");
+    assert!(!bundle.exists());
+    // Said once: a second offline run finds the tree up to date and removes nothing.
+    let again = run_online(&dir, "release", &["--offline", "--no-proof"]);
+    again.assert_success().assert_stderr_contains("is up to date");
+    assert!(!again.stderr.contains("was removed"), "{}", again.describe());
+}

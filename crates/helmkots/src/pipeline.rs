@@ -654,6 +654,16 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
+    // An offline tree has no bundle: replacing an online build's tree deletes its bundle.
+    let old_bundle = out_dir.join(&tree_name).join(format!("{tree_name}.airgap"));
+    let removed_bundle = (options.offline && old_bundle.is_file()).then(|| {
+        format!(
+            "{old_bundle} was removed: this offline build replaces the online build in {}, and an offline tree has \
+             no airgap bundle; run `cargo xtask release` without --offline to build it again, or pass --out DIR \
+             to keep offline builds apart",
+            out_dir.join(&tree_name)
+        )
+    });
     // The tree is about to change: a run killed from here on must not find it up to date.
     fingerprints.remove(&fingerprint_name);
     let written = dist::write_atomically(&out_dir, &tree_name, &tree);
@@ -674,7 +684,10 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     // Keyed again: the run has just written the image lock.
     let key = release_key(&key_inputs, &plan.checked.release, options.offline);
     fingerprints.put(&fingerprint_name, &key, &stamp)?;
-    Ok(ReleaseOutcome { dir, record, warnings: stamp.warnings, proof, up_to_date: false })
+    // Said once, by the run that removed it; not repeated by runs that find the tree up to date.
+    let mut warnings = stamp.warnings;
+    warnings.extend(removed_bundle);
+    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false })
 }
 
 /// What the release fingerprint keeps besides its key.
