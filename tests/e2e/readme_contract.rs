@@ -351,3 +351,43 @@ fn issue_18_12_offline_release_over_an_online_tree_says_it_removes_the_bundle() 
     again.assert_success().assert_stderr_contains("is up to date");
     assert!(!again.stderr.contains("was removed"), "{}", again.describe());
 }
+
+// --- 13: README's commands table lists every flag of every task ----------------------------------
+
+/// The reverse of `walkthrough.rs` (every README flag exists): every flag a task's `--help`
+/// lists appears in that task's row(s) of README's commands table, except `-f, --file`, which
+/// the sentence above the table documents for every task.
+#[test]
+fn issue_18_13_readme_commands_table_lists_every_flag() {
+    let readme = std::fs::read_to_string(helmkots_e2e::repo_root().join("README.md")).expect("README.md");
+    let dir = testdir!();
+    let mut missing = Vec::new();
+    for task in ["init", "check", "release", "preview", "verify", "images", "lock", "image", "bench", "test"]
+    {
+        let rows: Vec<&str> = readme
+            .lines()
+            .filter(|line| {
+                line.starts_with(&format!("| `cargo xtask {task} "))
+                    || *line == format!("| `cargo xtask {task}` |")
+            })
+            .filter_map(|line| line.split(" | ").next())
+            .collect();
+        assert!(!rows.is_empty(), "README's commands table has no row for `{task}`");
+        let help = helmkots_e2e::TestCommand::new(dir.path()).args([task, "--help"]).run();
+        let help = help.assert_success().stdout.clone();
+        let options = help.split("GLOBAL OPTIONS:").next().unwrap_or_default();
+        for line in options.lines() {
+            let Some(flag) = line.trim_start().split([' ', ',']).find(|word| word.starts_with("--")) else {
+                continue;
+            };
+            if !line.starts_with("  -") || flag == "--file" {
+                continue;
+            }
+            if !rows.iter().any(|row| row.contains(&format!("{flag}]")) || row.contains(&format!("{flag} ")))
+            {
+                missing.push(format!("cargo xtask {task} {flag}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "README's commands table does not document: {missing:#?}");
+}
