@@ -5,9 +5,7 @@
 
 use std::fs;
 
-use helmkots_e2e::{
-    files_under, path_with_tools, path_without_helm, python_tool, shared_dir, testdir, TestDir,
-};
+use helmkots_e2e::{files_under, path_with_tools, python_tool, shared_dir, testdir, TestDir};
 
 /// A temp dir with the example's chart and `manifests/`, but no release.toml.
 fn vendor_dir(dir: &TestDir) {

@@ -518,7 +518,7 @@ fn client(docker_config: &Path) -> Registry {
         docker_config_dir: Some(Utf8PathBuf::from_path_buf(docker_config.to_path_buf()).expect("utf-8 path")),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(30),
-        ..RegistryOptions::from_env()
+        ..RegistryOptions::from_env().expect("registry options from the environment")
     })
     .expect("registry client")
 }

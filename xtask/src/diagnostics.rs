@@ -60,7 +60,8 @@ fn print_engine_error(error: &Error) {
         Error::Chart { help: Some(help), .. }
         | Error::LockOutdated { help, .. }
         | Error::File { help: Some(help), .. }
-        | Error::Unsupported { help, .. } => {
+        | Error::Unsupported { help, .. }
+        | Error::Environment { help, .. } => {
             diagnostic = diagnostic.with_help(help.clone());
         }
         Error::UnsafeArchive { .. } => {

@@ -94,7 +94,7 @@ xflags::xflags! {
         cmd image {
             /// Release file to use (default: release.toml at the repository root).
             optional -f, --file path: PathBuf
-            /// Directory for the layout (default: dist/ beside the release file).
+            /// Directory for the layout, which goes to DIR/<slug>-<version>-helm-cli/ (default: dist/ beside the release file).
             optional --out dir: PathBuf
             /// Also push it to `[helm_cli] name`.
             optional --push

@@ -105,6 +105,19 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// An environment variable helmkots reads holds a value it cannot use.
+    #[error("{var}={value:?} is not {expected}")]
+    Environment {
+        /// The variable.
+        var: &'static str,
+        /// What it holds.
+        value: String,
+        /// What it should hold.
+        expected: &'static str,
+        /// How to fix it.
+        help: String,
+    },
+
     /// A path that is not UTF-8 (helmkots works with UTF-8 paths only).
     #[error("path is not UTF-8: {0}")]
     NonUtf8Path(String),

@@ -592,7 +592,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         Some(dir) => dir.clone(),
         None => checked.release.root.join("dist"),
     };
-    let epoch = reproducible::source_date_epoch();
+    let epoch = reproducible::source_date_epoch()?;
     let tree_name = checked.tree_name();
     let fingerprints = Fingerprints::new(&checked.release.root);
     // Absolute, so fingerprints and their file stamps mean the same tree from any directory.
@@ -611,6 +611,13 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
     let plan = plan(checked, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     let mut warnings = plan.warnings.clone();
+    if online.is_some() && plan.checked.release.airgap.update_cursor.is_none() {
+        warnings.push(format!(
+            "[airgap] update_cursor is not set: airgap.yaml says updateCursor \"{}\", and KOTS orders airgap \
+             releases by it; set it, or pass --update-cursor N (e.g. a CI build number)",
+            release::defaults::UPDATE_CURSOR
+        ));
+    }
     let proof = if !options.proof {
         None
     } else if !prove {
@@ -657,6 +664,16 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
+    // An offline tree has no bundle: replacing an online build's tree deletes its bundle.
+    let old_bundle = out_dir.join(&tree_name).join(format!("{tree_name}.airgap"));
+    let removed_bundle = (options.offline && old_bundle.is_file()).then(|| {
+        format!(
+            "{old_bundle} was removed: this offline build replaces the online build in {}, and an offline tree has \
+             no airgap bundle; run `cargo xtask release` without --offline to build it again, or pass --out DIR \
+             to keep offline builds apart",
+            out_dir.join(&tree_name)
+        )
+    });
     // The tree is about to change: a run killed from here on must not find it up to date.
     fingerprints.remove(&fingerprint_name);
     let written = dist::write_atomically(&out_dir, &tree_name, &tree);
@@ -677,7 +694,10 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     // Keyed again: the run has just written the image lock.
     let key = release_key(&key_inputs, &plan.checked.release, options.offline);
     fingerprints.put(&fingerprint_name, &key, &stamp)?;
-    Ok(ReleaseOutcome { dir, record, warnings: stamp.warnings, proof, up_to_date: false })
+    // Said once, by the run that removed it; not repeated by runs that find the tree up to date.
+    let mut warnings = stamp.warnings;
+    warnings.extend(removed_bundle);
+    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false })
 }
 
 /// What the release fingerprint keeps besides its key.
@@ -865,7 +885,7 @@ pub struct PreviewOptions {
 pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Preview> {
     use crate::kots_template::{self, Context, LocalRegistry};
     let checked = check(release_file)?;
-    let packaged = chart::package(&checked.chart, reproducible::source_date_epoch())?;
+    let packaged = chart::package(&checked.chart, reproducible::source_date_epoch()?)?;
     let plan = plan(checked, packaged, None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set)
         .map_err(|error| Error::Preview(error.to_string()))?;
@@ -1083,7 +1103,7 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
     let images = images(&checked)?;
     let path = checked.release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&path)?;
-    let registry = Registry::new(RegistryOptions::from_env())?;
+    let registry = Registry::new(RegistryOptions::from_env()?)?;
     let mut references: Vec<crate::image_ref::ImageRef> = images.references().cloned().collect();
     if let Ok(base) = crate::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
         references.push(base);
@@ -1106,7 +1126,8 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
 pub struct ImageOptions {
     /// The release file.
     pub release_file: Utf8PathBuf,
-    /// Where the layout goes (`<out>/<slug>-<version>/helm-cli/`); `dist/` when absent.
+    /// Where the layout goes (`<out>/<slug>-<version>-helm-cli/`, beside the release tree and
+    /// never inside it, which `SHA256SUMS` covers); `dist/` when absent.
     pub out_dir: Option<Utf8PathBuf>,
     /// Also push to `[helm_cli] name`.
     pub push: bool,
@@ -1135,17 +1156,17 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let checked = check(&options.release_file)?;
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
-    let registry = Registry::new(RegistryOptions::from_env())?;
+    let registry = Registry::new(RegistryOptions::from_env()?)?;
     let lock_path = release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&lock_path)?;
     let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };
-    let epoch = reproducible::source_date_epoch();
+    let epoch = reproducible::source_date_epoch()?;
     let packaged = chart::package(&checked.chart, epoch)?;
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
-    let final_dir = out_dir.join(checked.tree_name()).join("helm-cli");
-    let parent = final_dir.parent().unwrap_or(&out_dir).to_path_buf();
-    std::fs::create_dir_all(&parent).io_context("create", &parent)?;
-    let staging = parent.join(format!(".helm-cli.partial-{}", std::process::id()));
+    let layout_name = format!("{}-helm-cli", checked.tree_name());
+    let final_dir = out_dir.join(&layout_name);
+    std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
+    let staging = out_dir.join(format!(".{layout_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let written = oci_image::write_layout(&registry, &built, &staging).and_then(|_| {
         if final_dir.exists() {

@@ -2,7 +2,8 @@
 //!
 //! Parsing is serde + toml with spans kept ([`toml::Spanned`]) for every value a later stage
 //! may need to point at. Validation collects every problem into one [`FileProblems`] so a
-//! user fixes them all in one go. Unknown keys are errors that suggest the nearest known key.
+//! user fixes them all in one go. Unknown keys are errors that suggest the nearest known key;
+//! every one of them is reported, not only the first serde meets.
 //!
 //! Architecture Invariant: this module reads only the release file itself; whether the chart
 //! exists is checked by [`crate::pipeline`], which owns all other I/O.
@@ -128,8 +129,6 @@ pub struct Images {
     pub proxy: String,
     /// Registries (globs) whose images go through `proxy` online.
     pub private: Vec<String>,
-    /// imagePullSecret name for private images, if any.
-    pub pull_secret: String,
     /// Platforms kept from multi-platform images in the airgap bundle.
     pub platforms: Vec<String>,
     /// Bundle and rewrite the images that only `helm test` pods pull.
@@ -341,9 +340,8 @@ struct RawImages {
     discover: Option<Spanned<String>>,
     include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<String>>,
-    proxy: Option<String>,
+    proxy: Option<Spanned<String>>,
     private: Option<Vec<String>>,
-    pull_secret: Option<String>,
     platforms: Option<Vec<Spanned<String>>>,
     ship_test_images: Option<bool>,
 }
@@ -417,6 +415,8 @@ pub mod defaults {
     pub const BACKOFF_LIMIT: u32 = 3;
     /// `[chart] kube_versions`: the Kubernetes version Helm 4 renders for by default.
     pub const KUBE_VERSIONS: &[&str] = &["1.36.0"];
+    /// `[airgap] update_cursor` (`release` warns when it is not set).
+    pub const UPDATE_CURSOR: u64 = 0;
     /// `[proof] strength`.
     pub const PROOF_STRENGTH: usize = 3;
     /// The largest `[proof] strength` accepted (beyond it, arrays near exhaustive anyway).
@@ -434,7 +434,25 @@ pub fn load(path: &Utf8Path) -> Result<Release> {
 pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     let file = SourceFile::new(path, text);
     let mut sink = ProblemSink::new(file.clone());
-    let raw: RawRelease = match toml::from_str(text) {
+    let mut document = match toml::de::DeTable::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            sink.push(toml_problem(&error));
+            return Err(sink.finish(()).unwrap_err());
+        }
+    };
+    // Every unknown key is reported here, then dropped, so that serde (whose
+    // `deny_unknown_fields` stops at the first) types the rest and its checks run too.
+    let slug = document
+        .get_ref()
+        .get("app")
+        .and_then(|app| app.get_ref().as_table())
+        .and_then(|app| app.get("slug"))
+        .and_then(|slug| slug.get_ref().as_str())
+        .unwrap_or("<slug>")
+        .to_string();
+    drop_unknown_keys(document.get_mut(), RawTable::Root, &slug, &mut sink);
+    let raw = match RawRelease::deserialize(toml::de::Deserializer::from(document)) {
         Ok(raw) => raw,
         Err(error) => {
             sink.push(toml_problem(&error));
@@ -453,6 +471,178 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     );
     let release = resolve(raw, file, root, &mut sink);
     sink.finish(release)
+}
+
+/// The tables of release.toml whose keys are checked: one per `Raw*` struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawTable {
+    Root,
+    App,
+    Chart,
+    HelmCli,
+    Job,
+    Images,
+    Config,
+    Group,
+    Item,
+    Choice,
+    Airgap,
+    Proof,
+}
+
+impl RawTable {
+    #[cfg(test)]
+    const ALL: [RawTable; 12] = [
+        RawTable::Root,
+        RawTable::App,
+        RawTable::Chart,
+        RawTable::HelmCli,
+        RawTable::Job,
+        RawTable::Images,
+        RawTable::Config,
+        RawTable::Group,
+        RawTable::Item,
+        RawTable::Choice,
+        RawTable::Airgap,
+        RawTable::Proof,
+    ];
+
+    /// The keys the table's `Raw*` struct accepts, read from its derived `Deserialize`, so
+    /// that this walk and serde can never disagree.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            RawTable::Root => struct_fields::<RawRelease>(),
+            RawTable::App => struct_fields::<RawApp>(),
+            RawTable::Chart => struct_fields::<RawChart>(),
+            RawTable::HelmCli => struct_fields::<RawHelmCli>(),
+            RawTable::Job => struct_fields::<RawJob>(),
+            RawTable::Images => struct_fields::<RawImages>(),
+            RawTable::Config => struct_fields::<RawConfig>(),
+            RawTable::Group => struct_fields::<RawGroup>(),
+            RawTable::Item => struct_fields::<RawItem>(),
+            RawTable::Choice => struct_fields::<RawChoice>(),
+            RawTable::Airgap => struct_fields::<RawAirgap>(),
+            RawTable::Proof => struct_fields::<RawProof>(),
+        }
+    }
+
+    /// The table (or the array of tables) below `key` whose keys are checked too;
+    /// `[chart] values` takes any key.
+    fn child(self, key: &str) -> Option<RawTable> {
+        Some(match (self, key) {
+            (RawTable::Root, "app") => RawTable::App,
+            (RawTable::Root, "chart") => RawTable::Chart,
+            (RawTable::Root, "helm_cli") => RawTable::HelmCli,
+            (RawTable::Root, "job") => RawTable::Job,
+            (RawTable::Root, "images") => RawTable::Images,
+            (RawTable::Root, "config") => RawTable::Config,
+            (RawTable::Root, "airgap") => RawTable::Airgap,
+            (RawTable::Root, "proof") => RawTable::Proof,
+            (RawTable::Config, "groups") => RawTable::Group,
+            (RawTable::Group, "items") => RawTable::Item,
+            (RawTable::Item, "choices") => RawTable::Choice,
+            _ => return None,
+        })
+    }
+
+    /// The table as a reader of release.toml knows it, for help texts.
+    fn header(self) -> &'static str {
+        match self {
+            RawTable::Root => "at the top level",
+            RawTable::App => "in [app]",
+            RawTable::Chart => "in [chart]",
+            RawTable::HelmCli => "in [helm_cli]",
+            RawTable::Job => "in [job]",
+            RawTable::Images => "in [images]",
+            RawTable::Config => "in [config]",
+            RawTable::Group => "in [[config.groups]]",
+            RawTable::Item => "in [[config.groups.items]]",
+            RawTable::Choice => "in an item's choices",
+            RawTable::Airgap => "in [airgap]",
+            RawTable::Proof => "in [proof]",
+        }
+    }
+}
+
+/// Reports every key of `table` (and of the tables below it) that its `Raw*` struct does not
+/// accept, with the nearest known key, and removes it.
+fn drop_unknown_keys(table: &mut toml::de::DeTable<'_>, kind: RawTable, slug: &str, sink: &mut ProblemSink) {
+    let known = kind.keys();
+    let mut unknown = BTreeSet::new();
+    for (key, value) in table.iter_mut() {
+        let name: &str = key.get_ref();
+        if !known.contains(&name) {
+            sink.push(unknown_key_problem(key.span(), name, kind, slug));
+            unknown.insert(name.to_string());
+            continue;
+        }
+        let Some(child) = kind.child(name) else { continue };
+        match value.get_mut() {
+            toml::de::DeValue::Table(table) => drop_unknown_keys(table, child, slug, sink),
+            toml::de::DeValue::Array(array) => {
+                for element in array.iter_mut() {
+                    if let toml::de::DeValue::Table(table) = element.get_mut() {
+                        drop_unknown_keys(table, child, slug, sink);
+                    }
+                }
+            }
+            // Other types are serde's to report ("invalid type").
+            _ => {}
+        }
+    }
+    for name in &unknown {
+        table.remove(name.as_str());
+    }
+}
+
+fn unknown_key_problem(span: Range<usize>, name: &str, kind: RawTable, slug: &str) -> Problem {
+    let known = kind.keys();
+    let problem = Problem::at(span, format!("unknown key `{name}`"));
+    if (kind, name) == (RawTable::Images, "pull_secret") {
+        return problem.with_help(format!(
+            "`[images] pull_secret` was removed: KOTS itself names the pull secret `{slug}-registry` \
+             (ImagePullSecretName), for its local registry and for the proxy, and helmkots gives that name \
+             to every pull-secret value of the chart; delete this line"
+        ));
+    }
+    match nearest(name, known.iter().copied()) {
+        Some(best) => problem.with_help(format!("did you mean `{best}`?")),
+        None => problem.with_help(format!("known keys {}: {}", kind.header(), known.join(", "))),
+    }
+}
+
+/// The field names (renames applied) that serde's derive passes to `deserialize_struct`.
+fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    /// A deserializer that only records the fields a struct asks for, then stops.
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(serde::de::Error::custom("fields recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
 }
 
 /// Turns a toml/serde error into a located problem; unknown keys get a "did you mean".
@@ -667,7 +857,6 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         exclude: None,
         proxy: None,
         private: None,
-        pull_secret: None,
         platforms: None,
         ship_test_images: None,
     });
@@ -697,9 +886,8 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         discover,
         include: raw.include.unwrap_or_default(),
         exclude: raw.exclude.unwrap_or_default(),
-        proxy: raw.proxy.unwrap_or_default(),
+        proxy: raw.proxy.map(|proxy| check_proxy(&proxy, sink)).unwrap_or_default(),
         private: raw.private.unwrap_or_default(),
-        pull_secret: raw.pull_secret.unwrap_or_default(),
         platforms,
         ship_test_images: raw.ship_test_images.unwrap_or(false),
     }
@@ -966,6 +1154,41 @@ fn check_default(
     Some(text)
 }
 
+/// `[images] proxy`: a registry host with an optional path, the prefix private images go
+/// through online. Empty means Replicated's proxy for the app.
+fn check_proxy(proxy: &Spanned<String>, sink: &mut ProblemSink) -> String {
+    let text = proxy.get_ref().trim_end_matches('/');
+    if text.is_empty() {
+        return String::new();
+    }
+    let host = text.split('/').next().unwrap_or_default();
+    let reason = if text.contains("://") {
+        Some("a prefix of image references has no scheme".to_string())
+    } else {
+        match crate::image_ref::ImageRef::parse(&format!("{text}/acme/app:1")) {
+            Err(error) => Some(error.to_string()),
+            Ok(image) if image.domain() != host => Some(format!(
+                "`{host}` is not a registry host (it has no `.`, no port and is not `localhost`), \
+                 so `{text}/ghcr.io/acme/app:1` would be pulled from Docker Hub"
+            )),
+            Ok(_) => None,
+        }
+    };
+    if let Some(reason) = reason {
+        sink.push(
+            Problem::at(
+                proxy.span(),
+                format!("`[images] proxy` `{}` is not a registry prefix: {reason}", proxy.get_ref()),
+            )
+            .with_help(
+                "write host[/path] without a scheme, e.g. \"proxy.replicated.com/proxy/demo-app\", \
+                     or remove the line for Replicated's proxy (proxy.replicated.com/proxy/<slug>)",
+            ),
+        );
+    }
+    proxy.get_ref().clone()
+}
+
 fn name_problem(name: &Spanned<String>, what: &str) -> Problem {
     Problem::at(name.span(), format!("`{}` is not a valid {what} name", name.get_ref()))
         .with_help("use letters, digits, `_` and `-`, starting with a letter or digit")
@@ -1080,6 +1303,125 @@ release_name = "demo"
         let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nicno = \"x\"");
         check_fails(&text, 5, "unknown key `icno`");
         assert!(problems(&text)[0].contains("did you mean `icon`?"));
+    }
+
+    /// Issue 18, item 4: every unknown key of a file is reported in one run, each at its line
+    /// with the nearest known key, and the rest of the file is still checked.
+    #[test]
+    fn issue_18_every_unknown_key_is_reported_at_once() {
+        let text = r#"
+[app]
+slug = "demo-app"
+title = "Demo"
+icno = "x"
+
+[chart]
+path = "charts/demo-app"
+release_name = "Demo"
+namspace = "x"
+
+[imags]
+proxy = "p"
+
+[airgap]
+chanel_id = "c"
+"#;
+        let lines = problems(text);
+        let expected = [
+            (5, "unknown key `icno`", "did you mean `icon`?"),
+            (9, "is not a DNS-1123 label", ""),
+            (10, "unknown key `namspace`", "did you mean `namespace`?"),
+            (12, "unknown key `imags`", "did you mean `images`?"),
+            (16, "unknown key `chanel_id`", "did you mean `channel_id`?"),
+        ];
+        assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+        for ((line, message, help), got) in expected.iter().zip(&lines) {
+            assert!(
+                got.starts_with(&format!("release.toml:{line}:"))
+                    && got.contains(message)
+                    && got.contains(help),
+                "expected `{message}` ({help}) on line {line}, got {lines:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_deep_in_arrays_of_tables_are_all_reported() {
+        let text = format!(
+            "{MINIMAL}
+[[config.groups]]
+name = \"g\"
+title = \"G\"
+tilte = \"G\"
+  [[config.groups.items]]
+  name = \"a\"
+  type = \"select_one\"
+  defualt = \"x\"
+  choices = [{{ name = \"x\", titel = \"X\" }}]
+"
+        );
+        let lines = problems(&text);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        check_fails(&text, 13, "unknown key `tilte`");
+        check_fails(&text, 17, "unknown key `defualt`");
+        check_fails(&text, 18, "unknown key `titel`");
+    }
+
+    #[test]
+    fn unknown_key_without_a_near_one_lists_the_table() {
+        let text = MINIMAL.replace("title = \"Demo\"", "title = \"Demo\"\nzzzzzz = 1");
+        let lines = problems(&text);
+        assert!(lines[0].contains("known keys in [app]: slug, title, icon"), "{lines:#?}");
+    }
+
+    /// Issue 18, item 1: `[images] pull_secret` did nothing; it is gone, and a file that
+    /// still sets it learns why and what KOTS names the secret instead.
+    #[test]
+    fn issue_18_1_pull_secret_is_refused_with_the_name_kots_uses() {
+        let text = format!("{MINIMAL}\n[images]\npull_secret = \"acme-pull\"\n");
+        check_fails(&text, 11, "unknown key `pull_secret`");
+        let lines = problems(&text);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("KOTS itself names the pull secret `demo-app-registry` (ImagePullSecretName)")
+                && lines[0].contains("delete this line"),
+            "{lines:#?}"
+        );
+    }
+
+    /// Issue 18, item 11: `[images] proxy` must be a registry prefix, or every private image
+    /// online becomes a reference nothing can pull.
+    #[test]
+    fn issue_18_11_proxy_must_be_a_registry_prefix() {
+        let with_proxy = |proxy: &str| format!("{MINIMAL}\n[images]\nproxy = \"{proxy}\"\n");
+        for bad in ["not a url", "https://proxy.example.com/p", "proxy/app", "Proxy.example.com/App"] {
+            let text = with_proxy(bad);
+            check_fails(&text, 11, "is not a registry prefix");
+            assert!(
+                problems(&text)[0].contains("write host[/path] without a scheme"),
+                "{:#?}",
+                problems(&text)
+            );
+        }
+        for good in ["", "proxy.replicated.com/proxy/demo-app", "localhost:5000/p/", "mirror.lan:8443"] {
+            assert_eq!(problems(&with_proxy(good)), Vec::<String>::new(), "{good}");
+        }
+    }
+
+    #[test]
+    fn raw_tables_know_their_keys_and_children() {
+        for table in RawTable::ALL {
+            assert!(!table.keys().is_empty(), "{table:?} has no keys");
+        }
+        // Renames are applied: the item's `item_type` field is `type` in release.toml.
+        assert!(RawTable::Item.keys().contains(&"type"), "{:?}", RawTable::Item.keys());
+        // Every table of the root is walked, and every walked key is a key of its table.
+        assert!(RawTable::Root.keys().iter().all(|key| RawTable::Root.child(key).is_some()));
+        for (table, key) in
+            [(RawTable::Config, "groups"), (RawTable::Group, "items"), (RawTable::Item, "choices")]
+        {
+            assert!(table.keys().contains(&key) && table.child(key).is_some(), "{table:?}.{key}");
+        }
     }
 
     #[test]

@@ -12,13 +12,30 @@ use flate2::{Compression, GzBuilder};
 /// 2000-01-01T00:00:00Z. Not 0, because some tools treat a zero mtime as "unknown".
 pub const DEFAULT_EPOCH: u64 = 946_684_800;
 
-/// The timestamp for archive entries and image configs: `SOURCE_DATE_EPOCH` when it is
-/// a valid number (the reproducible-builds.org convention), else [`DEFAULT_EPOCH`].
-pub fn source_date_epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(DEFAULT_EPOCH)
+/// The variable that sets the timestamp (the reproducible-builds.org convention).
+pub const SOURCE_DATE_EPOCH_ENV: &str = "SOURCE_DATE_EPOCH";
+
+/// The timestamp for archive entries and image configs: `SOURCE_DATE_EPOCH` (seconds since
+/// 1970), or [`DEFAULT_EPOCH`] when it is unset or empty. Any other value is an error rather
+/// than silently another timestamp.
+pub fn source_date_epoch() -> crate::Result<u64> {
+    let value = std::env::var_os(SOURCE_DATE_EPOCH_ENV).map(|value| value.to_string_lossy().into_owned());
+    parse_epoch(value.as_deref())
+}
+
+fn parse_epoch(value: Option<&str>) -> crate::Result<u64> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_EPOCH),
+        Some(text) => text.parse().map_err(|_| crate::Error::Environment {
+            var: SOURCE_DATE_EPOCH_ENV,
+            value: value.unwrap_or_default().to_string(),
+            expected: "a whole number of seconds since 1970-01-01 UTC",
+            help: format!(
+                "set it to e.g. `$(git log -1 --format=%ct)` (the last commit's time), or unset it for the default \
+                 {DEFAULT_EPOCH} (2000-01-01)"
+            ),
+        }),
+    }
 }
 
 /// A tar header for a regular file: mode 0644 (0755 when `executable`), uid/gid 0,
@@ -145,6 +162,25 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+
+    /// Issue 18, item 11: `SOURCE_DATE_EPOCH=yesterday` is an error, not the default.
+    #[test]
+    fn issue_18_11_source_date_epoch_must_be_a_number() {
+        assert_eq!(parse_epoch(None).unwrap(), DEFAULT_EPOCH);
+        assert_eq!(parse_epoch(Some("")).unwrap(), DEFAULT_EPOCH);
+        assert_eq!(parse_epoch(Some(" 1700000000\n")).unwrap(), 1_700_000_000);
+        for bad in ["yesterday", "-1", "1.5", "2024-01-01"] {
+            let error = parse_epoch(Some(bad)).unwrap_err();
+            assert!(
+                matches!(&error, crate::Error::Environment { var: "SOURCE_DATE_EPOCH", value, .. } if value == bad),
+                "{error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                format!("SOURCE_DATE_EPOCH={bad:?} is not a whole number of seconds since 1970-01-01 UTC")
+            );
+        }
+    }
 
     #[test]
     fn stored_gzip_reads_back_with_flate2_and_gzip() {

@@ -170,7 +170,6 @@ fn toml_key() -> impl Strategy<Value = String> {
             "exclude",
             "proxy",
             "private",
-            "pull_secret",
             "platforms",
             "groups",
             "items",

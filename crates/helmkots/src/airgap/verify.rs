@@ -56,12 +56,18 @@ struct Contents {
     links: BTreeMap<String, String>,
     /// The first two entries: path, and whether it is a regular file.
     leading: Vec<(String, bool)>,
+    /// True when the gzip or tar stream broke off (a corrupt or truncated bundle): what was
+    /// read before is all there is, so nothing is checked against it.
+    damaged: bool,
 }
 
 /// Verifies a bundle file. `expected_app_tar_gz` is the digest the build record lists, when known.
 pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     let contents = read_bundle(bundle, &mut report)?;
+    if contents.damaged {
+        return Ok(report);
+    }
     let prefix = "docker/registry/v2";
     let Some(airgap) = &contents.airgap else {
         report.problems.push("the bundle has no airgap.yaml".to_string());
@@ -150,15 +156,52 @@ pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Re
     Ok(report)
 }
 
+/// Reads every entry of the bundle. Only a bundle that cannot be opened, or a read the OS
+/// refuses, is an error; a stream that breaks off (a flipped byte makes the gzip stream
+/// corrupt, a cut makes it end early) is a finding, reported as a problem naming the bundle.
 fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents> {
     let file = File::open(bundle).io_context("open", bundle)?;
+    let mut contents = Contents::default();
+    let mut reached = Reached::default();
+    if let Err(error) = read_entries(file, &mut contents, &mut reached, report) {
+        if error.raw_os_error().is_some() {
+            return Err(error).io_context("read", bundle);
+        }
+        let place = match reached.count {
+            0 => "before its first entry".to_string(),
+            count => format!("the last entry reached is `{}` (entry {count})", reached.last),
+        };
+        report.problems.push(format!(
+            "{bundle} is damaged: its gzip tar stream breaks off ({error}); {place}; \
+             build it again, or copy it again if it came over a network"
+        ));
+        contents.damaged = true;
+    }
+    Ok(contents)
+}
+
+/// How far [`read_entries`] got: the entries started, and the path of the last one.
+#[derive(Default)]
+struct Reached {
+    count: usize,
+    last: String,
+}
+
+/// The streaming pass of [`read_bundle`].
+fn read_entries(
+    file: File,
+    contents: &mut Contents,
+    reached: &mut Reached,
+    report: &mut VerifyReport,
+) -> std::io::Result<()> {
     let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
     let mut archive = tar::Archive::new(decoder);
-    let mut contents = Contents::default();
     let blob_prefix = "images/docker/registry/v2/blobs/sha256/";
-    for entry in archive.entries().io_context("read", bundle)? {
-        let mut entry = entry.io_context("read", bundle)?;
-        let path = entry.path().io_context("read", bundle)?.to_string_lossy().into_owned();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        reached.count += 1;
+        reached.last.clone_from(&path);
         if contents.leading.len() < 2 {
             contents.leading.push((path.clone(), entry.header().entry_type().is_file()));
         }
@@ -167,20 +210,20 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
         }
         if path == "airgap.yaml" {
             let mut text = String::new();
-            entry.read_to_string(&mut text).io_context("read", bundle)?;
+            entry.read_to_string(&mut text)?;
             match serde_saphyr::from_str::<Value>(&text) {
                 Ok(value) => contents.airgap = Some(value),
                 Err(error) => report.problems.push(format!("airgap.yaml is not valid YAML: {error}")),
             }
         } else if path == "app.tar.gz" {
-            entry.read_to_end(&mut contents.app_tar_gz).io_context("read", bundle)?;
+            entry.read_to_end(&mut contents.app_tar_gz)?;
         } else if let Some(rest) = path.strip_prefix(blob_prefix) {
             let name_hex = rest.split('/').nth(1).unwrap_or_default().to_string();
             let size = entry.header().size().unwrap_or(0);
             // Small JSON blobs (manifests, indexes, configs) are kept for parsing; layers
             // (gzip, never starting with `{`) and anything big are only hashed.
             let mut writer = HashingWriter::new(KeepJson::new(size));
-            std::io::copy(&mut entry, &mut writer).io_context("read", bundle)?;
+            std::io::copy(&mut entry, &mut writer)?;
             let (digest, keep, _) = writer.finish();
             check_blob(&name_hex, &digest, report);
             contents.blobs.insert(name_hex.clone());
@@ -190,12 +233,15 @@ fn read_bundle(bundle: &Utf8Path, report: &mut VerifyReport) -> Result<Contents>
         } else if let Some(rest) = path.strip_prefix("images/") {
             if rest.ends_with("/link") {
                 let mut text = String::new();
-                entry.read_to_string(&mut text).io_context("read", bundle)?;
+                entry.read_to_string(&mut text)?;
                 contents.links.insert(rest.to_string(), text.trim().to_string());
             }
         }
     }
-    Ok(contents)
+    // tar stops at its end-of-archive blocks; reading on to the end of the file makes the
+    // decoder check every gzip member's CRC and length, so that damage anywhere is found.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())?;
+    Ok(())
 }
 
 /// A sink that keeps what is written only when it is a small JSON document: at most

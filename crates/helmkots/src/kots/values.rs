@@ -83,8 +83,9 @@ pub fn kots_values(
     for item in release.config.iter().flat_map(|group| &group.items) {
         let Some(path) = &item.value else { continue };
         holds_secret |= item.secret;
-        let default = lookup(chart_values, path);
-        tree.set(path, Node::Template(item_template(item, default)));
+        // What the item replaces: `[chart] values` where it sets the path, else the chart's own.
+        let underlying = lookup(&release.chart.values, path).or_else(|| lookup(chart_values, path));
+        tree.set(path, Node::Template(item_template(item, underlying)));
     }
     let routing = Routing::from_release(release);
     let mut image_rewrites = BTreeMap::new();
@@ -355,19 +356,66 @@ fn describe_sources(image: &crate::discover::DiscoveredImage) -> String {
 ///
 /// `repl{{ ... }}` is never quoted (KOTS strips quotes around it and the result must keep its
 /// type); strings go through `toJson`, so that any text the customer types (quotes, colons,
-/// several lines) stays one valid YAML scalar inside the values document; where the chart's
-/// default is an integer, `ParseInt` keeps it a number and refuses anything else, so no text
-/// can reach the document unquoted.
-pub fn item_template(item: &ConfigItem, chart_default: Option<&Value>) -> String {
+/// several lines) stays one valid YAML scalar inside the values document; where the value it
+/// replaces (`underlying`: `[chart] values`, else the chart's default) is an integer,
+/// `ParseInt` keeps it a number and refuses anything else, so no text can reach the document
+/// unquoted.
+///
+/// An item left empty (no value and no item default) keeps `underlying`: Sprig's `default`
+/// falls back to it, so an optional password or text item never writes `""` over the chart's
+/// value. Lists and maps have no template literal; there an empty item still writes `""`.
+pub fn item_template(item: &ConfigItem, underlying: Option<&Value>) -> String {
     let name = item.name.get_ref();
     match item.item_type {
         ItemType::Bool => format!("repl{{{{ ConfigOptionEquals \"{name}\" \"1\" }}}}"),
         ItemType::File => format!("repl{{{{ ConfigOptionData \"{name}\" | toJson }}}}"),
-        _ if chart_default.is_some_and(|v| v.is_i64() || v.is_u64()) => {
-            format!("repl{{{{ ConfigOption \"{name}\" | ParseInt }}}}")
-        }
-        _ => format!("repl{{{{ ConfigOption \"{name}\" | toJson }}}}"),
+        _ => match underlying {
+            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
+                let fallback = template_string(&number.to_string());
+                format!("repl{{{{ ConfigOption \"{name}\" | default {fallback} | ParseInt }}}}")
+            }
+            _ => match underlying.and_then(template_literal) {
+                Some(fallback) => {
+                    format!("repl{{{{ ConfigOption \"{name}\" | default {fallback} | toJson }}}}")
+                }
+                None => format!("repl{{{{ ConfigOption \"{name}\" | toJson }}}}"),
+            },
+        },
     }
+}
+
+/// `value` as a Go template literal that `toJson` turns back into the same JSON: strings,
+/// booleans, floats and null (`nil`). Empty strings need no fallback; lists and maps have
+/// no literal.
+fn template_literal(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if text.is_empty() => None,
+        Value::String(text) => Some(template_string(text)),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => number.as_f64().filter(|n| n.is_finite()).map(|_| number.to_string()),
+        Value::Null => Some("nil".to_string()),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// A Go template string literal for `text`. Everything but letters, digits, spaces and
+/// `-_./@+=,` is written as a `\u` escape, so that the literal holds nothing that YAML (the
+/// template sits unquoted in the values document), KOTS's delimiters (`{{`, `}}`) or quote
+/// handling could read.
+fn template_string(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('"');
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() || " -_./@+=,".contains(c) => literal.push(c),
+            c => match u32::from(c) {
+                code if code <= 0xffff => literal.push_str(&format!("\\u{code:04x}")),
+                code => literal.push_str(&format!("\\U{code:08x}")),
+            },
+        }
+    }
+    literal.push('"');
+    literal
 }
 
 /// The value at `path` in a values document, if there is one.
@@ -376,4 +424,71 @@ pub fn lookup<'a>(values: &'a Value, path: &ValuePath) -> Option<&'a Value> {
         Segment::Key(key) => current.get(key),
         Segment::Index(index) => current.get(*index),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use camino::Utf8Path;
+    use serde_json::json;
+
+    use super::*;
+    use crate::kots_template::{render, Context};
+
+    /// The template of a `type` item without a default over `underlying`, rendered with the
+    /// item left empty and set to `typed`: `(empty, typed)`.
+    fn check(item_type: &str, underlying: Option<Value>, typed: &str) -> (String, String) {
+        let text = format!(
+            "[app]\nslug = \"a\"\ntitle = \"A\"\n[chart]\npath = \"c\"\nrelease_name = \"r\"\n\
+             [[config.groups]]\nname = \"g\"\ntitle = \"G\"\n[[config.groups.items]]\nname = \"x\"\n\
+             type = \"{item_type}\"\nvalue = \"a.b\"\n"
+        );
+        let release = crate::release::parse(Utf8Path::new("release.toml"), &text).expect("valid release");
+        let template = item_template(&release.config[0].items[0], underlying.as_ref());
+        let rendered = |set: BTreeMap<String, String>| {
+            let ctx = Context::from_release(&release, &set).expect("context");
+            render(&template, &ctx, "kots-values.yaml").unwrap_or_else(|e| panic!("{template}: {e}"))
+        };
+        (rendered(BTreeMap::new()), rendered(BTreeMap::from([("x".to_string(), typed.to_string())])))
+    }
+
+    /// Issue 18, item 5: an empty password or text item keeps the value it replaces.
+    #[test]
+    fn issue_18_5_an_empty_item_keeps_the_chart_default() {
+        let cases = [
+            ("password", Some(json!("Harbor12345")), "s3cret", "\"Harbor12345\"", "\"s3cret\""),
+            (
+                "text",
+                Some(json!("a: b #c {{ x }} \"q\" 'é' \n")),
+                "t",
+                r#""a: b #c {{ x }} \"q\" 'é' \n""#,
+                "\"t\"",
+            ),
+            ("text", Some(json!(2)), "5", "2", "5"),
+            ("text", Some(json!(true)), "no", "true", "\"no\""),
+            ("text", Some(json!(0.5)), "1", "0.5", "\"1\""),
+            ("text", Some(Value::Null), "1", "null", "\"1\""),
+            ("text", None, "", "\"\"", "\"\""),
+            ("textarea", Some(json!("")), "two\nlines", "\"\"", "\"two\\nlines\""),
+            ("text", Some(json!(["a"])), "t", "\"\"", "\"t\""),
+        ];
+        for (item_type, underlying, typed, empty, set) in cases {
+            let (got_empty, got_set) = check(item_type, underlying.clone(), typed);
+            assert_eq!(
+                (got_empty.as_str(), got_set.as_str()),
+                (empty, set),
+                "{item_type} over {underlying:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fallback_literals_hold_nothing_yaml_or_kots_would_read() {
+        let literal = template_string("a: b #c {{repl x }} 'q' \"q\" é 😀 ok-1.2/x@y+z=w,v");
+        assert_eq!(
+            literal,
+            r#""a\u003a b \u0023c \u007b\u007brepl x \u007d\u007d \u0027q\u0027 \u0022q\u0022 \u00e9 \U0001f600 ok-1.2/x@y+z=w,v""#
+        );
+    }
 }

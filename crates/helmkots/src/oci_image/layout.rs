@@ -6,7 +6,7 @@
 //! The tag goes into `index.json` as `org.opencontainers.image.ref.name`, as the tag alone
 //! (skopeo's convention: `skopeo copy oci:DIR:TAG` finds it).
 //!
-//! Used for the helm-cli image (`dist/<slug>-<version>/helm-cli/`); the functions are generic
+//! Used for the helm-cli image (`dist/<slug>-<version>-helm-cli/`); the functions are generic
 //! so the airgap bundle can put many images into one layout, each blob once.
 
 use std::io::Write;

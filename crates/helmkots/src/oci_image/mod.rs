@@ -4,7 +4,7 @@
 //! Place in the data flow: `base image + chart ──append layer──▶ helm-cli image`. The chart
 //! comes from [`crate::chart::package`]; the base is resolved through [`crate::registry`]
 //! (the lock file pins the digest); the result is written as an OCI image layout
-//! (`dist/<slug>-<version>/helm-cli/`) and optionally pushed to `[helm_cli] name`.
+//! (`dist/<slug>-<version>-helm-cli/`) and optionally pushed to `[helm_cli] name`.
 //!
 //! The steps, each its own function so the caller can plan, test and skip them:
 //! 1. [`fetch_base`] (network): resolve the base reference, pick `[helm_cli] platform` from an

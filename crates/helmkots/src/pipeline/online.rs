@@ -72,7 +72,7 @@ fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, hel
 /// fingerprint matches) is neither built nor pushed again.
 pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Result<Online> {
     let release = &checked.release;
-    let registry = Registry::new(RegistryOptions::from_env())?;
+    let registry = Registry::new(RegistryOptions::from_env()?)?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
     let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
     let fingerprints = Fingerprints::new(&release.root);
@@ -257,7 +257,11 @@ pub fn bundle(
         channel_name: release.airgap.channel_name.clone(),
         version_label: plan.checked.version(),
         release_notes: release.airgap.release_notes.clone(),
-        update_cursor: release.airgap.update_cursor.map_or_else(|| "0".to_string(), |c| c.to_string()),
+        update_cursor: release
+            .airgap
+            .update_cursor
+            .unwrap_or(crate::release::defaults::UPDATE_CURSOR)
+            .to_string(),
     };
     // Not `.<name>.bundle-<pid>`: `dist::write_atomically` deletes such a file of its own
     // process as a leftover of a killed run before it moves the file into the tree.

@@ -66,18 +66,34 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 impl RegistryOptions {
     /// The defaults for a user's machine: credentials from `$DOCKER_CONFIG` or `~/.docker`,
     /// no insecure registries, a 15 s connect timeout, a 120 s read timeout, and a 60 s stall
-    /// timeout unless [`STALL_TIMEOUT_ENV`] sets another.
-    pub fn from_env() -> RegistryOptions {
-        RegistryOptions {
+    /// timeout unless [`STALL_TIMEOUT_ENV`] sets another (unset or empty: the default; any
+    /// other value that is not a positive number of seconds is an error).
+    pub fn from_env() -> crate::Result<RegistryOptions> {
+        let stall = std::env::var_os(STALL_TIMEOUT_ENV).map(|value| value.to_string_lossy().into_owned());
+        Ok(RegistryOptions {
             insecure_registries: Vec::new(),
             docker_config_dir: DockerConfig::default_dir(),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(120),
-            stall_timeout: std::env::var(STALL_TIMEOUT_ENV)
-                .ok()
-                .and_then(|text| parse_seconds(&text))
-                .unwrap_or(DEFAULT_STALL_TIMEOUT),
-        }
+            stall_timeout: stall_timeout(stall.as_deref())?,
+        })
+    }
+}
+
+/// [`RegistryOptions::stall_timeout`] from the value of [`STALL_TIMEOUT_ENV`].
+fn stall_timeout(value: Option<&str>) -> crate::Result<Duration> {
+    match value {
+        None => Ok(DEFAULT_STALL_TIMEOUT),
+        Some(text) if text.trim().is_empty() => Ok(DEFAULT_STALL_TIMEOUT),
+        Some(text) => parse_seconds(text).ok_or_else(|| crate::Error::Environment {
+            var: STALL_TIMEOUT_ENV,
+            value: text.to_string(),
+            expected: "a positive number of seconds",
+            help: format!(
+                "set it to e.g. 120 (fractions allowed), or unset it for the default {}",
+                DEFAULT_STALL_TIMEOUT.as_secs()
+            ),
+        }),
     }
 }
 
@@ -1026,6 +1042,21 @@ mod tests {
         assert_eq!(parse_seconds("0"), None);
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("soon"), None);
+    }
+
+    /// Issue 18, item 11: `HELMKOTS_STALL_TIMEOUT_SECS=abc` is an error, not the default.
+    #[test]
+    fn issue_18_11_stall_timeout_must_be_a_positive_number() {
+        assert_eq!(stall_timeout(None).unwrap(), DEFAULT_STALL_TIMEOUT);
+        assert_eq!(stall_timeout(Some(" ")).unwrap(), DEFAULT_STALL_TIMEOUT);
+        assert_eq!(stall_timeout(Some("1.5")).unwrap(), Duration::from_millis(1500));
+        for bad in ["abc", "0", "-3"] {
+            let error = stall_timeout(Some(bad)).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("HELMKOTS_STALL_TIMEOUT_SECS={bad:?} is not a positive number of seconds"),
+            );
+        }
     }
 
     #[test]
