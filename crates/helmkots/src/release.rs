@@ -1308,7 +1308,7 @@ release_name = "demo"
     /// Issue 18, item 4: every unknown key of a file is reported in one run, each at its line
     /// with the nearest known key, and the rest of the file is still checked.
     #[test]
-    fn issue_18_every_unknown_key_is_reported_at_once() {
+    fn issue_18_4_every_unknown_key_is_reported_at_once() {
         let text = r#"
 [app]
 slug = "demo-app"
