@@ -136,17 +136,9 @@ pub fn set_at(path: &[Segment], value: Value) -> Value {
     document
 }
 
-/// A values document that sets only `path` to `value`.
+/// A values document that sets only `path` to the bool `value`.
 fn flipped(path: &[Segment], value: bool) -> Value {
-    let mut document = Value::Bool(value);
-    for segment in path.iter().rev() {
-        if let Segment::Key(key) = segment {
-            let mut map = Map::new();
-            map.insert(key.clone(), document);
-            document = Value::Object(map);
-        }
-    }
-    document
+    set_at(path, Value::Bool(value))
 }
 
 /// The comment above each key of a values.yaml, by values path: a helm-docs `# -- text`
