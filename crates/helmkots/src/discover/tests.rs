@@ -688,12 +688,8 @@ fn rendered_finds_replace_values_guesses_and_keep_their_provenance() {
     assert!(set.test_only.is_empty());
 }
 
-#[test]
-fn a_guess_that_collides_with_a_rendered_image_is_left_out_and_said() {
-    let chart = build(spec(json!({
-        "image": {"repository": "acme/app", "tag": "1"},
-        "marketplace": {"image": {"repository": "other/app", "tag": "1"}},
-    })));
+/// Discovery of `chart` once Helm rendered it: only `acme/app:1`, mapped to `image`.
+fn discover_with_app_rendered(chart: &Chart) -> ImageSet {
     let rendered = rendered::RenderedDiscovery {
         finds: vec![rendered_find(
             "acme/app:1",
@@ -702,8 +698,16 @@ fn a_guess_that_collides_with_a_rendered_image_is_left_out_and_said() {
         )],
         ..Default::default()
     };
-    let set =
-        discover_with(&chart, &DiscoverOptions { rendered: Some(&rendered), ..DiscoverOptions::default() });
+    discover_with(chart, &DiscoverOptions { rendered: Some(&rendered), ..DiscoverOptions::default() })
+}
+
+#[test]
+fn a_guess_that_collides_with_a_rendered_image_is_left_out_and_said() {
+    let chart = build(spec(json!({
+        "image": {"repository": "acme/app", "tag": "1"},
+        "marketplace": {"image": {"repository": "other/app", "tag": "1"}},
+    })));
+    let set = discover_with_app_rendered(&chart);
     let found: Vec<String> = set.images.iter().map(|image| image.reference.familiar()).collect();
     assert_eq!(found, vec!["acme/app:1"]);
     assert!(matches!(
@@ -732,16 +736,7 @@ fn an_untagged_site_no_configuration_renders_is_a_warning_once_helm_rendered() {
         "image": {"repository": "acme/app", "tag": "1"},
         "kubectl": {"image": {"repository": "bitnami/kubectl", "tag": ""}},
     })));
-    let rendered = rendered::RenderedDiscovery {
-        finds: vec![rendered_find(
-            "acme/app:1",
-            Some(("image", ImageShape::RepositoryTag { digest_key: None })),
-            false,
-        )],
-        ..Default::default()
-    };
-    let set =
-        discover_with(&chart, &DiscoverOptions { rendered: Some(&rendered), ..DiscoverOptions::default() });
+    let set = discover_with_app_rendered(&chart);
     assert!(
         matches!(&set.problems[..], [DiscoveryProblem { kind: kind @ DiscoveryProblemKind::UntaggedGuess { .. }, .. }] if kind.is_warning()),
         "{:?}",
