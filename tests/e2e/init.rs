@@ -85,7 +85,10 @@ fn init_on_the_example_chart_passes_check_release_and_the_proof() {
     assert_eq!(dry_run["slug"], "demo-app");
     assert_eq!(dry_run["chart"]["path"], "charts/demo-app");
 
-    init(&dir, "charts/demo-app", &[]).assert_success().assert_stderr_contains("wrote");
+    let written = init(&dir, "charts/demo-app", &[]);
+    written.assert_success().assert_stderr_contains("wrote");
+    // The next steps name the file init wrote (here not the repository's own release.toml).
+    written.assert_stderr_contains(&format!("cargo xtask check -f {}", dir.join("release.toml").display()));
     assert_eq!(
         dir.read("release.toml"),
         dry_run["text"].as_str().unwrap(),

@@ -111,7 +111,15 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             for item in &starter.items {
                 ui::detail(&format!("  {:<8} {:<32} {}", item.item_type, item.name, item.value));
             }
-            ui::info("next: `cargo xtask check`, then `cargo xtask release --offline` (see README.md)");
+            // The next commands must read the file init wrote.
+            let file_flag = if starter.release_file == project_root().join("release.toml") {
+                String::new()
+            } else {
+                format!(" -f {}", starter.release_file)
+            };
+            ui::info(&format!(
+                "next: `cargo xtask check{file_flag}`, then `cargo xtask release{file_flag} --offline` (see README.md)"
+            ));
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Check(cmd) => {

@@ -86,6 +86,16 @@ impl ImageLock {
         let dir = path.parent().unwrap_or(Utf8Path::new("."));
         let mut temp = tempfile::NamedTempFile::new_in(dir).io_context("create", dir)?;
         std::io::Write::write_all(&mut temp, text.as_bytes()).io_context("write", path)?;
+        // A file meant to be committed: readable as any file the user writes (a temporary
+        // file is created 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path).map_or(0o644, |old| old.permissions().mode() & 0o777);
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+                .io_context("write", path)?;
+        }
         temp.as_file().sync_all().io_context("sync", path)?;
         temp.persist(path).map_err(|e| e.error).io_context("rename", path)?;
         Ok(true)
@@ -94,6 +104,18 @@ impl ImageLock {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_written_readable_as_a_committed_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().join(super::FILE_NAME)).unwrap();
+        let mut lock = super::ImageLock::default();
+        lock.images.insert("docker.io/library/a:1".into(), format!("sha256:{}", "a".repeat(64)));
+        lock.write(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+    }
+
     use super::*;
 
     #[test]
