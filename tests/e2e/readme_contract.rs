@@ -391,3 +391,37 @@ fn issue_18_13_readme_commands_table_lists_every_flag() {
     }
     assert!(missing.is_empty(), "README's commands table does not document: {missing:#?}");
 }
+
+/// Item 2: an image with an empty tag is fixed as the error says: its tag in `[chart] values`,
+/// or the image left out with any `[images] exclude` spelling of it.
+#[test]
+fn issue_18_2_an_empty_tag_is_set_in_chart_values_or_excluded() {
+    let dir = testdir!();
+    dir.write("chart/Chart.yaml", "apiVersion: v2\nname: tagless\nversion: 0.1.0\n");
+    dir.write("chart/values.yaml", "image:\n  repository: ghcr.io/acme/app-a\n  tag: \"\"\n");
+    dir.write(
+        "chart/templates/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  containers:\n    - name: a\n      image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n",
+    );
+    let release = |chart_extra: &str, images_extra: &str| {
+        format!(
+            "[app]\nslug = \"tagless\"\ntitle = \"Tagless\"\n\n[chart]\npath = \"chart\"\nrelease_name = \"tagless\"\n{chart_extra}\n\n[images]\ndiscover = \"values\"\n{images_extra}\n"
+        )
+    };
+    dir.write("release.toml", release("", ""));
+    dir.xtask("images")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("set `image.tag` in [chart] values")
+        .assert_stderr_contains(r#"[images] exclude = ["ghcr.io/acme/app-a"]"#);
+
+    dir.write("release.toml", release("values = { image = { tag = \"1.0\" } }", ""));
+    let listed = dir.xtask("images").arg("--json").run();
+    listed.assert_success();
+    assert_eq!(listed.json()["images"][0]["reference"], "ghcr.io/acme/app-a:1.0");
+
+    for pattern in ["ghcr.io/acme/app-a", "*app-a*", "*"] {
+        dir.write("release.toml", release("", &format!("exclude = [\"{pattern}\"]")));
+        dir.xtask("images").run().assert_success();
+    }
+}

@@ -594,7 +594,7 @@ fn the_lock_makes_the_same_tree_without_helm() {
     let values_only = dir.xtask("images").env("PATH", helmkots_e2e::path_without_helm()).run();
     values_only
         .assert_failure()
-        .assert_stderr_contains("`tag` is empty")
+        .assert_stderr_contains("`tag` of `")
         .assert_stderr_contains("renders were made from another chart or configuration");
     // With `--locked`, a stale record is an error, with Helm and without it, naming the fix.
     for path in [helmkots_e2e::path_without_helm(), path_with_tools()] {

@@ -290,6 +290,10 @@ pub enum DiscoveryProblemKind {
     /// An image map or sibling name has an empty or missing tag, no digest, and no template
     /// falls back to the chart's `appVersion` (or one does, but the chart has none).
     MissingTag {
+        /// The image without its tag, as written (what `[images] exclude` matches).
+        image: String,
+        /// The values path of the tag.
+        tag_path: String,
         /// The key that should hold the tag.
         tag_key: String,
         /// The templates fall back to `.Chart.AppVersion`, but the chart has no `appVersion`.
@@ -386,15 +390,17 @@ impl fmt::Display for DiscoveryProblem {
         write!(f, "{}: ", self.site)?;
         match &self.kind {
             DiscoveryProblemKind::InvalidReference { error } => write!(f, "{error}"),
-            DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: false } => write!(
+            DiscoveryProblemKind::MissingTag { image, tag_path, tag_key, app_version_fallback: false } => write!(
                 f,
-                "`{tag_key}` is empty, there is no digest, and no template falls back to \
-                 .Chart.AppVersion; set the tag, or list the image in [images] include"
+                "`{tag_key}` of `{image}` is empty, there is no digest, and no template falls back to \
+                 .Chart.AppVersion; set `{tag_path}` in [chart] values, or leave the image out with \
+                 [images] exclude = [\"{image}\"]"
             ),
-            DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: true } => write!(
+            DiscoveryProblemKind::MissingTag { image, tag_path, tag_key, app_version_fallback: true } => write!(
                 f,
-                "`{tag_key}` is empty and the templates fall back to .Chart.AppVersion, \
-                 but the chart has no appVersion"
+                "`{tag_key}` of `{image}` is empty and the templates fall back to .Chart.AppVersion, \
+                 but the chart has no appVersion; set `{tag_path}` in [chart] values, or leave the image out \
+                 with [images] exclude = [\"{image}\"]"
             ),
             DiscoveryProblemKind::InvalidAnnotation { reason } => write!(f, "{reason}"),
             DiscoveryProblemKind::UnusedExclude { pattern } => {
@@ -500,8 +506,13 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
         false
     });
     problems.retain(|problem| {
-        let DiscoveryProblemKind::InvalidReference { error } = &problem.kind else { return true };
-        match exclude.iter().position(|pattern| glob_match(pattern, &error.input)) {
+        // An invalid reference by its raw text, an untagged one by its name.
+        let text = match &problem.kind {
+            DiscoveryProblemKind::InvalidReference { error } => &error.input,
+            DiscoveryProblemKind::MissingTag { image, .. } => image,
+            _ => return true,
+        };
+        match exclude.iter().position(|pattern| excludes_name(pattern, text)) {
             Some(index) => {
                 used_patterns[index] = true;
                 false
@@ -545,7 +556,7 @@ pub fn discover_with(chart: &Chart, options: &DiscoverOptions<'_>) -> ImageSet {
         problems = problems
             .into_iter()
             .map(|problem| match problem.kind {
-                DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: false } => {
+                DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: false, .. } => {
                     DiscoveryProblem {
                         site: problem.site,
                         kind: DiscoveryProblemKind::UntaggedGuess { tag_key },
@@ -606,6 +617,14 @@ struct Found {
     pub(super) annotations: Vec<Candidate>,
     /// Keyed by values path.
     pub(super) pull_secrets: BTreeMap<String, PullSecretPath>,
+}
+
+/// True when `pattern` matches `text` as written, or the reference it names with a
+/// placeholder tag in its normalised, canonical and familiar forms (`*app-a*` and
+/// `ghcr.io/acme/app-a` both exclude an untagged `ghcr.io/acme/app-a`).
+fn excludes_name(pattern: &str, text: &str) -> bool {
+    glob_match(pattern, text)
+        || ImageRef::parse(&format!("{text}:x")).is_ok_and(|reference| excludes(pattern, &reference))
 }
 
 /// True when `pattern` matches one of the spellings of `reference`.

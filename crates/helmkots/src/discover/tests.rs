@@ -128,7 +128,7 @@ fn summary(set: &ImageSet) -> Vec<String> {
             DiscoveryProblemKind::InvalidReference { error } => {
                 format!("invalid {:?}@{:?} in `{}`", error.reason, error.offset, error.input)
             }
-            DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback } => {
+            DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback, .. } => {
                 format!(
                     "missing tag {tag_key}{}",
                     if *app_version_fallback { " (no appVersion)" } else { "" }
@@ -748,4 +748,26 @@ fn an_untagged_site_no_configuration_renders_is_a_warning_once_helm_rendered() {
         .iter()
         .any(|problem| matches!(problem.kind, DiscoveryProblemKind::MissingTag { .. })
             && !problem.kind.is_warning()));
+}
+
+#[test]
+fn an_untagged_image_is_fixed_in_chart_values_or_left_out_by_exclude() {
+    let chart = build(spec(json!({"image": {"repository": "ghcr.io/acme/app-a", "tag": ""}})));
+    let set = discover(&chart, &[], &[]);
+    let message = set.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(message.contains("set `image.tag` in [chart] values"), "{message}");
+    assert!(message.contains(r#"[images] exclude = ["ghcr.io/acme/app-a"]"#), "{message}");
+    for pattern in ["ghcr.io/acme/app-a", "*app-a*", "*"] {
+        let excluded = discover(&chart, &[], &[pattern.to_string()]);
+        assert!(excluded.problems.is_empty(), "{pattern}: {:?}", excluded.problems);
+    }
+    let overrides = json!({"image": {"tag": "1.0"}});
+    let set = discover_with(
+        &chart,
+        &DiscoverOptions { chart_values: Some(&overrides), ..DiscoverOptions::default() },
+    );
+    assert_eq!(
+        set.images.iter().map(|i| i.reference.familiar()).collect::<Vec<_>>(),
+        ["ghcr.io/acme/app-a:1.0"]
+    );
 }

@@ -162,7 +162,7 @@ pub(super) fn string_image(
         None => text.to_string(),
     };
     let candidate_key = (values_path.clone(), key.to_string());
-    let tag = match resolve_tag(view, parent.get(&tag_key), &tag_path) {
+    let tag = match resolve_tag(view, &text, parent.get(&tag_key), &tag_path) {
         Ok(tag) => tag,
         Err(kind) => {
             let site = ProblemSite::Values { chart: view.chart_name(), values_path };
@@ -184,6 +184,7 @@ pub(super) struct Tag {
 /// back to it, or a `MissingTag` problem.
 pub(super) fn resolve_tag(
     view: &View<'_>,
+    image: &str,
     value: Option<&Value>,
     tag_path: &[Segment],
 ) -> Result<Tag, DiscoveryProblemKind> {
@@ -195,13 +196,23 @@ pub(super) fn resolve_tag(
         _ => String::new(),
     };
     let Some(format) = view.app_version_fallbacks.get(&render_path(tag_path)) else {
-        return Err(DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: false });
+        return Err(DiscoveryProblemKind::MissingTag {
+            image: image.to_string(),
+            tag_path: render_path(tag_path),
+            tag_key,
+            app_version_fallback: false,
+        });
     };
     match view.chart.metadata.app_version.as_deref().filter(|version| !version.is_empty()) {
         Some(version) => {
             Ok(Tag { text: format!("{}{version}{}", format.prefix, format.suffix), from_app_version: true })
         }
-        None => Err(DiscoveryProblemKind::MissingTag { tag_key, app_version_fallback: true }),
+        None => Err(DiscoveryProblemKind::MissingTag {
+            image: image.to_string(),
+            tag_path: render_path(tag_path),
+            tag_key,
+            app_version_fallback: true,
+        }),
     }
 }
 
@@ -254,7 +265,11 @@ pub(super) fn image_map(
 
     let mut tag_path = path.to_vec();
     tag_path.push(Segment::Key("tag".to_string()));
-    let tag = match resolve_tag(view, map.get("tag"), &tag_path) {
+    let name = match registry {
+        Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
+        None => repository.to_string(),
+    };
+    let tag = match resolve_tag(view, &name, map.get("tag"), &tag_path) {
         Ok(tag) => Some(tag),
         // A digest alone pins the image; the empty tag does not matter then.
         Err(_) if digest.is_some() => None,
