@@ -123,21 +123,16 @@ pub struct RenderCache {
 }
 
 impl RenderCache {
-    /// The cache for renders of `chart` by `helm`, under `root`; `None` when the program is
-    /// not on PATH or the chart cannot be read (renders then simply run).
-    pub fn open(root: &Utf8Path, helm: &str, chart: &Utf8Path) -> Option<RenderCache> {
+    /// The cache for renders by `helm` of the chart whose archive has digest `chart`, under
+    /// `root`; `None` when the program is not on PATH (renders then simply run).
+    pub fn open(root: &Utf8Path, helm: &str, chart: &crate::digest::Sha256Digest) -> Option<RenderCache> {
         let program = find_on_path(helm)?;
         let resolved = program.canonicalize().unwrap_or(program);
         let metadata = std::fs::metadata(&resolved).ok()?;
         let modified =
             metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let chart_bytes = std::fs::read(chart).ok()?;
-        let base_key = format!(
-            "helm={} size={} modified={modified} chart=sha256:{}",
-            resolved.display(),
-            metadata.len(),
-            hex::encode(sha2::Sha256::digest(&chart_bytes))
-        );
+        let base_key =
+            format!("helm={} size={} modified={modified} chart={chart}", resolved.display(), metadata.len());
         Some(RenderCache { dir: root.join(CACHE_DIR), base_key })
     }
 

@@ -115,7 +115,7 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
     std::fs::write(&chart_path, &plan.packaged.bytes).io_context("write", &chart_path)?;
     let values_template = plan.values.tree.to_yaml();
-    let cache = RenderCache::open(&plan.checked.release.root, HELM_PROGRAM, &chart_path);
+    let cache = RenderCache::open(&plan.checked.release.root, HELM_PROGRAM, &plan.packaged.sha256);
     let spec = proof::ProofSpec::of_release(&plan.checked.release);
     let images = proof::proved_images(&plan.images);
     let inputs = ProofInputs {
@@ -299,8 +299,14 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
     }
     // The chart's content, whatever SOURCE_DATE_EPOCH is.
     let packaged = chart::package(&checked.chart, 0)?;
-    let inputs_digest =
-        discover::rendered::inputs_digest(&checked.release, &checked.chart, &packaged.sha256.oci());
+    // Chosen once: the digest and the renders both go over them.
+    let configurations = discover::rendered::configurations(&checked.release);
+    let inputs_digest = discover::rendered::inputs_digest(
+        &checked.release,
+        &checked.chart,
+        &packaged.sha256.oci(),
+        &configurations,
+    );
     let lock = image_lock::ImageLock::read(&checked.release.root.join(image_lock::FILE_NAME))?;
     if !on_path(HELM_PROGRAM) {
         return match lock.rendered {
@@ -332,12 +338,13 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
     let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&packaged.file_name))
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
     std::fs::write(&chart_path, &packaged.bytes).io_context("write", &chart_path)?;
-    let cache = RenderCache::open(&checked.release.root, HELM_PROGRAM, &chart_path);
+    let cache = RenderCache::open(&checked.release.root, HELM_PROGRAM, &packaged.sha256);
     let inputs = discover::rendered::RenderInputs {
         release: &checked.release,
         chart: &checked.chart,
         chart_archive: &chart_path,
         helm: HELM_PROGRAM,
+        configurations: &configurations,
         cache: cache.as_ref(),
     };
     let (discovery, cost) =
@@ -1054,7 +1061,14 @@ fn prove_written(
         .ok_or_else(|| unreadable(&charts_dir, "holds no chart archive".to_string()))?;
     let chart = chart::load(&chart_archive)?;
     let spec = proof::ProofSpec::from_record(&record, config);
-    let cache = cache_root.and_then(|root| RenderCache::open(root, HELM_PROGRAM, &chart_archive));
+    let cache = match cache_root {
+        Some(root) => {
+            let file = std::fs::File::open(&chart_archive).io_context("read", &chart_archive)?;
+            let digest = Sha256Digest::of_reader(file).io_context("read", &chart_archive)?;
+            RenderCache::open(root, HELM_PROGRAM, &digest)
+        }
+        None => None,
+    };
     let inputs = ProofInputs {
         spec: &spec,
         values_template: &values_template,

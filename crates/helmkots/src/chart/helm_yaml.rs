@@ -240,7 +240,7 @@ fn parse_values_here(text: &str) -> Result<Option<Map<String, Value>>, ValuesErr
 }
 
 /// Helm's `MergeMaps`: `b` over `a`, maps merged key by key, anything else replaced.
-fn merge_maps(mut a: Map<String, Value>, b: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn merge_maps(mut a: Map<String, Value>, b: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in b {
         match (a.remove(&key), value) {
             (Some(Value::Object(base)), Value::Object(over)) => {

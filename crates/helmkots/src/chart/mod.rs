@@ -32,6 +32,7 @@ mod package;
 mod version;
 
 pub(crate) use coalesce::{charts_with_values, ChartValues, OnMismatch};
+pub(crate) use helm_yaml::merge_maps;
 
 /// A loaded, validated chart with its vendored subcharts.
 #[derive(Debug, Clone)]

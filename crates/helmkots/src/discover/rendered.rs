@@ -70,6 +70,8 @@ pub struct RenderInputs<'a> {
     pub chart_archive: &'a Utf8Path,
     /// The `helm` program.
     pub helm: &'a str,
+    /// The configurations to render ([`configurations`]).
+    pub configurations: &'a [BTreeMap<String, String>],
     /// Where renders are cached, if anywhere.
     pub cache: Option<&'a RenderCache>,
 }
@@ -148,20 +150,24 @@ struct Job<'a> {
     kube_version: &'a str,
 }
 
+/// The configurations discovery renders: the proof's, so that the two agree.
+pub fn configurations(release: &Release) -> Vec<BTreeMap<String, String>> {
+    crate::proof::configurations(&crate::proof::ProofSpec::of_release(release)).configurations
+}
+
 /// Renders the chart for every configuration and Kubernetes version and maps each image.
 /// Configurations that give Helm the same values share their renders; renders run in
 /// parallel, one per core.
 pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery, RenderCost), RenderError> {
     let started = std::time::Instant::now();
-    let configurations =
-        crate::proof::configurations(&crate::proof::ProofSpec::of_release(inputs.release)).configurations;
+    let configurations = inputs.configurations;
     let sites = probe_sites(inputs.chart, &inputs.release.chart.values);
     let kube_versions = &inputs.release.chart.kube_versions;
     let newest = newest_kube_version(kube_versions);
     let mut jobs: Vec<Job<'_>> = Vec::new();
     let mut job_of_values: BTreeMap<(String, &str), usize> = BTreeMap::new();
     let mut reused = 0;
-    for config in &configurations {
+    for config in configurations {
         let base = base_values(inputs.release, inputs.chart, config);
         let key_text = match &base {
             Ok(values) => values.to_string(),
@@ -247,7 +253,13 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery
 /// A digest of everything the renders depend on: the chart's content, the release name, the
 /// Kubernetes versions, and the values Helm gets in each configuration. `helmkots.lock`
 /// keeps the renders under it, so a run without Helm can tell whether they still hold.
-pub fn inputs_digest(release: &Release, chart: &Chart, chart_content: &str) -> String {
+/// `configurations` are [`configurations`]'s.
+pub fn inputs_digest(
+    release: &Release,
+    chart: &Chart,
+    chart_content: &str,
+    configurations: &[BTreeMap<String, String>],
+) -> String {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
     let mut field = |name: &str, value: &[u8]| {
@@ -259,9 +271,7 @@ pub fn inputs_digest(release: &Release, chart: &Chart, chart_content: &str) -> S
     field("chart", chart_content.as_bytes());
     field("release-name", release.chart.release_name.get_ref().as_bytes());
     field("kube-versions", release.chart.kube_versions.join(",").as_bytes());
-    let configurations =
-        crate::proof::configurations(&crate::proof::ProofSpec::of_release(release)).configurations;
-    for config in &configurations {
+    for config in configurations {
         let values = base_values(release, chart, config).unwrap_or_else(Value::String);
         field(&crate::proof::describe(config), values.to_string().as_bytes());
     }

@@ -106,20 +106,10 @@ pub fn renders(helm: &str, chart: &Utf8Path, release_name: &str, values: &Value)
     render.run(&values.to_string()).is_ok()
 }
 
-/// `overlay` merged into `base`, maps deeply (as Helm merges values files).
+/// `overlay` merged into `base` as Helm merges values files ([`crate::chart::merge_maps`]).
 pub fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (Value::Object(base), Value::Object(overlay)) => {
-            for (key, value) in overlay {
-                match base.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, overlay) => *base = overlay,
+    if let (Value::Object(map), Value::Object(over)) = (&mut *base, overlay) {
+        *map = crate::chart::merge_maps(std::mem::take(map), over);
     }
 }
 
