@@ -425,3 +425,97 @@ fn issue_18_2_an_empty_tag_is_set_in_chart_values_or_excluded() {
         dir.xtask("images").run().assert_success();
     }
 }
+
+// --- 3: `check` catches what `images` and `release` would refuse, all in one run -----------------
+
+/// Item 3: an empty tag, two images with one last path component, a value the chart's
+/// `values.schema.json` requires, and a config item `value` path the chart does not know:
+/// `check` names each at its line of release.toml with a fix, in one run; fixed, it passes
+/// and the release builds. The schema refusal is Helm's own (checked with the real engine).
+#[test]
+fn issue_18_3_check_catches_every_later_failure_at_once() {
+    let dir = testdir!();
+    dir.write("chart/Chart.yaml", "apiVersion: v2\nname: strict\nversion: 0.1.0\n");
+    dir.write(
+        "chart/values.yaml",
+        "app:\n  image:\n    repository: ghcr.io/acme/app-a\n    tag: \"\"\n\
+         web:\n  image:\n    repository: ghcr.io/one/server\n    tag: \"1.0\"\n\
+         api:\n  image:\n    repository: ghcr.io/two/server\n    tag: \"2.0\"\n\
+         worker:\n  enabled: false\n\
+         policy:\n",
+    );
+    dir.write(
+        "chart/values.schema.json",
+        r#"{"type": "object", "required": ["policy"], "properties": {"policy": {"type": "string", "enum": ["sync", "upsert-only"]}}}"#,
+    );
+    let container = |name: &str, key: &str| {
+        format!("    - name: {name}\n      image: \"{{{{ .Values.{key}.image.repository }}}}:{{{{ .Values.{key}.image.tag }}}}\"\n")
+    };
+    dir.write(
+        "chart/templates/pod.yaml",
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels:\n    policy: {{{{ .Values.policy }}}}\nspec:\n  containers:\n{}{}{}{{{{- if .Values.worker.enabled }}}}\n{}{{{{- end }}}}\n",
+            container("app", "app"),
+            container("web", "web"),
+            container("api", "api"),
+            container("worker", "web"),
+        ),
+    );
+    let release = |chart_extra: &str, images_extra: &str, item_value: &str| {
+        format!(
+            "[app]\nslug = \"strict\"\ntitle = \"Strict\"\n\n[chart]\npath = \"chart\"\nrelease_name = \"strict\"\n{chart_extra}\n\n\
+             [images]\ndiscover = \"values\"\n{images_extra}\n\n\
+             [[config.groups]]\nname = \"main\"\ntitle = \"Main\"\n\n\
+             [[config.groups.items]]\nname = \"worker_on\"\ntitle = \"Worker\"\ntype = \"bool\"\ndefault = false\nvalue = \"{item_value}\"\n"
+        )
+    };
+    dir.write("release.toml", release("", "", "worker.enabeld"));
+    let chart_line = line_of(&dir, "path = \"chart\"");
+    let item_line = line_of(&dir, "value = \"worker.enabeld\"");
+    let output = dir.xtask("check").run();
+    output.assert_code(2);
+    let stderr = helmkots_e2e::squash_diagnostics(&output.stderr);
+    for expected in [
+        "`tag` of `ghcr.io/acme/app-a` is empty",
+        "set `app.image.tag` in [chart] values",
+        "both end in `server`",
+        "missing properties 'policy'",
+        "config item `worker_on` sets `worker.enabeld`",
+        "did you mean `worker.enabled`?",
+        "4 problems in",
+    ] {
+        let expected = helmkots_e2e::squash_diagnostics(expected);
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+    for line in [chart_line, item_line] {
+        output.assert_stderr_contains(&format!("release.toml:{line}:"));
+    }
+    let json = dir.xtask("check").arg("--json").run();
+    json.assert_code(2);
+    assert_eq!(json.json()["problems"].as_array().map(Vec::len), Some(4), "{}", json.stdout);
+    // `release` refuses the same release before it builds anything.
+    dir.xtask("release").args(["--offline", "--no-proof"]).run().assert_code(2).assert_stderr_contains("4 problems in");
+    assert!(!dir.join("dist").exists(), "a refused release wrote dist/");
+
+    // Helm itself refuses the chart's defaults for the same reason.
+    helmkots_e2e::require_helm();
+    let helm = std::process::Command::new(helmkots_e2e::tools_dir().join("helm"))
+        .args(["template", "strict", "chart"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run the helm front end");
+    let helm_error = String::from_utf8_lossy(&helm.stderr);
+    assert!(!helm.status.success(), "helm accepted values its schema refuses");
+    assert!(helm_error.contains("policy"), "{helm_error}");
+
+    dir.write(
+        "release.toml",
+        release(
+            "values = { policy = \"sync\", app = { image = { tag = \"1.0\" } } }",
+            "exclude = [\"ghcr.io/two/server:2.0\"]",
+            "worker.enabled",
+        ),
+    );
+    dir.xtask("check").run().assert_success();
+    dir.xtask("release").args(["--offline", "--no-proof"]).run().assert_success();
+}

@@ -124,7 +124,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         }
         flags::XtaskCmd::Check(cmd) => {
             let file = release_file(cmd.file)?;
-            let checked = match helmkots::pipeline::check(&file) {
+            let checked = match helmkots::pipeline::check(&file)
+                .and_then(|checked| helmkots::pipeline::check::validate(&checked).map(|_| checked))
+            {
                 Ok(checked) => checked,
                 Err(helmkots::Error::Invalid(problems)) if cmd.json => {
                     outln!("{}", serde_json::to_string_pretty(&json_output::check_failed(&file, &problems))?);

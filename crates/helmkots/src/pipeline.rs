@@ -12,6 +12,7 @@
 //! Architecture Invariant: this is the only module that sequences stages; each stage is a
 //! function of its inputs and returns data.
 
+pub mod check;
 pub mod online;
 
 use std::collections::BTreeMap;
@@ -173,10 +174,35 @@ pub const MANIFESTS_DIR: &str = "manifests";
 
 /// Discovers the chart's images; a reference that does not parse or lacks a tag is fatal.
 pub fn images(checked: &Checked) -> Result<ImageSet> {
+    let set = discovered_images(checked)?;
+    let fatal = fatal_image_problems(&set);
+    if !fatal.is_empty() {
+        return Err(Error::Images { problems: fatal.iter().map(ToString::to_string).collect() });
+    }
+    Ok(set)
+}
+
+/// The problems of `set` that stop a release, and then why the renders that would have
+/// answered them were not used; empty when there is none.
+fn fatal_image_problems(set: &ImageSet) -> Vec<&discover::DiscoveryProblem> {
+    let mut fatal: Vec<&discover::DiscoveryProblem> =
+        set.problems.iter().filter(|problem| !problem.kind.is_warning()).collect();
+    if !fatal.is_empty() {
+        fatal.extend(
+            set.problems
+                .iter()
+                .filter(|problem| matches!(problem.kind, discover::DiscoveryProblemKind::StaleRenders)),
+        );
+    }
+    fatal
+}
+
+/// Discovers the chart's images with every problem found, fatal or not.
+fn discovered_images(checked: &Checked) -> Result<ImageSet> {
     let settings = &checked.release.images;
     let include: Vec<String> = settings.include.iter().map(|i| i.get_ref().clone()).collect();
     let rendered = rendered_discovery(checked)?;
-    let set = discover::discover_with(
+    Ok(discover::discover_with(
         &checked.chart,
         &discover::DiscoverOptions {
             chart_values: Some(&checked.release.chart.values),
@@ -195,20 +221,7 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
                 _ => None,
             },
         },
-    );
-    let mut fatal: Vec<String> =
-        set.problems.iter().filter(|problem| !problem.kind.is_warning()).map(ToString::to_string).collect();
-    if !fatal.is_empty() {
-        // Why the renders that would have answered these were not used.
-        fatal.extend(
-            set.problems
-                .iter()
-                .filter(|problem| matches!(problem.kind, discover::DiscoveryProblemKind::StaleRenders))
-                .map(ToString::to_string),
-        );
-        return Err(Error::Images { problems: fatal });
-    }
-    Ok(set)
+    ))
 }
 
 /// Where rendered discovery's results came from.
@@ -424,8 +437,13 @@ fn check_pins_unchanged(plan: &Plan, resolved: &image_lock::ImageLock) -> Result
 }
 
 /// Computes every output without writing anything, around the packaged chart.
-pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<String>) -> Result<Plan> {
-    let images = images(&checked)?;
+pub fn plan(
+    checked: Checked,
+    validated: check::Validated,
+    packaged: PackagedChart,
+    pinned_helm_cli: Option<String>,
+) -> Result<Plan> {
+    let check::Validated { images, values } = validated;
     let mut warnings: Vec<String> = images.problems.iter().map(ToString::to_string).collect();
     match &images.rendered {
         None if checked.release.images.discover == release::Discover::Both => warnings.push(format!(
@@ -455,8 +473,6 @@ pub fn plan(checked: Checked, packaged: PackagedChart, pinned_helm_cli: Option<S
             pin.image, pin.values_path, pin.tag
         ));
     }
-    let values = kots::kots_values(&checked.release, &checked.chart, &images)
-        .map_err(|collision| Error::ImageCollision(Box::new(collision)))?;
     if values.pull_secret_paths.is_empty() {
         warnings.push(format!(
             "chart `{}` offers no values path for image pull secrets (imagePullSecrets, pullSecrets): \
@@ -614,9 +630,11 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         // Named as a run that writes it would name it.
         return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
     }
+    // Every mistake `check` catches stops the run before anything is built or pushed.
+    let validated = check::validate(&checked)?;
     let packaged = chart::package(&checked.chart, epoch)?;
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
-    let plan = plan(checked, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
+    let plan = plan(checked, validated, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     let mut warnings = plan.warnings.clone();
     if online.is_some() && plan.checked.release.airgap.update_cursor.is_none() {
         warnings.push(format!(
@@ -893,7 +911,8 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
     use crate::kots_template::{self, Context, LocalRegistry};
     let checked = check(release_file)?;
     let packaged = chart::package(&checked.chart, reproducible::source_date_epoch()?)?;
-    let plan = plan(checked, packaged, None)?;
+    let validated = check::validate(&checked)?;
+    let plan = plan(checked, validated, packaged, None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set)
         .map_err(|error| Error::Preview(error.to_string()))?;
     if let Some(namespace) = &options.namespace {

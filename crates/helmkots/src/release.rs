@@ -178,6 +178,8 @@ pub struct ConfigItem {
     pub when: Option<String>,
     /// The chart values path this item sets.
     pub value: Option<ValuePath>,
+    /// Where `value` is written in release.toml (`None` for items not read from one).
+    pub value_span: Option<std::ops::Range<usize>>,
     /// True for password items and items marked `secret = true`: never in a ConfigMap.
     pub secret: bool,
     /// KOTS `required`.
@@ -1019,8 +1021,10 @@ fn resolve_item(raw: RawItem, sink: &mut ProblemSink) -> Option<ConfigItem> {
             }
         }
     });
+    let value_span = raw.value.as_ref().map(Spanned::span);
     Some(ConfigItem {
         title: raw.title.unwrap_or_else(|| raw.name.get_ref().clone()),
+        value_span,
         name: raw.name,
         item_type,
         help_text: raw.help_text,

@@ -21,7 +21,8 @@ use crate::{diagnostic::SourceFile, digest::Sha256Digest};
 // Submodules (one job each): metadata (Chart.yaml), load (directory walk + .helmignore),
 // archive (safe .tgz reading), package (reproducible .tgz writing), dependencies (vendored
 // subcharts checked against Chart.yaml), version (Helm's versions and ranges), helm_yaml
-// (YAML as Helm reads it), coalesce (default values as Helm merges them).
+// (YAML as Helm reads it), coalesce (default values as Helm merges them), schema
+// (values.schema.json validation as Helm does it).
 mod archive;
 mod coalesce;
 mod dependencies;
@@ -29,6 +30,7 @@ mod helm_yaml;
 mod load;
 mod metadata;
 mod package;
+pub mod schema;
 mod version;
 
 pub(crate) use coalesce::{charts_with_values, ChartValues, OnMismatch};

@@ -12,7 +12,7 @@ mod read_config;
 mod values;
 
 pub use read_config::read_config;
-pub use values::{kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues};
+pub use values::{collisions, kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues};
 
 use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
 use serde_json::{json, Value};

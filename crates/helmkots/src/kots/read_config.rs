@@ -96,6 +96,7 @@ fn item(item: Item) -> Result<ConfigItem, String> {
         default: item.default.as_ref().map(scalar),
         when: item.when.as_ref().map(scalar),
         value: None,
+        value_span: None,
         secret: item_type == ItemType::Password,
         required: item.required,
         hidden: item.hidden,

@@ -318,12 +318,22 @@ fn path_key_is(path: &ValuePath, key: &str) -> bool {
 
 /// Refuses two different repositories with the same last path component.
 fn check_collisions(images: &ImageSet) -> Result<(), ImageCollision> {
+    match collisions(images).into_iter().next() {
+        Some(collision) => Err(collision),
+        None => Ok(()),
+    }
+}
+
+/// Every pair of different repositories with the same last path component (each image
+/// against the first one with its last component).
+pub fn collisions(images: &ImageSet) -> Vec<ImageCollision> {
     let mut by_last: BTreeMap<&str, &crate::discover::DiscoveredImage> = BTreeMap::new();
+    let mut found = Vec::new();
     for image in &images.images {
         let last = image.reference.last_component();
         if let Some(first) = by_last.get(last) {
             if first.reference.repository() != image.reference.repository() {
-                return Err(ImageCollision {
+                found.push(ImageCollision {
                     last_component: last.to_string(),
                     first: first.reference.familiar(),
                     first_paths: describe_sources(first),
@@ -335,7 +345,7 @@ fn check_collisions(images: &ImageSet) -> Result<(), ImageCollision> {
             by_last.insert(last, image);
         }
     }
-    Ok(())
+    found
 }
 
 fn describe_sources(image: &crate::discover::DiscoveredImage) -> String {
