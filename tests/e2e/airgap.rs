@@ -1075,3 +1075,122 @@ fn verify_proof_of_a_bundle_alone_gives_the_same_report_from_any_directory() {
     unrelated.write("release.toml", "[app]\nslug = \"other\"\ntitle = \"Other\"\n\n[chart]\npath = \"nowhere\"\nrelease_name = \"other\"\n");
     assert_eq!(proof_of(&bundle, unrelated.path()), own, "beside an unrelated release.toml");
 }
+
+// --- issue 18: what leaves the machine, and under which name ---------------------------------
+
+/// The tags of `repository` on `registry`; empty when the repository does not exist.
+fn tags(registry: &TestRegistry, repository: &str) -> Vec<String> {
+    let (ok, output) = run(Command::new("skopeo")
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{}", registry.image(repository))));
+    if !ok {
+        assert!(output.contains("NAME_UNKNOWN") || output.contains("404"), "skopeo list-tags failed:\n{output}");
+        return Vec::new();
+    }
+    let listed: Value = serde_json::from_str(&output).unwrap_or_else(|e| panic!("not JSON ({e}): {output}"));
+    let mut tags: Vec<String> = listed["Tags"]
+        .as_array()
+        .map(|tags| tags.iter().filter_map(|tag| tag.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    tags.sort();
+    tags
+}
+
+/// The helm-cli image a written tree's build record names (`name:tag@digest`).
+fn recorded_helm_cli(dir: &TestDir, out: &str) -> String {
+    let record = read_json(&dir.join(out).join("airgap-test-0.1.0").join("release.lock.json"));
+    record["airgap"]["helm_cli_image"].as_str().expect("helm_cli_image in the record").to_string()
+}
+
+/// Item 6: a release that fails after the helm-cli image is built (here: an image the
+/// registry does not have) pushes nothing; the same release once fixed pushes it.
+#[test]
+fn issue_18_6_a_release_that_fails_pushes_nothing() {
+    let fixture = Fixture::new(testdir!());
+    let values = fixture.dir.read("chart/values.yaml");
+    fixture
+        .dir
+        .write("chart/values.yaml", format!("{values}missing:\n  image: \"{}\"\n", fixture.image("z/missing:1")));
+    let failed = fixture.release("dist");
+    failed.assert_code(2);
+    assert_eq!(tags(&fixture.registry, "acme/helm-cli"), Vec::<String>::new(), "{}", failed.stderr);
+    assert!(!fixture.dir.join("dist/airgap-test-0.1.0").exists(), "a failed release wrote its tree");
+
+    fixture.dir.write("chart/values.yaml", values);
+    let done = fixture.release("dist");
+    done.assert_success();
+    let pushed = recorded_helm_cli(&fixture.dir, "dist");
+    let tag = pushed.split('@').next().and_then(|name| name.rsplit(':').next()).expect("a tag").to_string();
+    assert_eq!(tags(&fixture.registry, "acme/helm-cli"), vec![tag], "{}", done.stderr);
+    done.assert_stderr_contains(&format!("pushed {pushed}"));
+    let digest = pushed.split('@').nth(1).expect("a digest");
+    assert_eq!(raw_digest(pushed.split('@').next().unwrap()).0, digest, "the tag names the recorded digest");
+}
+
+/// Item 7: the helm-cli tag names one content. Its revision label changes with the commit, so
+/// an empty commit gives another tag (and digest); the tag pushed first still names the
+/// digest it named.
+#[test]
+fn issue_18_7_the_helm_cli_tag_names_one_content() {
+    let fixture = Fixture::new(testdir!());
+    let dir = &fixture.dir;
+    let git = |args: &[&str]| {
+        let (ok, output) = run(Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir.path()));
+        assert!(ok, "git {args:?} failed:\n{output}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one"]);
+    fixture.release("dist").assert_success();
+    let first = recorded_helm_cli(dir, "dist");
+    git(&["commit", "-q", "--allow-empty", "-m", "two"]);
+    fixture.release("dist").assert_success();
+    let second = recorded_helm_cli(dir, "dist");
+    let (first_name, first_digest) = first.split_once('@').expect("pinned");
+    let (second_name, second_digest) = second.split_once('@').expect("pinned");
+    assert_ne!(first_digest, second_digest, "the revision label is part of the image");
+    assert_ne!(first_name, second_name, "two contents under one tag: {first} and {second}");
+    assert_eq!(raw_digest(first_name).0, first_digest, "{first_name} was moved");
+    assert_eq!(raw_digest(second_name).0, second_digest);
+}
+
+/// Item 10: a plain-HTTP registry under a name that is not a loopback name is refused with
+/// the fix, and used once `[images] insecure` lists it.
+#[test]
+fn issue_18_10_a_plain_http_registry_listed_as_insecure_is_used() {
+    let Some((hostname, address)) = local_hostname() else {
+        eprintln!("skipped: this machine's hostname does not resolve to a local address");
+        return;
+    };
+    let registry = TestRegistry::start();
+    let seeds = seed(&registry);
+    let proxy = FaultProxy::start_on(address, &registry.host(), Fault::None);
+    let host = format!("{hostname}:{}", proxy.port());
+    let dir = testdir!();
+    write_release(&dir, &seeds, &registry.host(), &host);
+    let refused = release(&dir, "dist");
+    refused.assert_code(2).assert_stderr_contains("[images] insecure");
+    assert_eq!(tags(&registry, "acme/helm-cli"), Vec::<String>::new());
+
+    let text = dir.read("release.toml");
+    dir.write("release.toml", text.replace("[images]\n", &format!("[images]\ninsecure = [\"{host}\"]\n")));
+    let done = release(&dir, "dist");
+    done.assert_success();
+    assert_eq!(tags(&registry, "acme/helm-cli").len(), 1, "{}", done.stderr);
+}
+
+/// The machine's hostname and a local address it resolves to, when it is not a loopback name
+/// (`localhost`) and resolves to an address this machine can listen on.
+fn local_hostname() -> Option<(String, std::net::IpAddr)> {
+    use std::net::ToSocketAddrs;
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_string();
+    if hostname.is_empty() || hostname.eq_ignore_ascii_case("localhost") || hostname.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let address = (hostname.as_str(), 0).to_socket_addrs().ok()?.map(|addr| addr.ip()).find(|ip| ip.is_ipv4())?;
+    std::net::TcpListener::bind((address, 0)).ok()?;
+    Some((hostname, address))
+}

@@ -153,7 +153,13 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on a free 127.0.0.1 port that forwards to `upstream` (`host:port`).
     pub fn start(upstream: &str, fault: Fault) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+        FaultProxy::start_on(std::net::Ipv4Addr::LOCALHOST.into(), upstream, fault)
+    }
+
+    /// [`FaultProxy::start`] on a free port of another local address (a test that needs a
+    /// registry under a name that is not a loopback name).
+    pub fn start_on(address: std::net::IpAddr, upstream: &str, fault: Fault) -> FaultProxy {
+        let listener = TcpListener::bind((address, 0)).expect("bind the fault proxy");
         let port = listener.local_addr().expect("proxy address").port();
         listener.set_nonblocking(true).expect("non-blocking listener");
         let stop = Arc::new(AtomicBool::new(false));
@@ -200,6 +206,11 @@ impl FaultProxy {
     /// `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// How many faults were injected so far.

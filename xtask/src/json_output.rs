@@ -89,6 +89,7 @@ pub fn release(outcome: &pipeline::ReleaseOutcome) -> Value {
     json!({
         "dir": outcome.dir.as_str(),
         "up_to_date": outcome.up_to_date,
+        "pushed": outcome.pushed,
         "warnings": outcome.warnings,
         "proof": outcome.proof,
         "record": outcome.record,

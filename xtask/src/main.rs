@@ -174,6 +174,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                         outcome.dir
                     ));
                 } else {
+                    if let Some(pushed) = &outcome.pushed {
+                        ui::info(&format!("pushed {pushed}"));
+                    }
                     ui::done(&format!("wrote {}", outcome.dir));
                 }
                 for output in &outcome.record.outputs {

@@ -133,6 +133,16 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
 
+/// The registry client of a release: the environment's settings, and the plain-HTTP
+/// registries `[images] insecure` lists.
+pub fn registry_for(release: &Release) -> Result<crate::registry::Registry> {
+    let options = crate::registry::RegistryOptions {
+        insecure_registries: release.images.insecure.clone(),
+        ..crate::registry::RegistryOptions::from_env()?
+    };
+    Ok(crate::registry::Registry::new(options)?)
+}
+
 /// What `release` produced.
 #[derive(Debug, Clone)]
 pub struct ReleaseOutcome {
@@ -146,6 +156,9 @@ pub struct ReleaseOutcome {
     pub proof: Option<ProofReport>,
     /// Nothing had changed since the last release into this tree: nothing was written.
     pub up_to_date: bool,
+    /// The helm-cli image this run pushed (`name:tag@digest`); `None` when it pushed nothing
+    /// (offline, or an earlier run pushed the same image).
+    pub pushed: Option<String>,
 }
 
 /// Every output of a release, computed before anything is written.
@@ -574,12 +587,41 @@ fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
     warnings
 }
 
+/// The helm-cli image an offline tree names: `[helm_cli] name` with the tag a build of the
+/// same inputs gives ([`crate::oci_image::helm_cli_tag`]), the base taken as `helmkots.lock`
+/// pins it (or as its digest, when the reference has one).
 fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
-    let name = match &checked.release.helm_cli.name {
+    let release = &checked.release;
+    let name = match &release.helm_cli.name {
         Some(name) => name.get_ref().clone(),
-        None => format!("{}-helm-cli", checked.release.app.slug.get_ref()),
+        None => format!("{}-helm-cli", release.app.slug.get_ref()),
     };
-    let tag = crate::oci_image::helm_cli_tag(&checked.chart.version_text(), &packaged.sha256);
+    let version = checked.chart.version_text();
+    let revision = online::git_revision(&release.root);
+    // release.rs has checked the platform's syntax.
+    let platform = Platform::parse(&release.helm_cli.platform).unwrap_or_else(|_| Platform::linux_amd64());
+    let spec = crate::oci_image::HelmCliSpec {
+        workdir: &release.helm_cli.workdir,
+        platform: &platform,
+        chart: packaged,
+        chart_version: &version,
+        revision: revision.as_deref(),
+        source: None,
+        created: reproducible::source_date_epoch().unwrap_or_default(),
+    };
+    let base_text = release.helm_cli.base.get_ref();
+    let (repository, pinned) = match ImageRef::parse(base_text) {
+        Ok(base) => {
+            let pinned = base.digest().and_then(Sha256Digest::parse).or_else(|| {
+                image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME))
+                    .ok()
+                    .and_then(|lock| lock.get(&base.to_string()))
+            });
+            (base.repository(), pinned)
+        }
+        Err(_) => (base_text.clone(), None),
+    };
+    let tag = crate::oci_image::helm_cli_tag(&spec, &repository, pinned.as_ref());
     format!("{name}:{tag}")
 }
 
@@ -686,6 +728,16 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
             return Err(error);
         }
     }
+    // Every check has passed: the first moment anything leaves the machine.
+    let pushed = match online.as_mut().map(online::push_helm_cli).transpose() {
+        Ok(pushed) => pushed.flatten(),
+        Err(error) => {
+            if let Some(bundle) = &bundle_temp {
+                let _ = std::fs::remove_file(&bundle.path);
+            }
+            return Err(error);
+        }
+    };
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
@@ -722,7 +774,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     // Said once, by the run that removed it; not repeated by runs that find the tree up to date.
     let mut warnings = stamp.warnings;
     warnings.extend(removed_bundle);
-    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false })
+    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false, pushed: pushed.map(|image| image.to_string()) })
 }
 
 /// What the release fingerprint keeps besides its key.
@@ -757,6 +809,7 @@ fn up_to_date(
         warnings: stamp.warnings,
         proof: None,
         up_to_date: true,
+        pushed: None,
     })
 }
 
@@ -1131,12 +1184,11 @@ pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
 /// Resolves every image reference of the release into `helmkots.lock`: only those missing from
 /// it, or all of them with `update`. Returns the lock and whether the file changed.
 pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock::ImageLock, bool)> {
-    use crate::registry::{Registry, RegistryOptions};
     let checked = check(release_file)?;
     let images = images(&checked)?;
     let path = checked.release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&path)?;
-    let registry = Registry::new(RegistryOptions::from_env()?)?;
+    let registry = registry_for(&checked.release)?;
     let mut references: Vec<crate::image_ref::ImageRef> = images.references().cloned().collect();
     if let Ok(base) = crate::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
         references.push(base);
@@ -1182,14 +1234,11 @@ pub struct ImageOutcome {
 /// Builds the helm-cli image and writes it as an OCI layout (written into a temporary
 /// sibling and renamed into place), pushing it when asked.
 pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
-    use crate::{
-        oci_image,
-        registry::{Registry, RegistryOptions},
-    };
+    use crate::oci_image;
     let checked = check(&options.release_file)?;
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
-    let registry = Registry::new(RegistryOptions::from_env()?)?;
+    let registry = registry_for(&checked.release)?;
     let lock_path = release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&lock_path)?;
     let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };

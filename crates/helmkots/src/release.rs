@@ -133,6 +133,8 @@ pub struct Images {
     pub platforms: Vec<String>,
     /// Bundle and rewrite the images that only `helm test` pods pull.
     pub ship_test_images: bool,
+    /// Registries (`host` or `host:port`) reached over plain HTTP, besides loopback ones.
+    pub insecure: Vec<String>,
 }
 
 /// `[images] discover`.
@@ -346,6 +348,7 @@ struct RawImages {
     private: Option<Vec<String>>,
     platforms: Option<Vec<Spanned<String>>>,
     ship_test_images: Option<bool>,
+    insecure: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -861,6 +864,7 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         private: None,
         platforms: None,
         ship_test_images: None,
+        insecure: None,
     });
     let discover = match raw.discover.as_ref().map(|d| d.get_ref().as_str()) {
         None | Some("both") => Discover::Both,
@@ -892,7 +896,39 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         private: raw.private.unwrap_or_default(),
         platforms,
         ship_test_images: raw.ship_test_images.unwrap_or(false),
+        insecure: raw
+            .insecure
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|host| check_registry_host(host, sink))
+            .map(Spanned::into_inner)
+            .collect(),
     }
+}
+
+/// An `[images] insecure` entry: a registry host with an optional port, as image references
+/// name it (`mirror.lan:5000`), without a scheme or a path.
+fn check_registry_host(host: &Spanned<String>, sink: &mut ProblemSink) -> bool {
+    let text = host.get_ref();
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (text.as_str(), None),
+    };
+    let name_ok = !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
+    if name_ok && port_ok {
+        return true;
+    }
+    let bare = text.trim_start_matches("http://").trim_start_matches("https://");
+    let bare = bare.split('/').next().unwrap_or_default();
+    sink.push(
+        Problem::at(host.span(), format!("`{text}` is not a registry host"))
+            .with_help(format!("write the host and port as image references name it, e.g. \"{}\"", if bare.is_empty() || bare == text { "mirror.lan:5000" } else { bare })),
+    );
+    false
 }
 
 fn resolve_config(raw: Option<RawConfig>, sink: &mut ProblemSink) -> Vec<ConfigGroup> {

@@ -198,6 +198,14 @@ impl HelmCliImage {
         self.manifest.digest
     }
 
+    /// The base's image manifest for the image's platform, pinned by digest: pulling it
+    /// fetches the base layers.
+    pub fn base_manifest(&self) -> ImageRef {
+        let text = format!("{}@{}", self.base.image.repository(), self.base.resolved.manifest.digest.oci());
+        // A repository plus a sha256 digest always parses.
+        ImageRef::parse(&text).unwrap_or_else(|_| self.base.pinned())
+    }
+
     /// The base layers, which stay in the base's repository until written or pushed.
     pub fn base_layers(&self) -> &[Descriptor] {
         &self.base.resolved.parsed.layers
@@ -217,10 +225,29 @@ impl HelmCliImage {
     }
 }
 
-/// The helm-cli image's tag: `<chart version>-<first 12 hex of the chart's sha256>`, e.g.
-/// `1.4.2-0123456789ab`. A `+` (SemVer build metadata) becomes `_`, as Helm does for OCI tags.
-pub fn helm_cli_tag(chart_version: &str, chart_sha256: &Sha256Digest) -> String {
-    format!("{}-{}", chart_version.replace('+', "_"), &chart_sha256.hex()[..12])
+/// The helm-cli image's tag: `<chart version>-<12 hex>`, e.g. `1.4.2-0123456789ab`, where the
+/// hex digits are a digest of everything the image's bytes are made from: the chart, the
+/// spec (workdir, platform, revision and source labels, creation time), the base (its
+/// repository and the digest it is pinned to, `None` when nothing pins it yet) and the
+/// helmkots version that lays the image out. A tag thus names one content: registries with
+/// immutable tags accept every push, and a release pinned to a digest keeps its tag.
+/// A `+` (SemVer build metadata) becomes `_`, as Helm does for OCI tags.
+pub fn helm_cli_tag(spec: &HelmCliSpec<'_>, base_repository: &str, base_digest: Option<&Sha256Digest>) -> String {
+    let text = format!(
+        "helmkots {}\nchart {}\nversion {}\nworkdir {}\nplatform {}\nrevision {}\nsource {}\ncreated {}\nbase {}\nbase-digest {}\n",
+        env!("CARGO_PKG_VERSION"),
+        spec.chart.sha256.hex(),
+        spec.chart_version,
+        normalize_workdir(spec.workdir).unwrap_or_else(|_| spec.workdir.to_string()),
+        spec.platform,
+        spec.revision.unwrap_or_default(),
+        spec.source.unwrap_or_default(),
+        spec.created,
+        base_repository,
+        base_digest.map(Sha256Digest::oci).unwrap_or_default(),
+    );
+    let inputs = Sha256Digest::of(text.as_bytes());
+    format!("{}-{}", spec.chart_version.replace('+', "_"), &inputs.hex()[..12])
 }
 
 /// Resolves the base image for `platform` and fetches its config.
@@ -307,7 +334,7 @@ pub fn assemble(base: BaseImage, spec: &HelmCliSpec<'_>) -> Result<HelmCliImage>
     } else {
         format!("{workdir}/{}", spec.chart.file_name)
     };
-    let tag = helm_cli_tag(spec.chart_version, &spec.chart.sha256);
+    let tag = helm_cli_tag(spec, &base.image.repository(), Some(&base.resolved.top.digest));
     Ok(HelmCliImage { base, layer, config, manifest, tag, chart_path })
 }
 
@@ -395,15 +422,7 @@ fn push_once(
     name: &ImageRef,
     layout: Option<&Utf8Path>,
 ) -> Result<PushSummary> {
-    if name.digest().is_some() {
-        return Err(ImageError::InvalidName {
-            name: name.to_string(),
-            reason: "it has a digest; give a repository (the tag is made from the chart)".to_string(),
-        }
-        .into());
-    }
-    let target = ImageRef::parse(&format!("{}:{}", name.repository(), image.tag))
-        .map_err(|error| ImageError::InvalidName { name: name.to_string(), reason: error.to_string() })?;
+    let target = push_target(image, name)?;
     let source = image.base.pinned();
     let mut summary = PushSummary { reference: target.clone(), present: 0, mounted: 0, uploaded: 0 };
     for blob in image.base_layers() {
@@ -427,6 +446,34 @@ fn push_once(
     let digest = registry.push_manifest(&target, image.manifest.kind, image.manifest.bytes.clone())?;
     summary.reference = pin(&target, &digest);
     Ok(summary)
+}
+
+/// `name`'s repository with the image's tag: where [`push`] puts the image.
+fn push_target(image: &HelmCliImage, name: &ImageRef) -> Result<ImageRef> {
+    if name.digest().is_some() {
+        return Err(ImageError::InvalidName {
+            name: name.to_string(),
+            reason: "it has a digest; give a repository (the tag is made from the image's inputs)".to_string(),
+        }
+        .into());
+    }
+    ImageRef::parse(&format!("{}:{}", name.repository(), image.tag))
+        .map_err(|error| ImageError::InvalidName { name: name.to_string(), reason: error.to_string() }.into())
+}
+
+/// The reference [`push`] returns for the image, known before it is pushed:
+/// `repository:tag@digest`.
+pub fn pushed_reference(image: &HelmCliImage, name: &ImageRef) -> Result<ImageRef> {
+    Ok(pin(&push_target(image, name)?, &image.digest()))
+}
+
+/// Puts the image's own blobs (manifest, config, chart layer) into `store`; its base layers
+/// stay where they are until pulled through the base ([`HelmCliImage::base_manifest`]).
+pub fn store_own_blobs(image: &HelmCliImage, store: &crate::store::BlobStore) -> Result<()> {
+    for bytes in [&image.manifest.bytes, &image.config.bytes, &image.layer.blob] {
+        store.insert_bytes(bytes)?;
+    }
+    Ok(())
 }
 
 fn upload_base_layer(
@@ -525,7 +572,9 @@ mod tests {
         let changed = build(ManifestKind::OciManifest, &chart(b"chart bytez"), "/apps").unwrap();
         assert_ne!(first.digest(), changed.digest());
         assert_eq!(first.chart_path, "/apps/demo-app-1.4.2.tgz");
-        assert_eq!(first.tag, format!("1.4.2-{}", &Sha256Digest::of(b"chart bytes").hex()[..12]));
+        assert_eq!(first.tag, again.tag);
+        assert_ne!(first.tag, changed.tag, "one tag for two contents");
+        assert!(first.tag.starts_with("1.4.2-"), "{}", first.tag);
     }
 
     #[test]
@@ -577,9 +626,39 @@ mod tests {
     }
 
     #[test]
-    fn tags() {
-        let digest = Sha256Digest::of(b"x");
-        assert_eq!(helm_cli_tag("1.4.2", &digest), format!("1.4.2-{}", &digest.hex()[..12]));
-        assert!(helm_cli_tag("1.0.0-rc.1+build.5", &digest).starts_with("1.0.0-rc.1_build.5-"));
+    fn a_tag_changes_with_every_input_of_the_image() {
+        let platform = Platform::linux_amd64();
+        let arm = Platform::parse("linux/arm64").unwrap();
+        let (one, two) = (chart(b"c"), chart(b"d"));
+        let spec = HelmCliSpec {
+            workdir: "/apps",
+            platform: &platform,
+            chart: &one,
+            chart_version: "1.0.0-rc.1+build.5",
+            revision: Some("abc"),
+            source: None,
+            created: 0,
+        };
+        let digest = Sha256Digest::of(b"base");
+        let tag = helm_cli_tag(&spec, "docker.io/alpine/helm", Some(&digest));
+        assert!(tag.starts_with("1.0.0-rc.1_build.5-"), "{tag}");
+        assert_eq!(tag.len(), "1.0.0-rc.1_build.5-".len() + 12);
+        assert_eq!(tag, helm_cli_tag(&spec, "docker.io/alpine/helm", Some(&digest)), "deterministic");
+        let other_digest = Sha256Digest::of(b"other");
+        let variants = [
+            helm_cli_tag(&HelmCliSpec { chart: &two, ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { workdir: "/charts", ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { platform: &arm, ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { revision: Some("abd"), ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { revision: None, ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { source: Some("git"), ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&HelmCliSpec { created: 1, ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(&spec, "docker.io/other/helm", Some(&digest)),
+            helm_cli_tag(&spec, "docker.io/alpine/helm", Some(&other_digest)),
+            helm_cli_tag(&spec, "docker.io/alpine/helm", None),
+        ];
+        for (index, variant) in variants.iter().enumerate() {
+            assert_ne!(variant, &tag, "variant {index} kept the tag");
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     image_ref::ImageRef,
     oci_image::{self, HelmCliImage, HelmCliSpec},
     pipeline::{Checked, Plan},
-    registry::{Platform, Registry, RegistryOptions},
+    registry::{Platform, Registry},
     store::{self, BlobStore},
 };
 
@@ -29,10 +29,21 @@ pub struct Online {
     pub store: BlobStore,
     /// `helmkots.lock`, updated as references resolve.
     pub lock: ImageLock,
-    /// The helm-cli image, pushed and pinned by digest.
+    /// The helm-cli image, pinned by digest (pushed by [`push_helm_cli`], or by an earlier run).
     pub helm_cli: ImageRef,
     /// The step fingerprints of this release's folder.
     pub fingerprints: Fingerprints,
+    /// The helm-cli image built by this run, to push once every check has passed.
+    unpushed: Option<Unpushed>,
+}
+
+/// A built helm-cli image that no registry has yet.
+struct Unpushed {
+    image: HelmCliImage,
+    /// `[helm_cli] name`.
+    name: ImageRef,
+    /// Its fingerprint key, recorded once it is pushed.
+    key: Key,
 }
 
 /// The fingerprint of the last helm-cli image built and pushed.
@@ -67,12 +78,13 @@ fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, hel
     })
 }
 
-/// Builds the helm-cli image on its (locked) base, pushes it to `[helm_cli] name`, and opens
-/// the store for the pulls. An image already built and pushed from the same inputs (its
-/// fingerprint matches) is neither built nor pushed again.
+/// Builds the helm-cli image on its (locked) base into the store, and opens the store for
+/// the pulls; nothing is pushed ([`push_helm_cli`] does, once every check has passed). An
+/// image already built and pushed from the same inputs (its fingerprint matches) is not
+/// built again.
 pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Result<Online> {
     let release = &checked.release;
-    let registry = Registry::new(RegistryOptions::from_env()?)?;
+    let registry = super::registry_for(release)?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
     let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
     let fingerprints = Fingerprints::new(&release.root);
@@ -80,18 +92,34 @@ pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Resul
     let cached = fingerprints
         .get::<String>(HELM_CLI_FINGERPRINT, &helm_cli_key(checked, &lock, &name, packaged, epoch))
         .and_then(|reference| ImageRef::parse(&reference).ok());
-    let helm_cli = match cached {
-        Some(reference) => reference,
+    let (helm_cli, unpushed) = match cached {
+        Some(reference) => (reference, None),
         None => {
             let image = build_helm_cli(checked, &registry, &mut lock, packaged, epoch)?;
-            let pushed = oci_image::push(&registry, &image, &name, None)?.reference;
+            oci_image::store_own_blobs(&image, &store)?;
+            let reference = oci_image::pushed_reference(&image, &name)?;
             // Keyed after the build, when the lock pins the base the build resolved.
             let key = helm_cli_key(checked, &lock, &name, packaged, epoch);
-            fingerprints.put(HELM_CLI_FINGERPRINT, &key, &pushed.to_string())?;
-            pushed
+            (reference, Some(Unpushed { image, name, key }))
         }
     };
-    Ok(Online { registry, store, lock, helm_cli, fingerprints })
+    Ok(Online { registry, store, lock, helm_cli, fingerprints, unpushed })
+}
+
+/// Pushes the helm-cli image this run built (the last step before the tree is written, when
+/// every check has passed) and records it; returns what it pushed, `None` when an earlier run
+/// pushed the same image.
+pub fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
+    let Some(unpushed) = online.unpushed.take() else { return Ok(None) };
+    let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, None)?.reference;
+    if pushed != online.helm_cli {
+        return Err(Error::Internal(format!(
+            "the registry stored the helm-cli image as {pushed}, not as the {} the release names",
+            online.helm_cli
+        )));
+    }
+    online.fingerprints.put(HELM_CLI_FINGERPRINT, &unpushed.key, &pushed.to_string())?;
+    Ok(Some(pushed))
 }
 
 /// Everything the helm-cli image's bytes and its push target depend on.
@@ -226,6 +254,11 @@ pub fn bundle(
             locked: online.lock.get(&reference.to_string()),
         })
         .collect();
+    // An image built by this run is in the store but in no registry yet: its base layers come
+    // through the base (listed first, so they are fetched from there), its own blobs from the
+    // store, where the pinned reference finds its manifest.
+    let base = online.unpushed.as_ref().map(|unpushed| unpushed.image.base_manifest());
+    requests.extend(base.iter().map(|base| PullRequest { reference: base.clone(), locked: None }));
     requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None });
     let platforms = release
         .images
@@ -234,12 +267,16 @@ pub fn bundle(
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| Error::Internal(error.to_string()))?;
-    let pulled = pull::pull_all(
+    let mut pulled = pull::pull_all(
         &online.registry,
         &online.store,
         &requests,
         &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) },
     )?;
+    // The base is not shipped: only the helm-cli image built on it.
+    if let Some(base) = &base {
+        pulled.retain(|image| &image.reference != base);
+    }
     for image in &pulled {
         if image.reference.digest().is_none() && image.reference != online.helm_cli {
             online.lock.set(&image.reference.to_string(), &image.resolved);

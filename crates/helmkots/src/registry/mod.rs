@@ -238,8 +238,8 @@ impl RegistryError {
                 "check the network or proxy settings for {host}; or run with `--offline` to build the chart \
                  and manifests without registries (no helm-cli image push, no airgap bundle); or use a \
                  reachable mirror for the image; if the registry needs a login, put credentials in \
-                 $DOCKER_CONFIG/config.json (`docker login {host}`); a registry on plain HTTP must be listed as \
-                 insecure"
+                 $DOCKER_CONFIG/config.json (`docker login {host}`); a registry on plain HTTP must be listed in \
+                 release.toml: [images] insecure = [\"{host}\"]"
             ),
             RegistryError::Unauthorized { host, credentials, .. } => match credentials {
                 CredentialsUsed::None { config } => format!(
