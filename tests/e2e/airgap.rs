@@ -1194,3 +1194,231 @@ fn local_hostname() -> Option<(String, std::net::IpAddr)> {
     std::net::TcpListener::bind((address, 0)).ok()?;
     Some((hostname, address))
 }
+
+// --- issue 18: no documented key is a no-op ---------------------------------------------------
+
+/// The keys of README's release.toml tables: (`[section]` or `config.groups`/`config.groups.items`,
+/// key), from its "release.toml reference" section.
+fn readme_release_keys() -> Vec<(String, String)> {
+    let readme = fs::read_to_string(helmkots_e2e::repo_root().join("README.md")).expect("README.md");
+    let start = readme.find("## release.toml reference").expect("README has a release.toml reference");
+    let end = start + readme[start..].find("\n## The output tree").expect("the reference ends");
+    let mut section = String::new();
+    let mut keys = Vec::new();
+    for line in readme[start..end].lines() {
+        if let Some(title) = line.strip_prefix("### `[") {
+            section = title.split(['`', ']']).next().unwrap_or_default().trim_start_matches('[').to_string();
+            continue;
+        }
+        let Some(cell) = line.strip_prefix("| ").and_then(|row| row.split(" |").next()) else { continue };
+        if cell == "key" || cell.starts_with("---") {
+            continue;
+        }
+        // `item `required`, `hidden`, `readonly``: one row, three keys.
+        let (scope, names) = match cell.split_once(' ') {
+            Some(("group", names)) => ("config.groups".to_string(), names),
+            Some(("item", names)) => ("config.groups.items".to_string(), names),
+            _ => (section.clone(), cell),
+        };
+        for name in names.split(", ") {
+            keys.push((scope.clone(), name.trim_matches('`').to_string()));
+        }
+    }
+    keys
+}
+
+/// A release.toml kept as sections of `key = value` lines, so one key can be changed.
+#[derive(Clone)]
+struct ReleaseToml(Vec<(String, Vec<(String, String)>)>);
+
+impl ReleaseToml {
+    fn set(&mut self, section: &str, key: &str, value: &str) {
+        let index = match self.0.iter().position(|(name, _)| name == section) {
+            Some(index) => index,
+            None => {
+                self.0.push((section.to_string(), Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        let entries = &mut self.0[index].1;
+        match entries.iter_mut().find(|(name, _)| name == key) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => entries.push((key.to_string(), value.to_string())),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for (section, entries) in &self.0 {
+            let header = match section.as_str() {
+                "config.groups" | "config.groups.items" => format!("[[{section}]]"),
+                _ => format!("[{section}]"),
+            };
+            text.push_str(&format!("{header}\n"));
+            for (key, value) in entries {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// What a release run shows: its exit code, every file it wrote (by digest) but the build
+/// record and its checksums, helmkots.lock, and its stderr (for messages; not compared).
+fn observe(dir: &TestDir, out: &str) -> (Option<i32>, BTreeMap<String, String>, String, String) {
+    fs::create_dir_all(dir.join("docker-config")).unwrap();
+    let output = dir
+        .xtask("release")
+        .args(["--no-proof", "--out", out])
+        .env("DOCKER_CONFIG", dir.join("docker-config"))
+        .env("PATH", helmkots_e2e::path_with_tools())
+        .run();
+    if !output.status.success() {
+        assert!(
+            output.stderr.contains("error") || output.stderr.contains('×'),
+            "{}: failed without an error message:\n{}",
+            output.command,
+            output.stderr
+        );
+    }
+    let mut tree =
+        if dir.join(out).exists() { helmkots_e2e::tree_digests(dir.join(out)) } else { BTreeMap::new() };
+    // The build record names release.toml's digest (and SHA256SUMS the record's): any edit
+    // changes them, so they tell nothing about what a key does.
+    tree.retain(|path, _| !path.ends_with("/release.lock.json") && !path.ends_with("/SHA256SUMS"));
+    let lock = fs::read_to_string(dir.join("helmkots.lock")).unwrap_or_default();
+    (output.status.code(), tree, lock, output.stderr)
+}
+
+/// Every key of README's release.toml tables changes what a release writes, or is refused
+/// with a clear error: a key documented without an effect (or added to README without a
+/// change listed here) fails this test.
+#[test]
+fn issue_18_every_documented_release_toml_key_changes_an_output() {
+    let registry = TestRegistry::start();
+    let seeds = seed(&registry);
+    let dir = testdir!();
+    write_release(&dir, &seeds, &registry.host(), &registry.host());
+    let host = registry.host();
+    let other_base = registry.seed_busybox("other/busybox:1").reference;
+    // A `helm test` pod whose image nothing else deploys (what ship_test_images ships).
+    dir.write(
+        "chart/templates/test-pod.yaml",
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n    - name: test\n      image: \"{}\"\n",
+            other_base
+        ),
+    );
+    // An image only a render shows (what `discover` decides about).
+    let hard_coded = registry.seed_busybox("hard/coded:1").reference;
+    dir.write(
+        "chart/templates/hard-coded.yaml",
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-hard\nspec:\n  containers:\n    - name: hard\n      image: \"{hard_coded}\"\n"
+        ),
+    );
+    let values = dir.read("chart/values.yaml");
+    dir.write("chart/values.yaml", format!("{values}settings:\n  replicas: 1\n  surge: 1\n"));
+    helmkots_e2e::copy_dir(&dir.join("chart"), &dir.join("chart-copy"));
+    dir.write("chart-copy/Chart.yaml", dir.read("chart/Chart.yaml").replace("airgap e2e test chart", "a copy"));
+    let quoted = |text: &str| format!("{text:?}");
+    let mut base = ReleaseToml(Vec::new());
+    for (section, key, value) in [
+        ("app", "slug", quoted("airgap-test")),
+        ("app", "title", quoted("Airgap Test")),
+        ("chart", "path", quoted("chart")),
+        ("chart", "release_name", quoted("airgap-test")),
+        ("helm_cli", "base", quoted(&seeds.base.reference)),
+        ("helm_cli", "name", quoted(&format!("{host}/acme/helm-cli"))),
+        ("images", "platforms", "[\"linux/amd64\"]".to_string()),
+        ("images", "private", format!("[\"{host}/c/*\"]")),
+        ("airgap", "channel_id", quoted("test-channel")),
+        ("airgap", "update_cursor", "7".to_string()),
+        ("config.groups", "name", quoted("settings")),
+        ("config.groups", "title", quoted("Settings")),
+        ("config.groups.items", "name", quoted("replicas")),
+        ("config.groups.items", "type", quoted("text")),
+        ("config.groups.items", "default", quoted("1")),
+        ("config.groups.items", "value", quoted("settings.replicas")),
+    ] {
+        base.set(section, key, &value);
+    }
+    // One change for each documented key.
+    let changes: Vec<(&str, &str, String)> = vec![
+        ("app", "slug", quoted("other-app")),
+        ("app", "title", quoted("Other")),
+        ("app", "icon", quoted("https://example.com/icon.png")),
+        ("app", "version", quoted("2.0.0")),
+        ("app", "status_informers", "[\"deployment/airgap-test\"]".to_string()),
+        ("chart", "path", quoted("chart-copy")),
+        ("chart", "release_name", quoted("other")),
+        ("chart", "namespace", quoted("monitoring")),
+        ("chart", "values", "{ podAnnotations = { a = \"b\" } }".to_string()),
+        ("chart", "helm_args", "[\"--wait\"]".to_string()),
+        ("chart", "kube_versions", "[\"1.33.0\"]".to_string()),
+        ("helm_cli", "base", quoted(&other_base)),
+        ("helm_cli", "name", quoted(&format!("{host}/acme/other-cli"))),
+        ("helm_cli", "workdir", quoted("/charts")),
+        ("helm_cli", "platform", quoted("linux/arm64")),
+        ("job", "name", quoted("install-it")),
+        ("job", "service_account", quoted("installer")),
+        ("job", "backoff_limit", "5".to_string()),
+        ("images", "discover", quoted("values")),
+        ("images", "include", format!("[{}]", quoted(&other_base))),
+        ("images", "exclude", "[\"*/d/four*\"]".to_string()),
+        ("images", "proxy", quoted("proxy.example.com/other")),
+        ("images", "private", format!("[\"{host}/d/*\"]")),
+        ("images", "platforms", "[\"linux/amd64\", \"linux/arm64\"]".to_string()),
+        ("images", "ship_test_images", "true".to_string()),
+        ("airgap", "channel_id", quoted("other-channel")),
+        ("airgap", "channel_name", quoted("Stable")),
+        ("airgap", "update_cursor", "8".to_string()),
+        ("airgap", "release_notes", quoted("Notes")),
+        ("proof", "strength", "2".to_string()),
+        ("config.groups", "name", quoted("other")),
+        ("config.groups", "title", quoted("Other")),
+        ("config.groups", "description", quoted("How it runs.")),
+        ("config.groups", "when", quoted("repl{{ ConfigOptionEquals \"replicas\" \"1\" }}")),
+        ("config.groups.items", "name", quoted("copies")),
+        ("config.groups.items", "title", quoted("Copies")),
+        ("config.groups.items", "type", quoted("textarea")),
+        ("config.groups.items", "default", quoted("2")),
+        ("config.groups.items", "value", quoted("settings.surge")),
+        ("config.groups.items", "when", quoted("repl{{ ConfigOptionEquals \"replicas\" \"1\" }}")),
+        ("config.groups.items", "help_text", quoted("How many.")),
+        ("config.groups.items", "secret", "true".to_string()),
+        ("config.groups.items", "required", "true".to_string()),
+        ("config.groups.items", "hidden", "true".to_string()),
+        ("config.groups.items", "readonly", "true".to_string()),
+        ("config.groups.items", "choices", "[{ name = \"a\", title = \"A\" }]".to_string()),
+    ];
+    // Keys whose effect needs a setting no single release shows, with the test that shows it.
+    let shown_elsewhere = [("images", "insecure", "issue_18_10_a_plain_http_registry_listed_as_insecure_is_used")];
+
+    let documented = readme_release_keys();
+    let listed: Vec<(String, String)> = changes
+        .iter()
+        .map(|(section, key, _)| (section.to_string(), key.to_string()))
+        .chain(shown_elsewhere.iter().map(|(section, key, _)| (section.to_string(), key.to_string())))
+        .collect();
+    let unlisted: Vec<&(String, String)> = documented.iter().filter(|key| !listed.contains(key)).collect();
+    assert!(unlisted.is_empty(), "README documents keys this test does not change: {unlisted:?}");
+    let undocumented: Vec<&(String, String)> = listed.iter().filter(|key| !documented.contains(key)).collect();
+    assert!(undocumented.is_empty(), "keys changed here that README does not document: {undocumented:?}");
+
+    dir.write("release.toml", base.text());
+    let baseline = observe(&dir, "out-base");
+    assert_eq!(baseline.0, Some(0), "the baseline release failed:\n{}", baseline.3);
+    let mut no_ops = Vec::new();
+    for (index, (section, key, value)) in changes.iter().enumerate() {
+        let mut changed = base.clone();
+        changed.set(section, key, value);
+        dir.write("release.toml", changed.text());
+        let observed = observe(&dir, &format!("out-{index}"));
+        if observed.0 == Some(0) && observed.1 == baseline.1 && observed.2 == baseline.2 {
+            no_ops.push(format!("[{section}] {key} = {value}"));
+        }
+    }
+    assert!(no_ops.is_empty(), "documented keys that changed nothing: {no_ops:#?}");
+}

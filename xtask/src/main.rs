@@ -250,15 +250,16 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
+            let progress = progress::reporter(cmd.json, ui::quiet());
             let (report, changed) = if dir.is_file() {
-                (helmkots::pipeline::prove_bundle(&dir)?, Vec::new())
+                (helmkots::pipeline::prove_bundle(&dir, progress.as_ref())?, Vec::new())
             } else {
                 // The proof reads the tree's manifests and chart: they must be the ones written.
                 let changed = helmkots::dist::check_checksums(&dir)?;
                 for problem in &changed {
                     ui::error(problem);
                 }
-                (helmkots::pipeline::prove_tree(&dir)?, changed)
+                (helmkots::pipeline::prove_tree(&dir, progress.as_ref())?, changed)
             };
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);

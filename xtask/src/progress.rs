@@ -49,6 +49,7 @@ struct Bars {
 #[derive(Debug, Default)]
 struct BarsState {
     overall: Option<ProgressBar>,
+    proof: Option<ProgressBar>,
     bundle: Option<ProgressBar>,
     images: BTreeMap<String, ProgressBar>,
     /// Bytes on disk of each blob being pulled; their sum is the overall position.
@@ -67,6 +68,12 @@ impl Bars {
 
     fn bar_style(&self, prefix_width: usize) -> ProgressStyle {
         ProgressStyle::with_template(&bar_template(self.colour, prefix_width))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    }
+
+    fn count_style(&self) -> ProgressStyle {
+        ProgressStyle::with_template(&count_template(self.colour))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ")
     }
@@ -108,6 +115,12 @@ fn bar_template(colour: bool, prefix_width: usize) -> String {
             "{{prefix:{prefix_width}}} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}"
         )
     }
+}
+
+/// A bar of things counted (the proof's renders), with an ETA.
+fn count_template(colour: bool) -> String {
+    let bar = if colour { "{bar:30.cyan/blue}" } else { "{bar:30}" };
+    format!("{{prefix:6}} [{bar}] {{pos}}/{{len}} renders, ETA {{eta}}")
 }
 
 fn line_template(colour: bool) -> &'static str {
@@ -165,6 +178,17 @@ impl Progress for Bars {
             Event::Restart { image, digest, reason } => {
                 self.println(format!("restarting {} of {image} from zero: {reason}", short(digest)))
             }
+            Event::ProofRendered { done, total } => {
+                let proof = state.proof.get_or_insert_with(|| {
+                    let bar = self.multi.add(ProgressBar::new(*total as u64).with_style(self.count_style()));
+                    bar.set_prefix("proof");
+                    bar
+                });
+                proof.set_position(*done as u64);
+                if done >= total {
+                    proof.finish_and_clear();
+                }
+            }
             Event::BundleBytes { written, total } => {
                 let bundle = state.bundle.get_or_insert_with(|| {
                     let bar = self.multi.add(ProgressBar::new(*total).with_style(self.bar_style(6)));
@@ -188,6 +212,8 @@ impl Progress for Bars {
 struct Lines {
     /// The last quarter of the bundle reported (0 to 4).
     bundle_quarter: Mutex<u64>,
+    /// The last tenth of the proof's renders reported (0 to 10), and when the proof began.
+    proof_tenth: Mutex<(usize, Option<std::time::Instant>)>,
 }
 
 impl Lines {
@@ -221,6 +247,17 @@ impl Progress for Lines {
             Event::Restart { image, digest, reason } => {
                 self.line(format!("restarting {} of {image} from zero: {reason}", short(digest)))
             }
+            Event::ProofRendered { done, total } => {
+                let tenth = if *total == 0 { 10 } else { done.saturating_mul(10) / total };
+                let mut last = self.proof_tenth.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let started = *last.1.get_or_insert_with(std::time::Instant::now);
+                if tenth > last.0 {
+                    last.0 = tenth;
+                    let elapsed = started.elapsed().as_secs_f64();
+                    let left = elapsed / *done as f64 * (total - done) as f64;
+                    self.line(format!("proof: {done} of {total} renders, about {left:.0} s left"));
+                }
+            }
             Event::BundleBytes { written, total } => {
                 let quarter = if *total == 0 { 4 } else { written.saturating_mul(4) / total };
                 let mut last = self.bundle_quarter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -248,6 +285,7 @@ mod tests {
     fn templates_parse_with_and_without_colour() {
         for colour in [true, false] {
             ProgressStyle::with_template(&bar_template(colour, 6)).unwrap();
+            ProgressStyle::with_template(&count_template(colour)).unwrap();
             ProgressStyle::with_template(line_template(colour)).unwrap();
         }
     }

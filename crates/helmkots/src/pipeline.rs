@@ -110,7 +110,11 @@ pub use crate::helm_template::{on_path, HELM_PROGRAM};
 
 /// Runs the airgap proof on a plan. `shipped_images` is what the bundle holds, or
 /// `additionalImages` for a tree without a bundle.
-pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport> {
+pub fn prove_plan(
+    plan: &Plan,
+    shipped_images: &[String],
+    progress: &dyn crate::progress::Progress,
+) -> Result<ProofReport> {
     let chart_dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
     let chart_path = Utf8PathBuf::from_path_buf(chart_dir.path().join(&plan.packaged.file_name))
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
@@ -129,6 +133,7 @@ pub fn prove_plan(plan: &Plan, shipped_images: &[String]) -> Result<ProofReport>
         helm: HELM_PROGRAM,
         chart: &plan.checked.chart,
         cache: cache.as_ref(),
+        progress,
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }
@@ -693,7 +698,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         ));
         None
     } else {
-        let report = prove_plan(&plan, &plan.additional_images)?;
+        let report = prove_plan(&plan, &plan.additional_images, options.progress.as_ref())?;
         if !report.passed() {
             return Err(Error::ProofFailed(Box::new(report)));
         }
@@ -990,17 +995,17 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
 
 /// Runs the airgap proof on a written release tree (`dist/<slug>-<version>/`), with the
 /// configuration space and routing of `release_file`.
-pub fn prove_tree(tree_dir: &Utf8Path) -> Result<ProofReport> {
+pub fn prove_tree(tree_dir: &Utf8Path, progress: &dyn crate::progress::Progress) -> Result<ProofReport> {
     // Beside the tree's folder (`dist/`): the release's own cache when the tree is where
     // `release` wrote it.
     let absolute = fingerprint::absolute(tree_dir);
     let cache_root = absolute.parent().and_then(Utf8Path::parent).unwrap_or(&absolute);
-    prove_written(tree_dir, None, Some(cache_root))
+    prove_written(tree_dir, None, Some(cache_root), progress)
 }
 
 /// Runs the airgap proof on an airgap bundle alone: the manifests of its `app.tar.gz`, the
 /// chart and the proof record it carries, and the images it saved.
-pub fn prove_bundle(bundle: &Utf8Path) -> Result<ProofReport> {
+pub fn prove_bundle(bundle: &Utf8Path, progress: &dyn crate::progress::Progress) -> Result<ProofReport> {
     use std::io::Read as _;
     let not_provable = |reason: String| {
         Error::File {
@@ -1066,7 +1071,7 @@ pub fn prove_bundle(bundle: &Utf8Path) -> Result<ProofReport> {
         .io_context("write", &charts)?;
     std::fs::write(root.join(proof::RECORD_FILE), entry(crate::airgap::bundle::PROOF_RECORD_ENTRY)?)
         .io_context("write", &root)?;
-    prove_written(&root, Some(saved), None)
+    prove_written(&root, Some(saved), None, progress)
 }
 
 /// The proof of a written release: `dir` holds `manifests/`, `charts/<chart>.tgz` and the
@@ -1075,6 +1080,7 @@ fn prove_written(
     dir: &Utf8Path,
     shipped: Option<Vec<String>>,
     cache_root: Option<&Utf8Path>,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<ProofReport> {
     let tree_dir = dir;
     let unreadable = |path: &Utf8Path, reason: String| {
@@ -1151,6 +1157,7 @@ fn prove_written(
         helm: HELM_PROGRAM,
         chart: &chart,
         cache: cache.as_ref(),
+        progress,
     };
     proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
 }

@@ -105,6 +105,13 @@ pub enum Event<'a> {
         /// True when nothing had to be downloaded for it.
         cached: bool,
     },
+    /// The airgap proof rendered and checked one more configuration.
+    ProofRendered {
+        /// Renders finished so far.
+        done: usize,
+        /// Renders in all.
+        total: usize,
+    },
     /// The airgap bundle is being written.
     BundleBytes {
         /// Bytes of blobs and files written so far.

@@ -110,6 +110,8 @@ pub struct ProofInputs<'a> {
     pub chart: &'a Chart,
     /// Where renders are cached, if anywhere.
     pub cache: Option<&'a RenderCache>,
+    /// Where each finished render is reported ([`crate::progress::Event::ProofRendered`]).
+    pub progress: &'a dyn crate::progress::Progress,
 }
 
 /// One failed check.
@@ -301,7 +303,9 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some((slot, job, ctx, values)) = renders.get(index) else { break };
                 let result = prove_one(inputs, &templates, job, ctx, values);
-                done.lock().unwrap_or_else(|e| e.into_inner()).push((*slot, result));
+                let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+                done.push((*slot, result));
+                inputs.progress.event(&crate::progress::Event::ProofRendered { done: done.len(), total: renders.len() });
             });
         }
     });
