@@ -1422,3 +1422,17 @@ fn issue_18_every_documented_release_toml_key_changes_an_output() {
     }
     assert!(no_ops.is_empty(), "documented keys that changed nothing: {no_ops:#?}");
 }
+
+/// A registry name that does not resolve is reported at once, with the fix, not retried.
+#[test]
+fn issue_18_a_name_that_does_not_resolve_is_not_retried() {
+    let fixture = Fixture::new(testdir!());
+    let text = fixture.dir.read("release.toml");
+    fixture.dir.write(
+        "release.toml",
+        text.replace("[images]\n", "[images]\ninclude = [\"registry.nonexistent.invalid/acme/tool:1.0\"]\n"),
+    );
+    let output = fixture.release("dist");
+    output.assert_code(2).assert_stderr_contains("does not resolve");
+    assert!(!output.stderr.contains("retrying"), "a name that does not resolve was retried:\n{}", output.stderr);
+}

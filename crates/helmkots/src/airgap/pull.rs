@@ -571,9 +571,10 @@ fn first_line(error: &RegistryError) -> String {
 }
 
 /// 5xx, 429, a dropped, refused or stalled connection, and a body cut short are worth another try;
-/// wrong bytes, a missing image or refused credentials are not.
+/// wrong bytes, a missing image, refused credentials or a name that does not resolve are not.
 fn is_transient(error: &RegistryError) -> bool {
     match error {
+        RegistryError::Unreachable { .. } if error.is_unresolved_name() => false,
         RegistryError::Unreachable { .. }
         | RegistryError::SizeMismatch { .. }
         | RegistryError::Busy { .. } => true,

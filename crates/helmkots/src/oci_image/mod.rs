@@ -400,10 +400,10 @@ pub fn push(
     loop {
         match push_once(registry, image, name, layout) {
             Err(Error::Registry(
-                RegistryError::Protocol { .. }
+                error @ (RegistryError::Protocol { .. }
                 | RegistryError::Unreachable { .. }
-                | RegistryError::Busy { .. },
-            )) if attempt < PUSH_ATTEMPTS => {
+                | RegistryError::Busy { .. }),
+            )) if attempt < PUSH_ATTEMPTS && !error.is_unresolved_name() => {
                 std::thread::sleep(wait);
                 wait *= 2;
                 attempt += 1;

@@ -231,9 +231,19 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// The registry's name does not resolve (DNS): asking again does not help, so callers
+    /// report it at once instead of retrying. hyper names the failure "dns error".
+    pub fn is_unresolved_name(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { cause, .. } if cause.contains("dns error"))
+    }
+
     /// What to do about it, one sentence for the CLI's `help:` line.
     pub fn help(&self) -> String {
         match self {
+            error @ RegistryError::Unreachable { host, .. } if error.is_unresolved_name() => format!(
+                "the name of {host} does not resolve: check its spelling in release.toml or the chart's values, \
+                 the machine's DNS settings or /etc/hosts; or run with `--offline` to build without registries"
+            ),
             RegistryError::Unreachable { host, .. } => format!(
                 "check the network or proxy settings for {host}; or run with `--offline` to build the chart \
                  and manifests without registries (no helm-cli image push, no airgap bundle); or use a \
