@@ -95,7 +95,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 outln!("{}", serde_json::to_string_pretty(&json_output::init(&starter))?);
                 return Ok(ExitCode::SUCCESS);
             }
-            helmkots::init::write(&starter, cmd.force)?;
+            if let Some(kept) = helmkots::init::write(&starter, cmd.force)? {
+                ui::info(&format!("kept the file it replaced as {kept}"));
+            }
             for problem in &starter.problems {
                 ui::warning(problem);
             }

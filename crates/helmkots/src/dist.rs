@@ -122,6 +122,28 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// Writes one file as a whole or not at all: a temporary file beside it, synced, then
+/// renamed over it. A reader never sees half a file, and a failed write leaves the old one.
+pub fn write_file_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_str().is_empty() => dir,
+        _ => Utf8Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir).io_context("create", dir)?;
+    std::io::Write::write_all(&mut temp, bytes).io_context("write", path)?;
+    // A file the user keeps (and commits): readable as any file they write, where a
+    // temporary file is created 0600; a file replaced keeps its mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_or(0o644, |old| old.permissions().mode() & 0o777);
+        temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).io_context("write", path)?;
+    }
+    temp.as_file().sync_all().io_context("sync", path)?;
+    temp.persist(path).map_err(|e| e.error).io_context("rename", path)?;
+    Ok(())
+}
+
 /// Writes `tree` as `out_dir/name`, replacing any previous tree only once the new one is
 /// complete and synced. Returns the final directory.
 pub fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {

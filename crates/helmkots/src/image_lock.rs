@@ -83,21 +83,7 @@ impl ImageLock {
         if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
             return Ok(false);
         }
-        let dir = path.parent().unwrap_or(Utf8Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir).io_context("create", dir)?;
-        std::io::Write::write_all(&mut temp, text.as_bytes()).io_context("write", path)?;
-        // A file meant to be committed: readable as any file the user writes (a temporary
-        // file is created 0600).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(path).map_or(0o644, |old| old.permissions().mode() & 0o777);
-            temp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))
-                .io_context("write", path)?;
-        }
-        temp.as_file().sync_all().io_context("sync", path)?;
-        temp.persist(path).map_err(|e| e.error).io_context("rename", path)?;
+        crate::dist::write_file_atomically(path, text.as_bytes())?;
         Ok(true)
     }
 }

@@ -538,6 +538,9 @@ pub fn plan(
     }
     for (name, bytes) in passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))? {
         let path = format!("manifests/{name}");
+        if let Some(warning) = example_leftover(&checked.release, &name, &bytes) {
+            warnings.push(warning);
+        }
         if tree.get(&path).is_some() {
             return Err(Error::File {
                 path: checked.release.root.join(MANIFESTS_DIR).join(&name),
@@ -548,6 +551,23 @@ pub fn plan(
         tree.insert(path, bytes);
     }
     Ok(Plan { checked, packaged, images, values, helm_cli_image, additional_images, tree, warnings })
+}
+
+/// The app slug of the repository's example release, whose `manifests/` every release of
+/// that folder passes through until they are adapted.
+const EXAMPLE_SLUG: &str = "demo-app";
+
+/// A warning for a passed-through manifest that still names the example app while the
+/// release is another one: the example's preflight checks and support bundle would ship.
+fn example_leftover(release: &Release, name: &str, bytes: &[u8]) -> Option<String> {
+    let slug = release.app.slug.get_ref();
+    let names_example = String::from_utf8_lossy(bytes).contains(EXAMPLE_SLUG);
+    (slug != EXAMPLE_SLUG && names_example).then(|| {
+        format!(
+            "{MANIFESTS_DIR}/{name} still names the example app `{EXAMPLE_SLUG}`, and every release passes it through \
+             unchanged: adapt it to `{slug}`, or delete it"
+        )
+    })
 }
 
 /// A `text` or `textarea` item whose value sets an image field lets the customer type an

@@ -348,16 +348,25 @@ fn describe_from_comments(chart: &Chart, items: &mut [StarterItem]) {
 }
 
 /// Writes the starter; an existing file is replaced only with `force`.
-pub fn write(starter: &Starter, force: bool) -> Result<()> {
+/// Writes the starter release file. With `force`, a file already there is kept beside it
+/// as `<file>.bak` (returned), so nothing is lost.
+pub fn write(starter: &Starter, force: bool) -> Result<Option<Utf8PathBuf>> {
     let path = &starter.release_file;
-    if path.exists() && !force {
-        return Err(Error::File {
-            path: path.clone(),
-            reason: "already exists; init does not overwrite it".to_string(),
-            help: Some("pass --force to replace it, or -f PATH to write another file".to_string()),
-        });
+    let mut kept = None;
+    if path.exists() {
+        if !force {
+            return Err(Error::File {
+                path: path.clone(),
+                reason: "already exists; init does not overwrite it".to_string(),
+                help: Some("pass --force to replace it (the old file is kept as .bak), or -f PATH to write another file".to_string()),
+            });
+        }
+        let backup = Utf8PathBuf::from(format!("{path}.bak"));
+        std::fs::rename(path, &backup).io_context("rename", path)?;
+        kept = Some(backup);
     }
-    std::fs::write(path, &starter.text).io_context("write", path)
+    crate::dist::write_file_atomically(path, starter.text.as_bytes())?;
+    Ok(kept)
 }
 
 /// The Config items suggested for a chart, from its own values (subcharts are reached through
