@@ -13,6 +13,7 @@ mod bench;
 mod diagnostics;
 mod flags;
 mod help;
+mod interrupt;
 mod json_output;
 mod nested_cargo;
 mod progress;
@@ -26,12 +27,14 @@ use anyhow::format_err;
 use camino::Utf8PathBuf;
 
 /// Exit codes, documented in README.md ("Exit codes"): 0 ok; 1 a finding (a failed verify or
-/// airgap proof); 2 bad usage, bad input, or any other error that stopped the task.
+/// airgap proof); 2 bad usage, bad input, or any other error that stopped the task; 130 Ctrl-C.
 mod exit {
     /// A finding: the task ran and found a problem (`verify`, the airgap proof).
     pub const FINDING: u8 = 1;
     /// Bad usage or bad input (release.toml, the chart), or an error that stopped the task.
     pub const ERROR: u8 = 2;
+    /// Ctrl-C (SIGINT): 128 + the signal's number, as shells report a process it ended.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 fn main() -> ExitCode {
@@ -56,7 +59,7 @@ fn main() -> ExitCode {
     };
     ui::init(flags.quiet, flags.verbose);
     let json = wants_json(&flags.subcommand);
-    match run(flags) {
+    let code = match interrupt::install().and_then(|()| run(flags)) {
         Ok(code) => code,
         Err(error) => {
             if json {
@@ -65,7 +68,9 @@ fn main() -> ExitCode {
             }
             diagnostics::report(error)
         }
-    }
+    };
+    helmkots::scratch::remove();
+    code
 }
 
 /// Whether the task was asked for `--json`: then even its errors are a JSON document.
@@ -426,6 +431,7 @@ fn stdout_line(text: &str) {
     use std::io::Write as _;
     if let Err(error) = writeln!(std::io::stdout().lock(), "{text}") {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
+            helmkots::scratch::remove();
             std::process::exit(0);
         }
         eprintln!("error: cannot write to stdout: {error}");

@@ -33,6 +33,7 @@ pub mod registry;
 pub mod release;
 pub mod rendered_images;
 pub mod reproducible;
+pub mod scratch;
 pub mod store;
 pub mod template_reach;
 pub mod tree_files;
