@@ -37,6 +37,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cargo xtask verify --proof dist/demo-app-1.4.2 --json",
         ],
     ),
+    (
+        "inspect",
+        &[
+            "cargo xtask inspect dist/demo-app-1.4.2",
+            "cargo xtask inspect dist/demo-app-1.4.2/demo-app-1.4.2.airgap --json | jq '.images'",
+        ],
+    ),
+    ("clean", &["cargo xtask clean --dry-run", "cargo xtask clean -f other/release.toml"]),
     ("images", &["cargo xtask images", "cargo xtask images --json | jq '.images[].reference'"]),
     ("lock", &["cargo xtask lock", "cargo xtask lock --update"]),
     ("image", &["cargo xtask image", "cargo xtask image --push --json"]),
@@ -45,7 +53,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
 ];
 
 const EXIT_CODES: &str =
-    "Exit codes: 0 ok, 1 a finding (a failed verify or airgap proof), 2 bad usage or bad input, or any error that stopped the task.";
+    "Exit codes: 0 ok, 1 a finding (a failed verify or airgap proof), 2 bad usage or bad input, or any error that stopped the task, 130 Ctrl-C.";
 
 /// One task of the xflags help text.
 struct Task {

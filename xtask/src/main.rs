@@ -13,6 +13,7 @@ mod bench;
 mod diagnostics;
 mod flags;
 mod help;
+mod inspect_report;
 mod interrupt;
 mod json_output;
 mod nested_cargo;
@@ -83,6 +84,8 @@ fn wants_json(command: &flags::XtaskCmd) -> bool {
         flags::XtaskCmd::Verify(cmd) => cmd.json,
         flags::XtaskCmd::Images(cmd) => cmd.json,
         flags::XtaskCmd::Image(cmd) => cmd.json,
+        flags::XtaskCmd::Inspect(cmd) => cmd.json,
+        flags::XtaskCmd::Clean(cmd) => cmd.json,
         flags::XtaskCmd::Lock(_) | flags::XtaskCmd::Bench(_) | flags::XtaskCmd::Test(_) => false,
     }
 }
@@ -236,12 +239,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     for problem in &report.problems {
                         ui::error(problem);
                     }
-                    let summary = format!(
-                        "{dir}: {} blobs re-hashed, {} images checked, {} problem(s)",
-                        report.blobs_checked,
-                        report.saved_images.len(),
-                        report.problems.len()
-                    );
+                    let summary = verify_summary(&dir, &report);
                     if report.passed() {
                         ui::done(&summary);
                     } else {
@@ -250,15 +248,18 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
-            let (report, changed) = if dir.is_file() {
-                (helmkots::pipeline::prove_bundle(&dir)?, Vec::new())
-            } else {
-                // The proof reads the tree's manifests and chart: they must be the ones written.
-                let changed = helmkots::dist::check_checksums(&dir)?;
-                for problem in &changed {
-                    ui::error(problem);
+            let (report, changed) = match helmkots::inspect::Artifact::at(&dir)? {
+                helmkots::inspect::Artifact::Bundle(bundle) => {
+                    (helmkots::pipeline::prove_bundle(&bundle)?, Vec::new())
                 }
-                (helmkots::pipeline::prove_tree(&dir)?, changed)
+                helmkots::inspect::Artifact::Tree(tree) => {
+                    // The proof reads the tree's manifests and chart: they must be the ones written.
+                    let changed = helmkots::dist::check_checksums(&tree)?.problems;
+                    for problem in &changed {
+                        ui::error(problem);
+                    }
+                    (helmkots::pipeline::prove_tree(&tree)?, changed)
+                }
             };
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -270,6 +271,41 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(exit::FINDING)
             })
+        }
+        flags::XtaskCmd::Inspect(cmd) => {
+            let inspection = helmkots::inspect::inspect(&utf8(cmd.path)?)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::inspect(&inspection))?);
+            } else {
+                inspect_report::print(&inspection);
+            }
+            Ok(if inspection.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) })
+        }
+        flags::XtaskCmd::Clean(cmd) => {
+            let cleaned = helmkots::clean::clean(&release_file(cmd.file)?, cmd.dry_run)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::clean(&cleaned, cmd.dry_run))?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let verb = if cmd.dry_run { "would remove" } else { "removed" };
+            for c in &cleaned {
+                ui::info(&format!(
+                    "{verb} {} {} ({} file(s), {})",
+                    c.what,
+                    c.path,
+                    c.files,
+                    indicatif::HumanBytes(c.bytes)
+                ));
+            }
+            let (files, bytes) =
+                (cleaned.iter().map(|c| c.files).sum::<u64>(), cleaned.iter().map(|c| c.bytes).sum::<u64>());
+            ui::done(&format!(
+                "{} {files} file(s), {}{}",
+                if cmd.dry_run { "would free" } else { "freed" },
+                indicatif::HumanBytes(bytes),
+                if cmd.dry_run { " (dry run: nothing was removed)" } else { "" }
+            ));
+            Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Lock(cmd) => {
             let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
@@ -324,6 +360,28 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
     }
+}
+
+/// `verify`'s result line: what was checked, so that a pass says how much it covered.
+fn verify_summary(path: &camino::Utf8Path, report: &helmkots::airgap::verify::VerifyReport) -> String {
+    let mut checked = Vec::new();
+    if report.files_checked > 0 {
+        checked.push(format!(
+            "{} file(s) checked against {}",
+            report.files_checked,
+            helmkots::dist::CHECKSUMS_FILE
+        ));
+    }
+    if report.blobs_checked > 0 || report.files_checked == 0 {
+        checked.push(format!(
+            "{} blob(s) re-hashed, {} image(s) checked",
+            report.blobs_checked,
+            report.saved_images.len()
+        ));
+    } else {
+        checked.push("no airgap bundle (built with --offline)".to_string());
+    }
+    format!("{path}: {}, {} problem(s)", checked.join(", "), report.problems.len())
 }
 
 fn print_images(

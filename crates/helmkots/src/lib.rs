@@ -9,6 +9,7 @@
 
 pub mod airgap;
 pub mod chart;
+pub mod clean;
 pub mod conventions;
 pub mod diagnostic;
 pub mod digest;
@@ -22,6 +23,7 @@ pub mod image_lock;
 pub mod image_ref;
 pub mod image_routing;
 pub mod init;
+pub mod inspect;
 pub mod kots;
 pub mod kots_template;
 pub mod lock;

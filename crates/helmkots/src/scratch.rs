@@ -66,3 +66,26 @@ pub fn remove() {
         }
     }
 }
+
+/// The scratch directories in the system's temporary folder of runs that have ended without
+/// removing theirs (killed with `kill -9`): their process is gone. Only where `/proc` tells
+/// which processes run (Linux); elsewhere none are found.
+pub fn orphans() -> Vec<Utf8PathBuf> {
+    let proc = std::path::Path::new("/proc/self");
+    if !proc.exists() {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return Vec::new() };
+    let mut found: Vec<Utf8PathBuf> = entries
+        .flatten()
+        .filter_map(|entry| Utf8PathBuf::from_path_buf(entry.path()).ok())
+        .filter(|path| {
+            let pid = path.file_name().and_then(|name| name.strip_prefix(PREFIX)?.split('-').next());
+            pid.and_then(|pid| pid.parse::<u32>().ok()).is_some_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            }) && path.is_dir()
+        })
+        .collect();
+    found.sort();
+    found
+}
