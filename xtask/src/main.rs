@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         Err(error) => {
             ui::init(false, false);
             ui::error(&error.to_string());
+            if let Some(suggestion) = help::did_you_mean(&args) {
+                eprintln!("help: {suggestion}");
+            }
             eprintln!(
                 "Run `cargo xtask --help` for the tasks, `cargo xtask <TASK> --help` for a task's options."
             );
