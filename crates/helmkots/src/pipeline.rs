@@ -78,8 +78,34 @@ pub fn check(release_file: &Utf8Path) -> Result<Checked> {
             ))],
         }));
     }
-    let chart = chart::load(&chart_path)?;
+    let chart = chart::load(&chart_path).map_err(|error| match error {
+        Error::NotAChart { reason, enclosing_chart, .. } => not_a_chart(&release, &reason, enclosing_chart),
+        other => other,
+    })?;
     Ok(Checked { release, chart, locked: false })
+}
+
+/// `[chart] path` names a folder inside a chart, or its Chart.yaml: the problem is that line
+/// of release.toml, and the fix the chart's own folder.
+fn not_a_chart(release: &Release, reason: &str, enclosing_chart: Option<Utf8PathBuf>) -> Error {
+    let spec = &release.chart.path;
+    let fix = match enclosing_chart {
+        Some(dir) => {
+            let relative =
+                dir.strip_prefix(&release.root).map_or_else(|_| dir.to_string(), |r| r.to_string());
+            format!("point `[chart] path` at the chart directory: path = \"{relative}\"")
+        }
+        None => "point `[chart] path` at the chart directory (the one holding Chart.yaml) or at a .tgz"
+            .to_string(),
+    };
+    Error::Invalid(FileProblems {
+        file: release.file.clone(),
+        problems: vec![Problem::at(
+            spec.span(),
+            format!("chart `{}` is not a chart: {reason}", spec.get_ref()),
+        )
+        .with_help(fix)],
+    })
 }
 
 /// What `release` needs besides the release file.
