@@ -161,8 +161,8 @@ impl TestDir {
     pub fn xtask(&self, subcommand: &str) -> TestCommand {
         let mut command = TestCommand::new(self.path());
         command.arg(subcommand);
-        // `verify` reads only what it verifies.
-        if subcommand != "verify" {
+        // `verify` and `inspect` read only the tree or bundle they are given.
+        if subcommand != "verify" && subcommand != "inspect" {
             command.arg("-f").arg(self.join("release.toml"));
         }
         command
