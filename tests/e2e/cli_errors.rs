@@ -88,11 +88,7 @@ fn ctrl_c_during_a_release_exits_130_and_removes_its_temporary_files() {
 fn ctrl_c_during_verify_proof_exits_130_and_removes_its_temporary_files() {
     let dir = testdir!();
     dir.copy_example();
-    dir.xtask("release")
-        .args(["--offline", "--no-proof"])
-        .env("PATH", path_without_helm())
-        .run()
-        .assert_success();
+    dir.release_offline_unproved();
     let tree = dir.join("dist/demo-app-1.4.2").display().to_string();
     let (output, before) = interrupt_during_render(&dir, "verify", &["--proof", &tree]);
     assert_interrupted_cleanly(&dir, &output, &before);

@@ -113,11 +113,7 @@ fn inspect_shows_a_tree_and_its_bundle_with_digests_sizes_config_and_record() {
 fn inspect_and_verify_of_an_offline_tree_say_what_they_read() {
     let dir = testdir!();
     dir.copy_example();
-    dir.xtask("release")
-        .args(["--offline", "--no-proof"])
-        .env("PATH", path_without_helm())
-        .run()
-        .assert_success();
+    dir.release_offline_unproved();
     let tree = dir.join("dist/demo-app-1.4.2");
     let inspected = dir.xtask("inspect").arg(&tree).arg("--json").run().assert_success().json();
     assert_eq!(inspected["bundle"], Value::Null);

@@ -169,6 +169,17 @@ impl TestDir {
     }
 }
 
+impl TestDir {
+    /// `release --offline --no-proof` without `helm` on PATH (so discovery reads the values
+    /// only): the quickest tree of this directory's release, for tests of what reads trees.
+    pub fn release_offline_unproved(&self) -> TestOutput {
+        let output =
+            self.xtask("release").args(["--offline", "--no-proof"]).env("PATH", path_without_helm()).run();
+        output.assert_success();
+        output
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
     let entries = fs::read_dir(from).unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
