@@ -14,8 +14,10 @@ use helmkots_e2e::{path_with_tools, repo_root, testdir, TestCommand, TestDir};
 use serde_json::{json, Value};
 
 /// Every task, in the order `cargo xtask` lists them.
-const TASKS: [&str; 10] =
-    ["init", "check", "release", "preview", "verify", "images", "lock", "image", "bench", "test"];
+const TASKS: [&str; 12] = [
+    "init", "check", "release", "preview", "verify", "inspect", "images", "lock", "image", "clean", "bench",
+    "test",
+];
 
 fn golden_dir() -> std::path::PathBuf {
     repo_root().join("tests/golden/cli")
@@ -291,6 +293,11 @@ fn json_shapes_are_stable() {
         dir.xtask("verify").arg(&tree).args(["--proof", "--json"]).env("PATH", path_with_tools()).run();
     let proof = proof.assert_success().json();
     check_json_shape("verify-proof", &proof);
+
+    let inspect = dir.xtask("inspect").arg(&tree).arg("--json").run().assert_success().json();
+    check_json_shape("inspect", &inspect);
+    let clean = dir.xtask("clean").args(["--dry-run", "--json"]).run().assert_success().json();
+    check_json_shape("clean", &clean);
 
     let bundle = bogus_bundle(&dir);
     let verify = dir.xtask("verify").arg(&bundle).arg("--json").run();

@@ -362,8 +362,10 @@ fn issue_18_13_readme_commands_table_lists_every_flag() {
     let readme = std::fs::read_to_string(helmkots_e2e::repo_root().join("README.md")).expect("README.md");
     let dir = testdir!();
     let mut missing = Vec::new();
-    for task in ["init", "check", "release", "preview", "verify", "images", "lock", "image", "bench", "test"]
-    {
+    for task in [
+        "init", "check", "release", "preview", "verify", "inspect", "images", "lock", "image", "clean",
+        "bench", "test",
+    ] {
         let rows: Vec<&str> = readme
             .lines()
             .filter(|line| {

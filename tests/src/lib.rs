@@ -161,11 +161,22 @@ impl TestDir {
     pub fn xtask(&self, subcommand: &str) -> TestCommand {
         let mut command = TestCommand::new(self.path());
         command.arg(subcommand);
-        // `verify` reads only what it verifies.
-        if subcommand != "verify" {
+        // `verify` and `inspect` read only the tree or bundle they are given.
+        if subcommand != "verify" && subcommand != "inspect" {
             command.arg("-f").arg(self.join("release.toml"));
         }
         command
+    }
+}
+
+impl TestDir {
+    /// `release --offline --no-proof` without `helm` on PATH (so discovery reads the values
+    /// only): the quickest tree of this directory's release, for tests of what reads trees.
+    pub fn release_offline_unproved(&self) -> TestOutput {
+        let output =
+            self.xtask("release").args(["--offline", "--no-proof"]).env("PATH", path_without_helm()).run();
+        output.assert_success();
+        output
     }
 }
 
@@ -242,6 +253,32 @@ impl TestCommand {
         }
     }
 
+    /// Starts the child as a shell starts a foreground job: the leader of a process group of
+    /// its own (so that [`ctrl_c`] reaches it and every process it started, as the terminal's
+    /// Ctrl-C does), with its output captured for [`TestCommand::finish`].
+    pub fn spawn_job(&mut self) -> Child {
+        use std::os::unix::process::CommandExt as _;
+        self.command
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.shown.join(" ")))
+    }
+
+    /// Waits for a child of [`TestCommand::spawn_job`] and captures its output.
+    pub fn finish(&self, child: Child) -> TestOutput {
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("cannot wait for `{}`: {e}", self.shown.join(" ")));
+        TestOutput {
+            command: self.shown.join(" "),
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Starts the child with its output discarded (for kill tests).
     pub fn spawn(&mut self) -> Child {
         self.command
@@ -250,6 +287,16 @@ impl TestCommand {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.shown.join(" ")))
     }
+}
+
+/// Ctrl-C on a terminal: SIGINT to every process of the job `child` leads
+/// ([`TestCommand::spawn_job`]).
+pub fn ctrl_c(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(status.success(), "kill -INT -{} failed: {status}", child.id());
 }
 
 /// The outcome of a [`TestCommand`] or a [`python_tool`] run.

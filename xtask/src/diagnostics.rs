@@ -61,8 +61,17 @@ fn print_engine_error(error: &Error) {
         | Error::LockOutdated { help, .. }
         | Error::File { help: Some(help), .. }
         | Error::Unsupported { help, .. }
-        | Error::Environment { help, .. } => {
+        | Error::Environment { help, .. }
+        | Error::InvalidArgument { help, .. } => {
             diagnostic = diagnostic.with_help(help.clone());
+        }
+        Error::NotAChart { enclosing_chart, .. } => {
+            diagnostic = diagnostic.with_help(match enclosing_chart {
+                Some(dir) => format!("point at the chart directory, {dir}"),
+                None => {
+                    "point at the chart directory (the one holding Chart.yaml) or at a chart .tgz".to_string()
+                }
+            });
         }
         Error::UnsafeArchive { .. } => {
             diagnostic = diagnostic

@@ -74,6 +74,13 @@ xflags::xflags! {
             /// Print the result as JSON.
             optional --json
         }
+        /// Show what a release tree or an airgap bundle holds: images, Config screen, build record.
+        cmd inspect {
+            /// The release tree (dist/<slug>-<version>) or a .airgap bundle.
+            required path: PathBuf
+            /// Print the result as JSON.
+            optional --json
+        }
         /// List every image the chart may pull, with its values paths and shape.
         cmd images {
             /// Release file to use (default: release.toml at the repository root).
@@ -98,6 +105,15 @@ xflags::xflags! {
             optional --out dir: PathBuf
             /// Also push it to `[helm_cli] name`.
             optional --push
+            /// Print the result as JSON.
+            optional --json
+        }
+        /// Remove the image store and the render cache beside the release file; say what that frees.
+        cmd clean {
+            /// Release file to use (default: release.toml at the repository root).
+            optional -f, --file path: PathBuf
+            /// Say what would be removed, remove nothing.
+            optional --dry-run
             /// Print the result as JSON.
             optional --json
         }

@@ -37,6 +37,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cargo xtask verify --proof dist/demo-app-1.4.2 --json",
         ],
     ),
+    (
+        "inspect",
+        &[
+            "cargo xtask inspect dist/demo-app-1.4.2",
+            "cargo xtask inspect dist/demo-app-1.4.2/demo-app-1.4.2.airgap --json | jq '.images'",
+        ],
+    ),
+    ("clean", &["cargo xtask clean --dry-run", "cargo xtask clean -f other/release.toml"]),
     ("images", &["cargo xtask images", "cargo xtask images --json | jq '.images[].reference'"]),
     ("lock", &["cargo xtask lock", "cargo xtask lock --update"]),
     ("image", &["cargo xtask image", "cargo xtask image --push --json"]),
@@ -45,7 +53,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
 ];
 
 const EXIT_CODES: &str =
-    "Exit codes: 0 ok, 1 a finding (a failed verify or airgap proof), 2 bad usage or bad input, or any error that stopped the task.";
+    "Exit codes: 0 ok, 1 a finding (a failed verify or airgap proof), 2 bad usage or bad input, or any error that stopped the task, 130 Ctrl-C.";
 
 /// One task of the xflags help text.
 struct Task {
@@ -149,6 +157,37 @@ pub fn requested(args: &[String]) -> Option<Option<String>> {
     None
 }
 
+/// "Did you mean", as cargo says it, for the arguments xflags refused: the known task nearest
+/// to an unknown one, else the known flag of the task nearest to an unknown flag.
+pub fn did_you_mean(args: &[String]) -> Option<String> {
+    let (root_options, tasks) = parse();
+    let args: Vec<&str> = args.iter().map(String::as_str).take_while(|a| *a != "--").collect();
+    let task_name = args.iter().copied().find(|a| !a.starts_with('-'))?;
+    let Some(task) = tasks.iter().find(|t| t.name == task_name) else {
+        let nearest = helmkots::diagnostic::nearest(task_name, tasks.iter().map(|t| t.name.as_str()))?;
+        return Some(format!("did you mean `{nearest}`? (`cargo xtask {task_name}` is not a task)"));
+    };
+    let known = option_flags(&task.body).chain(option_flags(&root_options)).collect::<Vec<_>>();
+    args.iter()
+        .copied()
+        .filter(|arg| arg.starts_with('-') && !is_help(arg))
+        .map(|arg| arg.split('=').next().unwrap_or(arg))
+        .filter(|flag| !known.contains(flag))
+        .find_map(|flag| {
+            let nearest = helmkots::diagnostic::nearest(flag, known.iter().copied())?;
+            Some(format!("did you mean `{nearest}`? (`{task_name}` has no flag `{flag}`)"))
+        })
+}
+
+/// The flags of xflags' option lines (`  -f, --file <path>`): `-f` and `--file`.
+fn option_flags(body: &str) -> impl Iterator<Item = &str> {
+    body.lines()
+        .map(str::trim_start)
+        .filter(|line| line.starts_with('-'))
+        .flat_map(|line| line.split([' ', ',']).take_while(|word| word.starts_with('-') || word.is_empty()))
+        .filter(|word| !word.is_empty())
+}
+
 fn is_help(arg: &str) -> bool {
     arg == "-h" || arg == "--help"
 }
@@ -182,6 +221,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn mistyped_tasks_and_flags_get_the_nearest_one() {
+        let args = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let suggested = |text: &str| did_you_mean(&args(text)).unwrap_or_default();
+        assert!(suggested("relase").starts_with("did you mean `release`?"), "{}", suggested("relase"));
+        assert!(suggested("-q inspetc x").starts_with("did you mean `inspect`?"));
+        assert!(suggested("release --ofline").starts_with("did you mean `--offline`?"));
+        assert!(suggested("release --offline --no-prof").starts_with("did you mean `--no-proof`?"));
+        assert!(suggested("clean --dryrun").starts_with("did you mean `--dry-run`?"));
+        assert!(suggested("check --quite").starts_with("did you mean `--quiet`?"), "global flags count");
+        assert_eq!(did_you_mean(&args("release --offline")), None, "nothing unknown");
+        assert_eq!(did_you_mean(&args("zzzzzz")), None, "nothing near");
+        assert_eq!(did_you_mean(&args("test --test-arg -- --ofline")), None, "after `--` is not ours");
     }
 
     #[test]

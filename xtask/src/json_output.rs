@@ -140,3 +140,72 @@ pub fn images(
     }
     document
 }
+
+/// `inspect --json`: what a release tree or a bundle holds.
+pub fn inspect(inspection: &helmkots::inspect::Inspection) -> Value {
+    use helmkots::inspect::Artifact;
+    let kind = match inspection.artifact {
+        Artifact::Tree(_) => "tree",
+        Artifact::Bundle(_) => "bundle",
+    };
+    let bundle = inspection.bundle.as_ref().map(|head| {
+        json!({
+            "path": head.path.as_str(),
+            "app_slug": head.app_slug,
+            "version_label": head.version_label,
+            "channel_id": head.channel_id,
+            "channel_name": head.channel_name,
+            "update_cursor": head.update_cursor,
+        })
+    });
+    let images: Vec<Value> = inspection
+        .images
+        .iter()
+        .map(|image| json!({"reference": image.reference, "digest": image.digest, "size": image.size}))
+        .collect();
+    let config: Vec<Value> = inspection
+        .config
+        .iter()
+        .map(|group| {
+            let items: Vec<Value> = group
+                .items
+                .iter()
+                .map(|item| {
+                    json!({
+                        "name": item.name.get_ref(),
+                        "title": item.title,
+                        "type": item.item_type.to_string(),
+                        "default": item.default,
+                        "required": item.required,
+                        "hidden": item.hidden,
+                        "when": item.when,
+                    })
+                })
+                .collect();
+            json!({"name": group.name.get_ref(), "title": group.title, "when": group.when, "items": items})
+        })
+        .collect();
+    json!({
+        "path": inspection.artifact.path().as_str(),
+        "kind": kind,
+        "bundle": bundle,
+        "images": images,
+        "config": config,
+        "record": inspection.record,
+        "problems": inspection.problems,
+    })
+}
+
+/// `clean --json`: what was removed (or would be, with `--dry-run`).
+pub fn clean(cleaned: &[helmkots::clean::Cleaned], dry_run: bool) -> Value {
+    let removed: Vec<Value> = cleaned
+        .iter()
+        .map(|c| json!({"what": c.what, "path": c.path.as_str(), "files": c.files, "bytes": c.bytes}))
+        .collect();
+    json!({
+        "dry_run": dry_run,
+        "removed": removed,
+        "files": cleaned.iter().map(|c| c.files).sum::<u64>(),
+        "bytes": cleaned.iter().map(|c| c.bytes).sum::<u64>(),
+    })
+}

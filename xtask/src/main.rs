@@ -13,6 +13,8 @@ mod bench;
 mod diagnostics;
 mod flags;
 mod help;
+mod inspect_report;
+mod interrupt;
 mod json_output;
 mod nested_cargo;
 mod progress;
@@ -26,12 +28,14 @@ use anyhow::format_err;
 use camino::Utf8PathBuf;
 
 /// Exit codes, documented in README.md ("Exit codes"): 0 ok; 1 a finding (a failed verify or
-/// airgap proof); 2 bad usage, bad input, or any other error that stopped the task.
+/// airgap proof); 2 bad usage, bad input, or any other error that stopped the task; 130 Ctrl-C.
 mod exit {
     /// A finding: the task ran and found a problem (`verify`, the airgap proof).
     pub const FINDING: u8 = 1;
     /// Bad usage or bad input (release.toml, the chart), or an error that stopped the task.
     pub const ERROR: u8 = 2;
+    /// Ctrl-C (SIGINT): 128 + the signal's number, as shells report a process it ended.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,9 @@ fn main() -> ExitCode {
         Err(error) => {
             ui::init(false, false);
             ui::error(&error.to_string());
+            if let Some(suggestion) = help::did_you_mean(&args) {
+                eprintln!("help: {suggestion}");
+            }
             eprintln!(
                 "Run `cargo xtask --help` for the tasks, `cargo xtask <TASK> --help` for a task's options."
             );
@@ -56,7 +63,7 @@ fn main() -> ExitCode {
     };
     ui::init(flags.quiet, flags.verbose);
     let json = wants_json(&flags.subcommand);
-    match run(flags) {
+    let code = match interrupt::install().and_then(|()| run(flags)) {
         Ok(code) => code,
         Err(error) => {
             if json {
@@ -65,7 +72,9 @@ fn main() -> ExitCode {
             }
             diagnostics::report(error)
         }
-    }
+    };
+    helmkots::scratch::remove();
+    code
 }
 
 /// Whether the task was asked for `--json`: then even its errors are a JSON document.
@@ -78,6 +87,8 @@ fn wants_json(command: &flags::XtaskCmd) -> bool {
         flags::XtaskCmd::Verify(cmd) => cmd.json,
         flags::XtaskCmd::Images(cmd) => cmd.json,
         flags::XtaskCmd::Image(cmd) => cmd.json,
+        flags::XtaskCmd::Inspect(cmd) => cmd.json,
+        flags::XtaskCmd::Clean(cmd) => cmd.json,
         flags::XtaskCmd::Lock(_) | flags::XtaskCmd::Bench(_) | flags::XtaskCmd::Test(_) => false,
     }
 }
@@ -238,12 +249,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                     for problem in &report.problems {
                         ui::error(problem);
                     }
-                    let summary = format!(
-                        "{dir}: {} blobs re-hashed, {} images checked, {} problem(s)",
-                        report.blobs_checked,
-                        report.saved_images.len(),
-                        report.problems.len()
-                    );
+                    let summary = verify_summary(&dir, &report);
                     if report.passed() {
                         ui::done(&summary);
                     } else {
@@ -253,15 +259,18 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
             let progress = progress::reporter(cmd.json, ui::quiet());
-            let (report, changed) = if dir.is_file() {
-                (helmkots::pipeline::prove_bundle(&dir, progress.as_ref())?, Vec::new())
-            } else {
-                // The proof reads the tree's manifests and chart: they must be the ones written.
-                let changed = helmkots::dist::check_checksums(&dir)?;
-                for problem in &changed {
-                    ui::error(problem);
+            let (report, changed) = match helmkots::inspect::Artifact::at(&dir)? {
+                helmkots::inspect::Artifact::Bundle(bundle) => {
+                    (helmkots::pipeline::prove_bundle(&bundle, progress.as_ref())?, Vec::new())
                 }
-                (helmkots::pipeline::prove_tree(&dir, progress.as_ref())?, changed)
+                helmkots::inspect::Artifact::Tree(tree) => {
+                    // The proof reads the tree's manifests and chart: they must be the ones written.
+                    let changed = helmkots::dist::check_checksums(&tree)?.problems;
+                    for problem in &changed {
+                        ui::error(problem);
+                    }
+                    (helmkots::pipeline::prove_tree(&tree, progress.as_ref())?, changed)
+                }
             };
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -273,6 +282,41 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(exit::FINDING)
             })
+        }
+        flags::XtaskCmd::Inspect(cmd) => {
+            let inspection = helmkots::inspect::inspect(&utf8(cmd.path)?)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::inspect(&inspection))?);
+            } else {
+                inspect_report::print(&inspection);
+            }
+            Ok(if inspection.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) })
+        }
+        flags::XtaskCmd::Clean(cmd) => {
+            let cleaned = helmkots::clean::clean(&release_file(cmd.file)?, cmd.dry_run)?;
+            if cmd.json {
+                outln!("{}", serde_json::to_string_pretty(&json_output::clean(&cleaned, cmd.dry_run))?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let verb = if cmd.dry_run { "would remove" } else { "removed" };
+            for c in &cleaned {
+                ui::info(&format!(
+                    "{verb} {} {} ({} file(s), {})",
+                    c.what,
+                    c.path,
+                    c.files,
+                    indicatif::HumanBytes(c.bytes)
+                ));
+            }
+            let (files, bytes) =
+                (cleaned.iter().map(|c| c.files).sum::<u64>(), cleaned.iter().map(|c| c.bytes).sum::<u64>());
+            ui::done(&format!(
+                "{} {files} file(s), {}{}",
+                if cmd.dry_run { "would free" } else { "freed" },
+                indicatif::HumanBytes(bytes),
+                if cmd.dry_run { " (dry run: nothing was removed)" } else { "" }
+            ));
+            Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Lock(cmd) => {
             let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
@@ -327,6 +371,28 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),
     }
+}
+
+/// `verify`'s result line: what was checked, so that a pass says how much it covered.
+fn verify_summary(path: &camino::Utf8Path, report: &helmkots::airgap::verify::VerifyReport) -> String {
+    let mut checked = Vec::new();
+    if report.files_checked > 0 {
+        checked.push(format!(
+            "{} file(s) checked against {}",
+            report.files_checked,
+            helmkots::dist::CHECKSUMS_FILE
+        ));
+    }
+    if report.blobs_checked > 0 || report.files_checked == 0 {
+        checked.push(format!(
+            "{} blob(s) re-hashed, {} image(s) checked",
+            report.blobs_checked,
+            report.saved_images.len()
+        ));
+    } else {
+        checked.push("no airgap bundle (built with --offline)".to_string());
+    }
+    format!("{path}: {}, {} problem(s)", checked.join(", "), report.problems.len())
 }
 
 fn print_images(
@@ -434,6 +500,7 @@ fn stdout_line(text: &str) {
     use std::io::Write as _;
     if let Err(error) = writeln!(std::io::stdout().lock(), "{text}") {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
+            helmkots::scratch::remove();
             std::process::exit(0);
         }
         eprintln!("error: cannot write to stdout: {error}");

@@ -80,13 +80,23 @@ impl OutputTree {
     }
 }
 
+/// What [`check_checksums`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChecksumCheck {
+    /// How many files listed in `SHA256SUMS` were found and hashed.
+    pub files_checked: usize,
+    /// What differs, one line each.
+    pub problems: Vec<String>,
+}
+
 /// Checks a written tree against its `SHA256SUMS`: every file listed, none missing, each with
-/// the bytes it was written with. Returns what differs, one line each.
-pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
+/// the bytes it was written with.
+pub fn check_checksums(dir: &Utf8Path) -> Result<ChecksumCheck> {
     let sums_path = dir.join(CHECKSUMS_FILE);
     let text = fs::read_to_string(&sums_path).io_context("read", &sums_path)?;
     let mut listed: BTreeMap<String, String> = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut files_checked = 0;
     for (number, line) in text.lines().enumerate() {
         match line.split_once("  ") {
             Some((hex, path)) if hex.len() == 64 && !path.is_empty() => {
@@ -104,11 +114,17 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
             .io_context("read", path)?
             .hex();
         match listed.remove(&relative) {
-            None => problems.push(format!("`{relative}` is not listed in {CHECKSUMS_FILE}: it was added after the release was written")),
-            Some(expected) if expected != actual => problems.push(format!(
-                "`{relative}` changed after the release was written: its sha256 is {actual}, {CHECKSUMS_FILE} lists {expected}"
+            None => problems.push(format!(
+                "`{relative}` is not listed in {CHECKSUMS_FILE}: it was added after the release was written"
             )),
-            Some(_) => {}
+            Some(expected) => {
+                files_checked += 1;
+                if expected != actual {
+                    problems.push(format!(
+                        "`{relative}` changed after the release was written: its sha256 is {actual}, {CHECKSUMS_FILE} lists {expected}"
+                    ));
+                }
+            }
         }
     }
     for missing in listed.keys() {
@@ -119,7 +135,7 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<Vec<String>> {
             "{dir} is not the tree a release wrote: run `cargo xtask release` to write it again"
         ));
     }
-    Ok(problems)
+    Ok(ChecksumCheck { files_checked, problems })
 }
 
 /// Writes one file as a whole or not at all: a temporary file beside it, synced, then
@@ -289,11 +305,13 @@ mod tests {
         let sums = planned.checksums();
         planned.insert(CHECKSUMS_FILE, sums.into_bytes());
         let dir = write_atomically(out, "t", &planned).unwrap();
-        assert_eq!(check_checksums(&dir).unwrap(), Vec::<String>::new());
+        assert_eq!(check_checksums(&dir).unwrap(), ChecksumCheck { files_checked: 2, problems: Vec::new() });
         fs::write(dir.join("a.txt"), b"changed").unwrap();
         fs::write(dir.join("extra"), b"new").unwrap();
         fs::remove_file(dir.join("sub/b.txt")).unwrap();
-        let problems = check_checksums(&dir).unwrap().join("\n");
+        let check = check_checksums(&dir).unwrap();
+        assert_eq!(check.files_checked, 1, "only `a.txt` is both listed and there");
+        let problems = check.problems.join("\n");
         for expected in
             ["`a.txt` changed", "`extra` is not listed", "`sub/b.txt` is listed in SHA256SUMS but missing"]
         {

@@ -48,6 +48,31 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A path given as a chart is not one: a directory without Chart.yaml (such as the
+    /// chart's `templates/`), or the Chart.yaml file itself.
+    #[error("{path} is not a chart: {reason}")]
+    NotAChart {
+        /// The path given.
+        path: Utf8PathBuf,
+        /// Why it is not a chart.
+        reason: String,
+        /// The chart directory that holds it, when one does.
+        enclosing_chart: Option<Utf8PathBuf>,
+    },
+
+    /// A value a caller passed in (such as `init`'s slug) that cannot be used; no file holds it.
+    #[error("{what} `{value}` {reason}")]
+    InvalidArgument {
+        /// What the value is: "app slug", ...
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+        /// How to fix it.
+        help: String,
+    },
+
     /// Image references in the chart that cannot be used (invalid, or without a tag).
     #[error("the chart's images cannot be used as they are:\n  {}", problems.join("\n  "))]
     Images {

@@ -9,6 +9,7 @@
 
 pub mod airgap;
 pub mod chart;
+pub mod clean;
 pub mod conventions;
 pub mod diagnostic;
 pub mod digest;
@@ -22,6 +23,7 @@ pub mod image_lock;
 pub mod image_ref;
 pub mod image_routing;
 pub mod init;
+pub mod inspect;
 pub mod kots;
 pub mod kots_template;
 pub mod lock;
@@ -33,6 +35,7 @@ pub mod registry;
 pub mod release;
 pub mod rendered_images;
 pub mod reproducible;
+pub mod scratch;
 pub mod store;
 pub mod template_reach;
 pub mod tree_files;

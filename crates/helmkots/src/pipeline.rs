@@ -79,8 +79,34 @@ pub fn check(release_file: &Utf8Path) -> Result<Checked> {
             ))],
         }));
     }
-    let chart = chart::load(&chart_path)?;
+    let chart = chart::load(&chart_path).map_err(|error| match error {
+        Error::NotAChart { reason, enclosing_chart, .. } => not_a_chart(&release, &reason, enclosing_chart),
+        other => other,
+    })?;
     Ok(Checked { release, chart, locked: false })
+}
+
+/// `[chart] path` names a folder inside a chart, or its Chart.yaml: the problem is that line
+/// of release.toml, and the fix the chart's own folder.
+fn not_a_chart(release: &Release, reason: &str, enclosing_chart: Option<Utf8PathBuf>) -> Error {
+    let spec = &release.chart.path;
+    let fix = match enclosing_chart {
+        Some(dir) => {
+            let relative =
+                dir.strip_prefix(&release.root).map_or_else(|_| dir.to_string(), |r| r.to_string());
+            format!("point `[chart] path` at the chart directory: path = \"{relative}\"")
+        }
+        None => "point `[chart] path` at the chart directory (the one holding Chart.yaml) or at a .tgz"
+            .to_string(),
+    };
+    Error::Invalid(FileProblems {
+        file: release.file.clone(),
+        problems: vec![Problem::at(
+            spec.span(),
+            format!("chart `{}` is not a chart: {reason}", spec.get_ref()),
+        )
+        .with_help(fix)],
+    })
 }
 
 /// What `release` needs besides the release file.
@@ -1034,39 +1060,17 @@ pub fn prove_bundle(bundle: &Utf8Path, progress: &dyn crate::progress::Progress)
         help: Some("only bundles written by this helmkots carry what the proof needs; build it again with `cargo xtask release`".to_string()),
     }
     };
-    let file = std::fs::File::open(bundle).io_context("open", bundle)?;
-    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
-    let mut head: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let wanted = [
         "airgap.yaml",
         "app.tar.gz",
         crate::airgap::bundle::PROOF_RECORD_ENTRY,
         crate::airgap::bundle::PROOF_CHART_ENTRY,
     ];
-    for entry in archive.entries().map_err(|error| not_provable(error.to_string()))? {
-        let mut entry = entry.map_err(|error| not_provable(error.to_string()))?;
-        let path =
-            entry.path().map_err(|error| not_provable(error.to_string()))?.to_string_lossy().into_owned();
-        // The head comes first; the images need not be read.
-        if path.starts_with("images/") {
-            break;
-        }
-        if wanted.contains(&path.as_str()) {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).map_err(|error| not_provable(error.to_string()))?;
-            head.insert(path, bytes);
-        }
-    }
+    let head = crate::inspect::bundle_head(bundle, &wanted)?.map_err(not_provable)?;
     let entry = |name: &str| head.get(name).ok_or_else(|| not_provable(format!("it has no `{name}`")));
     let airgap: serde_json::Value = serde_saphyr::from_slice(entry("airgap.yaml")?)
         .map_err(|error| not_provable(format!("airgap.yaml is not valid YAML: {error}")))?;
-    let saved: Vec<String> = airgap
-        .pointer("/spec/savedImages")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let saved = crate::inspect::strings_at(&airgap, "/spec/savedImages");
     let dir = tempfile::tempdir().io_context("create", "a temporary directory")?;
     let root = Utf8PathBuf::from_path_buf(dir.path().to_path_buf())
         .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
@@ -1142,13 +1146,10 @@ fn prove_written(
         .to_string();
     let shipped: Vec<String> = match shipped {
         Some(saved) => saved,
-        None => read_yaml(&format!("manifests/{}", kots::APP_FILE))?
-            .pointer("/spec/additionalImages")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
+        None => crate::inspect::strings_at(
+            &read_yaml(&format!("manifests/{}", kots::APP_FILE))?,
+            "/spec/additionalImages",
+        ),
     };
     let charts_dir = tree_dir.join("charts");
     let chart_archive = std::fs::read_dir(&charts_dir)
@@ -1185,14 +1186,14 @@ fn prove_written(
 /// Verifies an airgap bundle; or a release tree: every file against `SHA256SUMS`, and its
 /// bundle, when it has one (not with `--offline`), against its build record.
 pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
-    if path.is_file() {
-        return crate::airgap::verify::verify_bundle(path, None);
+    if let crate::inspect::Artifact::Bundle(bundle) = crate::inspect::Artifact::at(path)? {
+        return crate::airgap::verify::verify_bundle(&bundle, None);
     }
     let record_path = path.join(lock::FILE_NAME);
     let record: BuildRecord =
         serde_json::from_str(&std::fs::read_to_string(&record_path).io_context("read", &record_path)?)
             .map_err(|error| Error::Proof(format!("{record_path} is not a build record: {error}")))?;
-    let tree_problems = dist::check_checksums(path)?;
+    let tree_check = dist::check_checksums(path)?;
     let mut report = match &record.airgap {
         Some(airgap) => {
             let mut report =
@@ -1204,7 +1205,8 @@ pub fn verify(path: &Utf8Path) -> Result<crate::airgap::verify::VerifyReport> {
         }
         None => crate::airgap::verify::VerifyReport::default(),
     };
-    report.problems.splice(0..0, tree_problems);
+    report.files_checked = tree_check.files_checked;
+    report.problems.splice(0..0, tree_check.problems);
     Ok(report)
 }
 

@@ -442,7 +442,7 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     let mut document = match toml::de::DeTable::parse(text) {
         Ok(document) => document,
         Err(error) => {
-            sink.push(toml_problem(&error));
+            sink.push(toml_problem(&error, text));
             return Err(sink.finish(()).unwrap_err());
         }
     };
@@ -460,7 +460,7 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Release, FileProblems> {
     let raw = match RawRelease::deserialize(toml::de::Deserializer::from(document)) {
         Ok(raw) => raw,
         Err(error) => {
-            sink.push(toml_problem(&error));
+            sink.push(toml_problem(&error, text));
             return Err(sink.finish(()).unwrap_err());
         }
     };
@@ -650,8 +650,9 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
     fields
 }
 
-/// Turns a toml/serde error into a located problem; unknown keys get a "did you mean".
-fn toml_problem(error: &toml::de::Error) -> Problem {
+/// Turns a toml/serde error into a located problem; unknown keys get a "did you mean", and
+/// values of the wrong type how to write the right one.
+fn toml_problem(error: &toml::de::Error, text: &str) -> Problem {
     let span = error.span().unwrap_or(0..0);
     let message = error.message().trim().to_string();
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -672,9 +673,37 @@ fn toml_problem(error: &toml::de::Error) -> Problem {
     }
     let mut problem = Problem::at(span.clone(), message.replace('\n', " "));
     if message.starts_with("invalid type") {
-        problem = problem.with_help("check the value's type: strings need quotes, lists use [ ]");
+        // The key is what precedes the value on its line: `key = <value>`.
+        let line_start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let key = text[line_start..span.start.min(text.len())].trim().trim_end_matches('=').trim();
+        problem = problem.with_help(type_help(&message, key));
     }
     problem
+}
+
+/// How to write a value of the type serde expected, from its message (`invalid type: string
+/// "7b", expected u64`), for the key `key` (empty when the value is not on a `key =` line).
+fn type_help(message: &str, key: &str) -> String {
+    let expected = message.rsplit("expected ").next().unwrap_or_default();
+    let key = if key.is_empty() { "the key" } else { key };
+    let found_digits: String = message
+        .split('"')
+        .nth(1)
+        .map(|found| found.chars().filter(char::is_ascii_digit).collect())
+        .unwrap_or_default();
+    let example = if found_digits.is_empty() { "42".to_string() } else { found_digits };
+    let integer = ["u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"];
+    if integer.contains(&expected) || expected.contains("integer") {
+        format!("`{key}` takes a whole number, without quotes: `{key} = {example}`")
+    } else if expected.contains("boolean") {
+        format!("`{key}` takes `true` or `false`, without quotes")
+    } else if expected.contains("string") {
+        format!("`{key}` takes a string, in quotes: `{key} = \"...\"`")
+    } else if expected.contains("sequence") {
+        format!("`{key}` takes a list: `{key} = [\"...\"]`")
+    } else {
+        "check the value's type: strings need quotes, lists use [ ]".to_string()
+    }
 }
 
 fn resolve(raw: RawRelease, file: SourceFile, root: Utf8PathBuf, sink: &mut ProblemSink) -> Release {
@@ -1255,13 +1284,21 @@ fn check_platform(platform: &Spanned<String>, sink: &mut ProblemSink) {
 fn check_dns_label(value: &Spanned<String>, max_len: usize, what: &str, sink: &mut ProblemSink) {
     if let Err(reason) = dns_label(value.get_ref(), max_len) {
         sink.push(
-            Problem::at(value.span(), format!("{what} `{}` is not a DNS-1123 label: {reason}", value.get_ref()))
-                .with_help(format!(
-                    "use at most {max_len} lower-case letters, digits and `-`, starting and ending with a letter or digit{}",
-                    suggestion(value.get_ref(), max_len).map(|s| format!(", e.g. \"{s}\"")).unwrap_or_default()
-                )),
+            Problem::at(
+                value.span(),
+                format!("{what} `{}` is not a DNS-1123 label: {reason}", value.get_ref()),
+            )
+            .with_help(dns_label_help(value.get_ref(), max_len)),
         );
     }
+}
+
+/// How to write `value` as a DNS-1123 label of at most `max_len` characters.
+pub fn dns_label_help(value: &str, max_len: usize) -> String {
+    format!(
+        "use at most {max_len} lower-case letters, digits and `-`, starting and ending with a letter or digit{}",
+        suggestion(value, max_len).map(|s| format!(", e.g. \"{s}\"")).unwrap_or_default()
+    )
 }
 
 /// Checks a DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most `max_len` characters.
@@ -1326,6 +1363,39 @@ release_name = "demo"
             lines.iter().any(|l| l.starts_with(&format!("release.toml:{line}:")) && l.contains(needle)),
             "expected `{needle}` on line {line}, got {lines:#?}"
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_says_how_to_write_it() {
+        for (message, key, help) in [
+            (
+                "invalid type: string \"7b\", expected u64",
+                "update_cursor",
+                "`update_cursor` takes a whole number, without quotes: `update_cursor = 7`",
+            ),
+            (
+                "invalid type: string \"x\", expected u64",
+                "strength",
+                "`strength` takes a whole number, without quotes: `strength = 42`",
+            ),
+            (
+                "invalid type: string \"yes\", expected a boolean",
+                "secret",
+                "`secret` takes `true` or `false`, without quotes",
+            ),
+            (
+                "invalid type: integer `3`, expected a string",
+                "title",
+                "`title` takes a string, in quotes: `title = \"...\"`",
+            ),
+            (
+                "invalid type: string \"a\", expected a sequence",
+                "exclude",
+                "`exclude` takes a list: `exclude = [\"...\"]`",
+            ),
+        ] {
+            assert_eq!(type_help(message, key), help);
+        }
     }
 
     #[test]

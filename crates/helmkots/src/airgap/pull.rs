@@ -276,9 +276,15 @@ pub fn stored_size(store: &BlobStore, digest: &Sha256Digest, platforms: &[Platfo
     } else {
         vec![top]
     };
+    blobs_size(manifests.iter().map(|manifest| (manifest.kind, manifest.bytes.as_slice())))
+}
+
+/// The bytes of the config and layer blobs that image manifests name, each blob counted once;
+/// `None` when one of them does not parse, or they name no blob.
+pub(crate) fn blobs_size<'a>(manifests: impl IntoIterator<Item = (ManifestKind, &'a [u8])>) -> Option<u64> {
     let mut sizes: BTreeMap<Sha256Digest, u64> = BTreeMap::new();
-    for manifest in manifests {
-        let parsed = media::parse_manifest(manifest.kind, &manifest.bytes).ok()?;
+    for (kind, bytes) in manifests {
+        let parsed = media::parse_manifest(kind, bytes).ok()?;
         for descriptor in std::iter::once(&parsed.config).chain(&parsed.layers) {
             sizes.insert(descriptor.digest, descriptor.size);
         }

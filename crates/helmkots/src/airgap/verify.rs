@@ -30,14 +30,31 @@ pub const KEEP_LIMIT: u64 = 4 * 1024 * 1024;
 /// What `verify` found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
+    /// How many files of a release tree were checked against its `SHA256SUMS` (0 for a
+    /// bundle given alone).
+    pub files_checked: usize,
     /// How many blobs were re-hashed.
     pub blobs_checked: usize,
     /// The `savedImages` entries.
     pub saved_images: Vec<String>,
+    /// Each saved image the bundle holds: its manifest's digest and what its blobs weigh.
+    pub images: Vec<SavedImage>,
     /// sha256 of `app.tar.gz`.
     pub app_tar_gz_sha256: String,
     /// Every problem found.
     pub problems: Vec<String>,
+}
+
+/// An image of `savedImages` as the bundle holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SavedImage {
+    /// The `savedImages` entry.
+    pub reference: String,
+    /// The digest of its manifest (or index) in the bundle.
+    pub digest: String,
+    /// The bytes of its config and layer blobs, each counted once; `None` when a manifest
+    /// of it is missing or does not parse (a problem of the report says which).
+    pub size: Option<u64>,
 }
 
 impl VerifyReport {
@@ -151,6 +168,8 @@ pub fn verify_bundle(bundle: &Utf8Path, expected_app_tar_gz: Option<&str>) -> Re
             continue;
         };
         check_manifest(&contents, &repository, text, &top, 0, &mut report.problems);
+        let size = saved_size(&contents, &top);
+        report.images.push(SavedImage { reference: text.clone(), digest: top, size });
     }
     check_release_images(&contents, &saved, &mut report.problems);
     Ok(report)
@@ -286,6 +305,21 @@ fn check_blob(name_hex: &str, actual: &Sha256Digest, report: &mut VerifyReport) 
             .problems
             .push(format!("blob sha256:{name_hex} is corrupt: its content hashes to {}", actual.oci()));
     }
+}
+
+/// What the blobs of the image whose top manifest is `digest` weigh, from the manifests the
+/// bundle holds (an index: the platform manifests it kept).
+fn saved_size(contents: &Contents, digest: &str) -> Option<u64> {
+    fn with_kind(bytes: &Vec<u8>) -> Option<(ManifestKind, &[u8])> {
+        Some((media::detect_kind(bytes)?, bytes.as_slice()))
+    }
+    let (kind, bytes) = with_kind(contents.kept.get(digest.trim_start_matches("sha256:"))?)?;
+    if !kind.is_index() {
+        return crate::airgap::pull::blobs_size([(kind, bytes)]);
+    }
+    let index = media::parse_index(kind, bytes).ok()?;
+    let children = index.manifests.iter().filter_map(|child| contents.kept.get(&child.digest.hex()));
+    crate::airgap::pull::blobs_size(children.map(with_kind).collect::<Option<Vec<_>>>()?)
 }
 
 fn check_manifest(

@@ -139,12 +139,10 @@ pub(crate) fn strip_bom(mut data: Vec<u8>) -> Vec<u8> {
 /// Loads and validates a chart directory with its vendored subcharts.
 pub(crate) fn load_dir(root: &Utf8Path) -> Result<Chart> {
     if !root.join("Chart.yaml").is_file() {
-        return Err(Error::Chart {
-            chart: root.to_path_buf(),
+        return Err(Error::NotAChart {
+            path: root.to_path_buf(),
             reason: "no Chart.yaml in this directory".to_string(),
-            help: Some(
-                "point at the chart's own directory, the one holding Chart.yaml, or at a chart .tgz".into(),
-            ),
+            enclosing_chart: crate::chart::enclosing_chart(root),
         });
     }
     let mut budget = Budget::new();
@@ -484,7 +482,12 @@ mod tests {
         write_tree(&root, &[("Chart.yaml", &chart_yaml("demo", "1.0.0"))]);
         assert_eq!(crate::chart::load(&root)?.metadata.name, "demo");
         match crate::chart::load(&root.join("Chart.yaml")) {
-            Err(Error::Chart { help: Some(help), .. }) => assert!(help.contains("directory"), "{help}"),
+            Err(Error::NotAChart { enclosing_chart, .. }) => assert_eq!(enclosing_chart, Some(root.clone())),
+            other => panic!("expected a chart error, got {other:?}"),
+        }
+        std::fs::create_dir(root.join("templates")).unwrap();
+        match crate::chart::load(&root.join("templates")) {
+            Err(Error::NotAChart { enclosing_chart, .. }) => assert_eq!(enclosing_chart, Some(root.clone())),
             other => panic!("expected a chart error, got {other:?}"),
         }
         assert!(matches!(crate::chart::load(&root.join("absent.tgz")), Err(Error::Io { .. })));
@@ -496,7 +499,7 @@ mod tests {
         let (_guard, root) = temp_dir();
         write_tree(&root, &[("values.yaml", "a: 1\n")]);
         match load_dir(&root) {
-            Err(Error::Chart { chart, reason, .. }) => {
+            Err(Error::NotAChart { path: chart, reason, .. }) => {
                 assert_eq!(chart, root);
                 assert!(reason.contains("Chart.yaml"), "{reason}");
             }

@@ -174,7 +174,8 @@ pub struct PackagedChart {
 ///
 /// Mistakes in Chart.yaml, requirements.yaml, values.yaml, values.schema.json or
 /// .helmignore come back as [`crate::Error::Invalid`], all of a file's problems at once;
-/// a missing Chart.yaml as [`crate::Error::Chart`]; a refused archive entry as
+/// a path that is not a chart (no Chart.yaml, or Chart.yaml itself) as
+/// [`crate::Error::NotAChart`]; a refused archive entry as
 /// [`crate::Error::UnsafeArchive`]. Every declared dependency must be vendored at a
 /// version inside its range.
 pub fn load(path: &Utf8Path) -> crate::Result<Chart> {
@@ -182,13 +183,19 @@ pub fn load(path: &Utf8Path) -> crate::Result<Chart> {
         return load::load_dir(path);
     }
     if path.file_name().is_some_and(|name| name == "Chart.yaml" || name == "Chart.yml") {
-        return Err(crate::Error::Chart {
-            chart: path.to_path_buf(),
-            reason: "this is a chart's metadata file, not a chart".to_string(),
-            help: Some("point at the directory that holds Chart.yaml, or at a chart .tgz".to_string()),
+        return Err(crate::Error::NotAChart {
+            path: path.to_path_buf(),
+            reason: "this is a chart's metadata file".to_string(),
+            enclosing_chart: enclosing_chart(path),
         });
     }
     archive::load_archive(path)
+}
+
+/// The nearest folder above `path` that holds a Chart.yaml: the chart a path inside it
+/// (its `templates/`, its Chart.yaml) belongs to.
+pub(crate) fn enclosing_chart(path: &Utf8Path) -> Option<camino::Utf8PathBuf> {
+    path.ancestors().skip(1).find(|dir| dir.join("Chart.yaml").is_file()).map(Utf8Path::to_path_buf)
 }
 
 /// Packages a chart as `<name>-<version>.tgz` (the version as written, as Helm names it) in

@@ -130,6 +130,16 @@ pub struct StarterItem {
 
 /// Builds the starter release file for a chart; reads the chart, writes nothing.
 pub fn starter(options: &InitOptions) -> Result<Starter> {
+    // A slug given by the caller is checked here, against what it was given as: the release
+    // file it would end up in is never written.
+    if let Some(slug) = &options.slug {
+        release::dns_label(slug, 63).map_err(|reason| Error::InvalidArgument {
+            what: "app slug",
+            value: slug.clone(),
+            reason: format!("is not a DNS-1123 label: {reason}"),
+            help: release::dns_label_help(slug, 63),
+        })?;
+    }
     let chart = chart::load(&options.chart)?;
     let release_dir =
         options.release_file.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_path_buf);

@@ -83,7 +83,7 @@ fn demo_app_starter_validates_and_suggests_the_components() {
 }
 
 #[test]
-fn a_bad_slug_is_a_located_problem() {
+fn a_bad_slug_is_refused_as_given_not_as_a_line_of_a_file_never_written() {
     let root = repo_root();
     let options = InitOptions {
         chart: root.join("charts/demo-app"),
@@ -91,7 +91,10 @@ fn a_bad_slug_is_a_located_problem() {
         slug: Some("Not A Slug".to_string()),
     };
     match starter(&options) {
-        Err(Error::Invalid(problems)) => assert!(problems.to_string().contains("slug"), "{problems}"),
-        other => panic!("expected a release.toml problem, got {other:?}"),
+        Err(Error::InvalidArgument { what: "app slug", value, help, .. }) => {
+            assert_eq!(value, "Not A Slug");
+            assert!(help.contains("e.g. \"not-a-slug\""), "{help}");
+        }
+        other => panic!("expected the slug refused as given, got {other:?}"),
     }
 }

@@ -135,7 +135,13 @@ impl Context {
                 Some(item) => item.value = Some(value.clone()),
                 None => {
                     let suggestion = nearest(name, config.keys().map(String::as_str)).map(str::to_string);
-                    return Err(ContextError::UnknownItem { name: name.clone(), suggestion });
+                    let known =
+                        groups.iter().flat_map(|group| &group.items).map(|item| item.name.get_ref().clone());
+                    return Err(ContextError::UnknownItem {
+                        name: name.clone(),
+                        suggestion,
+                        known: known.collect(),
+                    });
                 }
             }
         }
@@ -178,14 +184,17 @@ fn check_value(item: &crate::release::ConfigItem, value: &str) -> Result<(), Con
 pub enum ContextError {
     /// A value was given for a config item the release does not define.
     #[error(
-        "no config item named `{name}`{}",
-        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+        "no config item named `{name}`{}; the items are {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        if known.is_empty() { "none: the release has no Config screen".to_string() } else { known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ") }
     )]
     UnknownItem {
         /// The name given.
         name: String,
         /// The closest item name, if one is close.
         suggestion: Option<String>,
+        /// Every item of the Config screen, in its order.
+        known: Vec<String>,
     },
     /// A value the item cannot hold.
     #[error(

@@ -793,7 +793,11 @@ choices = [{ name = "small", title = "Small" }, { name = "large", title = "Large
     let typo = BTreeMap::from([("replica".to_string(), "1".to_string())]);
     assert_eq!(
         Context::from_release(&release, &typo).err().map(|error| error.to_string()),
-        Some("no config item named `replica` (did you mean `replicas`?)".to_string())
+        Some(
+            "no config item named `replica` (did you mean `replicas`?); the items are `replicas`, `greeting`, \
+             `tls`, `size`"
+                .to_string()
+        )
     );
     for (item, value, allowed) in [("tls", "yes", "`0`, `1`"), ("size", "huge", "`small`, `large`")] {
         let wrong = BTreeMap::from([(item.to_string(), value.to_string())]);

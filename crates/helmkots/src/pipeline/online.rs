@@ -154,7 +154,8 @@ pub fn helm_cli_name(checked: &Checked) -> Result<ImageRef> {
     let Some(name_spec) = &checked.release.helm_cli.name else {
         return Err(Error::Unsupported {
             what: "pushing the helm-cli image without `[helm_cli] name`".to_string(),
-            help: "set `[helm_cli] name` in release.toml to the repository to push to, or run with --offline"
+            help: "set `[helm_cli] name` in release.toml to the repository to push to (`release --offline`, \
+                   and `image` without `--push`, need none)"
                 .to_string(),
         });
     };
