@@ -1436,3 +1436,140 @@ fn issue_18_a_name_that_does_not_resolve_is_not_retried() {
     output.assert_code(2).assert_stderr_contains("does not resolve");
     assert!(!output.stderr.contains("retrying"), "a name that does not resolve was retried:\n{}", output.stderr);
 }
+
+// --- issue 18: no documented flag is a no-op ---------------------------------------------------
+
+/// The flags of README's commands table: (task, `--flag`).
+fn readme_flags() -> Vec<(String, String)> {
+    let readme = fs::read_to_string(helmkots_e2e::repo_root().join("README.md")).expect("README.md");
+    let mut flags = Vec::new();
+    for line in readme.lines() {
+        let Some(command) = line.strip_prefix("| `cargo xtask ").and_then(|row| row.split('`').next()) else {
+            continue;
+        };
+        let mut words = command.split([' ', '[', ']', '=']);
+        let task = words.next().unwrap_or_default().to_string();
+        for word in words.filter(|word| word.starts_with("--")) {
+            let flag = word.trim_end_matches("...").to_string();
+            if !flags.contains(&(task.clone(), flag.clone())) {
+                flags.push((task.clone(), flag));
+            }
+        }
+    }
+    flags
+}
+
+/// What a command shows: its exit code, its stdout (with the directory's path taken out), and
+/// every file of the directory but the caches whose bytes depend on the time (fingerprints,
+/// renders), by digest.
+fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, BTreeMap<String, String>) {
+    fs::create_dir_all(dir.join("docker-config")).unwrap();
+    let mut command = helmkots_e2e::TestCommand::new(dir.path());
+    command.arg(&args[0]);
+    // Every task but those that read only what they are given takes this directory's
+    // release file (never the repository's own, the default).
+    if !matches!(args[0].as_str(), "verify" | "inspect") {
+        command.arg("-f").arg(dir.join("release.toml"));
+    }
+    let output = command
+        .args(&args[1..])
+        .env("DOCKER_CONFIG", dir.join("docker-config"))
+        .env("PATH", helmkots_e2e::path_with_tools())
+        .run();
+    let stdout = output.stdout.replace(&dir.path().display().to_string(), "<dir>");
+    let mut files = helmkots_e2e::tree_digests(dir.path());
+    files.retain(|path, _| !path.contains("fingerprints") && !path.contains("/renders/") && !path.starts_with("docker-config"));
+    (output.status.code(), stdout, files)
+}
+
+/// Every flag of README's commands table changes what its command does (its exit code, its
+/// output, or the files it leaves), tried on two identical directories, with and without the
+/// flag: a flag documented without an effect (or added without a case here) fails this test.
+#[test]
+fn issue_18_every_documented_flag_changes_what_its_command_does() {
+    let registry = TestRegistry::start();
+    let seeds = seed(&registry);
+    let host = registry.host();
+    let online = |dir: &TestDir| write_release(dir, &seeds, &host, &host);
+    let released = |dir: &TestDir| {
+        write_release(dir, &seeds, &host, &host);
+        release(dir, "dist").assert_success();
+    };
+    let example = |dir: &TestDir| {
+        dir.copy_example();
+    };
+    // A chart and no release file yet: what `init` starts from.
+    let chart_only = |dir: &TestDir| {
+        write_release(dir, &seeds, &host, &host);
+        dir.remove("release.toml");
+    };
+    let tree = "dist/airgap-test-0.1.0";
+    type Setup<'a> = &'a dyn Fn(&TestDir);
+    let words = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    // (task, flag, setup, arguments without the flag, with it)
+    let cases: Vec<(&str, &str, Setup<'_>, Vec<String>, Vec<String>)> = vec![
+        ("init", "--chart", &chart_only, words("init"), words("init --chart chart")),
+        ("init", "--slug", &chart_only, words("init --chart chart"), words("init --chart chart --slug other")),
+        ("init", "--force", &online, words("init --chart chart"), words("init --chart chart --force")),
+        ("init", "--json", &chart_only, words("init --chart chart"), words("init --chart chart --json")),
+        ("check", "--json", &online, words("check"), words("check --json")),
+        ("images", "--locked", &online, words("images"), words("images --locked")),
+        ("images", "--json", &online, words("images"), words("images --json")),
+        ("release", "--offline", &online, words("release --no-proof"), words("release --no-proof --offline")),
+        ("release", "--no-proof", &online, words("release --offline --json"), words("release --offline --json --no-proof")),
+        ("release", "--locked", &online, words("release --no-proof"), words("release --no-proof --locked")),
+        ("release", "--channel-id", &online, words("release --no-proof"), words("release --no-proof --channel-id other")),
+        ("release", "--update-cursor", &online, words("release --no-proof"), words("release --no-proof --update-cursor 9")),
+        ("release", "--out", &online, words("release --no-proof --offline"), words("release --no-proof --offline --out elsewhere")),
+        ("release", "--json", &online, words("release --no-proof --offline"), words("release --no-proof --offline --json")),
+        ("image", "--push", &online, words("image --json"), words("image --json --push")),
+        ("image", "--out", &online, words("image"), words("image --out layout")),
+        ("image", "--json", &online, words("image"), words("image --json")),
+        ("lock", "--update", &released, words("lock"), words("lock --update")),
+        ("preview", "--airgap", &example, words("preview"), words("preview --airgap")),
+        ("preview", "--registry", &example, words("preview"), words("preview --registry registry.lan/ns")),
+        ("preview", "--set", &example, words("preview"), words("preview --set replicas=3")),
+        ("preview", "--namespace", &example, words("preview"), words("preview --namespace other")),
+        ("preview", "--json", &example, words("preview"), words("preview --json")),
+        ("verify", "--json", &released, words(&format!("verify {tree}")), words(&format!("verify {tree} --json"))),
+        ("verify", "--proof", &released, words(&format!("verify {tree} --json")), words(&format!("verify {tree} --proof --json"))),
+        ("inspect", "--json", &released, words(&format!("inspect {tree}")), words(&format!("inspect {tree} --json"))),
+        ("clean", "--dry-run", &released, words("clean"), words("clean --dry-run")),
+        ("clean", "--json", &released, words("clean"), words("clean --json")),
+    ];
+    // Flags of tasks a test cannot run: `bench` measures for minutes, and `test` runs this
+    // test suite. Each is exercised where it belongs (CI runs `cargo xtask test`).
+    let not_run = ["bench", "test"];
+
+    let documented = readme_flags();
+    let covered: Vec<(String, String)> =
+        cases.iter().map(|(task, flag, ..)| (task.to_string(), flag.to_string())).collect();
+    let unlisted: Vec<&(String, String)> = documented
+        .iter()
+        .filter(|(task, _)| !not_run.contains(&task.as_str()))
+        .filter(|key| !covered.contains(key))
+        .collect();
+    assert!(unlisted.is_empty(), "README documents flags this test does not try: {unlisted:?}");
+    let undocumented: Vec<&(String, String)> = covered.iter().filter(|key| !documented.contains(key)).collect();
+    assert!(undocumented.is_empty(), "flags tried here that README does not document: {undocumented:?}");
+
+    let mut no_ops = Vec::new();
+    for (index, (task, flag, setup, without, with)) in cases.iter().enumerate() {
+        let (plain, flagged) = (
+            TestDir::new(&format!("flag-{index}-without")),
+            TestDir::new(&format!("flag-{index}-with")),
+        );
+        setup(&plain);
+        setup(&flagged);
+        if *task == "lock" {
+            // The tag moves after both locks pinned it: what `--update` follows.
+            registry.seed_layers("a/one:1", &[&small_layer("moved.txt", 9, 4096)]);
+        }
+        let before = observe_command(&plain, without);
+        let after = observe_command(&flagged, with);
+        if before == after {
+            no_ops.push(format!("{task} {flag}"));
+        }
+    }
+    assert!(no_ops.is_empty(), "documented flags that changed nothing: {no_ops:#?}");
+}
