@@ -533,7 +533,10 @@ pub fn plan(
     if checked.release.airgap.channel_id.is_empty() {
         warnings.push("[airgap] channel_id is empty: a customer's KOTS accepts an airgap bundle only when it matches their license".to_string());
     }
-    let helm_cli_image = pinned_helm_cli.unwrap_or_else(|| helm_cli_image(&checked, &packaged));
+    let helm_cli_image = match pinned_helm_cli {
+        Some(pinned) => pinned,
+        None => helm_cli_image(&checked, &packaged)?,
+    };
     let mut additional_images: Vec<String> = images.references().map(|r| r.familiar()).collect();
     additional_images.sort();
     additional_images.dedup();
@@ -641,25 +644,14 @@ fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
 /// The helm-cli image an offline tree names: `[helm_cli] name` with the tag a build of the
 /// same inputs gives ([`crate::oci_image::helm_cli_tag`]), the base taken as `helmkots.lock`
 /// pins it (or as its digest, when the reference has one).
-fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
+fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> Result<String> {
     let release = &checked.release;
     let name = match &release.helm_cli.name {
         Some(name) => name.get_ref().clone(),
         None => format!("{}-helm-cli", release.app.slug.get_ref()),
     };
-    let version = checked.chart.version_text();
-    let revision = online::git_revision(&release.root);
-    // release.rs has checked the platform's syntax.
-    let platform = Platform::parse(&release.helm_cli.platform).unwrap_or_else(|_| Platform::linux_amd64());
-    let spec = crate::oci_image::HelmCliSpec {
-        workdir: &release.helm_cli.workdir,
-        platform: &platform,
-        chart: packaged,
-        chart_version: &version,
-        revision: revision.as_deref(),
-        source: None,
-        created: reproducible::source_date_epoch().unwrap_or_default(),
-    };
+    let inputs = online::HelmCliInputs::of(checked)?;
+    let spec = inputs.spec(checked, packaged, reproducible::source_date_epoch()?);
     let base_text = release.helm_cli.base.get_ref();
     let (repository, pinned) = match ImageRef::parse(base_text) {
         Ok(base) => {
@@ -673,7 +665,7 @@ fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> String {
         Err(_) => (base_text.clone(), None),
     };
     let tag = crate::oci_image::helm_cli_tag(&spec, &repository, pinned.as_ref());
-    format!("{name}:{tag}")
+    Ok(format!("{name}:{tag}"))
 }
 
 /// Every file in `manifests/` (recursively, sorted), read as bytes and passed through.

@@ -188,31 +188,55 @@ pub fn build_helm_cli(
             "write a reference like \"docker.io/alpine/helm:3.16.2\"",
         )
     })?;
-    // release.rs has already checked the platform's syntax.
-    let platform =
-        Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+    let inputs = HelmCliInputs::of(checked)?;
     let base_pinned = match lock.get(&base.to_string()) {
         Some(digest) if base.digest().is_none() => {
             ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base.clone())
         }
         _ => base.clone(),
     };
-    let version = checked.chart.version_text();
-    let revision = git_revision(&release.root);
-    let spec = HelmCliSpec {
-        workdir: &release.helm_cli.workdir,
-        platform: &platform,
-        chart: packaged,
-        chart_version: &version,
-        revision: revision.as_deref(),
-        source: None,
-        created: epoch,
-    };
+    let spec = inputs.spec(checked, packaged, epoch);
     let image = oci_image::build_helm_cli_image(registry, &base_pinned, &spec)?;
     if base.digest().is_none() {
         lock.set(&base.to_string(), &image.base.resolved.top.digest);
     }
     Ok(image)
+}
+
+/// What the helm-cli image is made from besides the chart and the base, read from the
+/// release once: what a build uses, and what an offline tree computes the image's tag from.
+pub struct HelmCliInputs {
+    platform: Platform,
+    chart_version: String,
+    revision: Option<String>,
+}
+
+impl HelmCliInputs {
+    /// `[helm_cli] platform`, the chart's version and the git commit of the release's folder.
+    pub fn of(checked: &Checked) -> Result<HelmCliInputs> {
+        let release = &checked.release;
+        // release.rs has already checked the platform's syntax.
+        let platform =
+            Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+        Ok(HelmCliInputs {
+            platform,
+            chart_version: checked.chart.version_text(),
+            revision: git_revision(&release.root),
+        })
+    }
+
+    /// The image's spec for `packaged`, created at `epoch`.
+    pub fn spec<'a>(&'a self, checked: &'a Checked, packaged: &'a PackagedChart, epoch: u64) -> HelmCliSpec<'a> {
+        HelmCliSpec {
+            workdir: &checked.release.helm_cli.workdir,
+            platform: &self.platform,
+            chart: packaged,
+            chart_version: &self.chart_version,
+            revision: self.revision.as_deref(),
+            source: None,
+            created: epoch,
+        }
+    }
 }
 
 /// The commit the release file's folder is at, when it is a git checkout.
