@@ -521,3 +521,23 @@ fn issue_18_3_check_catches_every_later_failure_at_once() {
     dir.xtask("check").run().assert_success();
     dir.xtask("release").args(["--offline", "--no-proof"]).run().assert_success();
 }
+
+/// Item 11: a config item whose `value` is an image field is never dropped without a word:
+/// a select item there gets a warning that each choice must be bundled.
+#[test]
+fn issue_18_11_an_item_that_sets_an_image_field_is_warned() {
+    let dir = testdir!();
+    example_with(&dir, |text| {
+        format!(
+            "{text}\n[[config.groups]]\nname = \"imgs\"\ntitle = \"Images\"\n\n[[config.groups.items]]\nname = \"img_tag\"\n\
+             title = \"Tag\"\ntype = \"select_one\"\ndefault = \"a\"\nvalue = \"image.tag\"\n\
+             choices = [{{ name = \"a\", title = \"A\" }}, {{ name = \"b\", title = \"B\" }}]\n"
+        )
+    });
+    dir.xtask("release")
+        .args(["--offline", "--no-proof"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains("config item `img_tag` (select_one) sets `image.tag`")
+        .assert_stderr_contains("each choice deploys another image");
+}

@@ -600,7 +600,8 @@ fn example_leftover(release: &Release, name: &str, bytes: &[u8]) -> Option<Strin
 }
 
 /// A `text` or `textarea` item whose value sets an image field lets the customer type an
-/// image that no bundle holds.
+/// image that no bundle holds; a select item's choices each deploy another image, which the
+/// bundle must hold.
 fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
     let image_fields: Vec<(String, String)> = images
         .images
@@ -618,7 +619,8 @@ fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
         .collect();
     let mut warnings = Vec::new();
     for item in release.config.iter().flat_map(|group| &group.items) {
-        if !matches!(item.item_type, release::ItemType::Text | release::ItemType::Textarea) {
+        let typed = matches!(item.item_type, release::ItemType::Text | release::ItemType::Textarea);
+        if !typed && item.choices.is_empty() {
             continue;
         }
         let Some(path) = &item.value else { continue };
@@ -629,13 +631,20 @@ fn typed_image_warnings(release: &Release, images: &ImageSet) -> Vec<String> {
             });
             path == *field || tag_or_digest
         });
-        if let Some((_, image)) = hit {
-            warnings.push(format!(
+        match hit {
+            Some((_, image)) if typed => warnings.push(format!(
                 "config item `{}` ({}) sets `{path}`, a field of image `{image}`: a customer can type an image no \
                  airgap bundle holds; use a select_one item whose choices are the images you ship, or list them in [images] include",
                 item.name.get_ref(),
                 item.item_type.as_str()
-            ));
+            )),
+            Some((_, image)) => warnings.push(format!(
+                "config item `{}` ({}) sets `{path}`, a field of image `{image}`: each choice deploys another image; \
+                 list the image of every choice in [images] include (the airgap proof checks that the bundle holds them)",
+                item.name.get_ref(),
+                item.item_type.as_str()
+            )),
+            None => {}
         }
     }
     warnings
