@@ -57,12 +57,18 @@ pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     written: u64,
+    stage: Option<crate::timings::Stage>,
 }
 
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> HashingWriter<W> {
-        HashingWriter { inner, hasher: Sha256::new(), written: 0 }
+        HashingWriter { inner, hasher: Sha256::new(), written: 0, stage: None }
+    }
+
+    /// The same writer, its hashing timed as `stage` (see [`crate::timings`]).
+    pub fn timed_as(self, stage: crate::timings::Stage) -> HashingWriter<W> {
+        HashingWriter { stage: Some(stage), ..self }
     }
 
     /// Bytes written so far.
@@ -92,9 +98,10 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
         use std::{io::Seek, os::unix::fs::FileExt};
         self.inner.flush()?;
         let before = self.hasher.clone();
-        let (target, hasher) = (self.inner.get_mut(), &mut self.hasher);
+        let (target, hasher, stage) = (self.inner.get_mut(), &mut self.hasher, self.stage);
         let result = std::thread::scope(|scope| -> io::Result<()> {
             let hashing = scope.spawn(move || -> io::Result<()> {
+                let _span = stage.map(crate::timings::span);
                 let mut buffer = vec![0; 1 << 20];
                 let (mut position, end) = (offset, offset + length);
                 while position < end {
@@ -139,6 +146,7 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
+        let _span = self.stage.map(crate::timings::span);
         self.hasher.update(&buf[..n]);
         self.written += n as u64;
         Ok(n)

@@ -35,6 +35,7 @@ pub mod rendered_images;
 pub mod reproducible;
 pub mod store;
 pub mod template_reach;
+pub mod timings;
 pub mod tree_files;
 pub mod value_path;
 pub mod values_yaml;

@@ -24,6 +24,7 @@ use sha2::{Digest as _, Sha256};
 use crate::{
     digest::{HashingWriter, Sha256Digest},
     error::{Error, IoContext, Result},
+    timings::{self, Stage},
 };
 
 /// How long a private temporary download may sit untouched before [`BlobStore::sweep`]
@@ -125,7 +126,11 @@ impl BlobStore {
             .io_context("create", self.root.join("tmp"))?;
         let temp_path = Utf8PathBuf::from_path_buf(temp.path().to_path_buf())
             .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
-        Ok(BlobWriter { hashing: HashingWriter::new(temp), temp_path, store: self.clone() })
+        Ok(BlobWriter {
+            hashing: HashingWriter::new(temp).timed_as(Stage::Verify),
+            temp_path,
+            store: self.clone(),
+        })
     }
 }
 
@@ -244,7 +249,7 @@ impl PartialBlob {
             match self.file.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(read) => {
-                    self.hasher.update(&buffer[..read]);
+                    timings::timed(Stage::Verify, || self.hasher.update(&buffer[..read]));
                     read_total += read as u64;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -275,7 +280,7 @@ impl PartialBlob {
     /// Verifies, syncs and renames the blob into place. A mismatch deletes the partial file,
     /// so the next attempt starts from zero.
     pub fn commit(self) -> Result<Sha256Digest, CommitError> {
-        let actual = Sha256Digest(self.hasher.finalize().into());
+        let actual = Sha256Digest(timings::timed(Stage::Verify, || self.hasher.finalize()).into());
         if actual != self.digest {
             // Still locked: nobody else appends to it while it goes.
             let _ = fs::remove_file(&self.path);
@@ -284,6 +289,7 @@ impl PartialBlob {
                 actual: actual.oci(),
             }));
         }
+        let _span = timings::span(Stage::StoreWrite);
         self.file.sync_all().map_err(CommitError::Io)?;
         let target = self.store.path(&self.digest);
         fs::rename(&self.path, &target).map_err(CommitError::Io)?;
@@ -293,8 +299,8 @@ impl PartialBlob {
 
 impl Write for PartialBlob {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.file.write(buf)?;
-        self.hasher.update(&buf[..written]);
+        let written = timings::timed(Stage::StoreWrite, || self.file.write(buf))?;
+        timings::timed(Stage::Verify, || self.hasher.update(&buf[..written]));
         self.len += written as u64;
         Ok(written)
     }
@@ -337,6 +343,7 @@ impl BlobWriter {
                 actual: actual.oci(),
             }));
         }
+        let _span = timings::span(Stage::StoreWrite);
         temp.as_file().sync_all().map_err(CommitError::Io)?;
         let target = self.store.path(expected);
         temp.persist(&target).map_err(|error| CommitError::Io(error.error))?;
@@ -366,7 +373,7 @@ impl From<CommitError> for Error {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.hashing.write(buf)
+        timings::timed(Stage::StoreWrite, || self.hashing.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

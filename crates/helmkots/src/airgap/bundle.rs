@@ -25,6 +25,7 @@ use crate::{
     progress::{Event, Progress},
     reproducible,
     store::{self, BlobStore},
+    timings::{self, Stage},
 };
 
 /// gzip level of what the bundle can still compress: `airgap.yaml`, `app.tar.gz`, manifests,
@@ -211,6 +212,7 @@ pub fn write_bundle(
     reuse: Option<&ReusableImages>,
     progress: &dyn Progress,
 ) -> Result<BundleInfo> {
+    let _span = timings::span(Stage::BundleWrite);
     let BundleContents { meta, images, app_tar_gz, proof_files, mtime } = *contents;
     let files = layout::files(images);
     let mut uncompressed_size = 0;
@@ -224,7 +226,7 @@ pub fn write_bundle(
         };
     }
     let file = File::create(out).io_context("create", out)?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file)).timed_as(Stage::BundleHash);
     let airgap = airgap_yaml(meta, images, uncompressed_size);
     let head = head_tar(&airgap, app_tar_gz, proof_files, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);

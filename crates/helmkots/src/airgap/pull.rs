@@ -34,6 +34,7 @@ use crate::{
         BlobSink, Platform, RangeAnswer, RawManifest, Registry, RegistryError, MAX_RETRY_AFTER,
     },
     store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
+    timings::{self, Stage},
 };
 
 /// How pulling behaves.
@@ -88,6 +89,7 @@ pub fn pull_all(
     // Blob digest → (image to fetch it through, descriptor); the first image wins.
     let mut wanted: BTreeMap<Sha256Digest, (ImageRef, Descriptor)> = BTreeMap::new();
     let mut images = Vec::new();
+    let resolving = timings::span(Stage::Resolve);
     for request in requests {
         let image = pull_manifests(registry, store, request, options)?;
         let image_text = request.reference.to_string();
@@ -111,6 +113,7 @@ pub fn pull_all(
         images.push((image_text, missing));
         pulled.push(image.0);
     }
+    drop(resolving);
     let missing: Vec<(ImageRef, Descriptor)> =
         wanted.into_values().filter(|(_, descriptor)| !store.contains(&descriptor.digest)).collect();
     progress.event(&Event::PullPlanned {
@@ -362,6 +365,7 @@ fn fetch_one(
     descriptor: &Descriptor,
     options: &PullOptions,
 ) -> Result<()> {
+    let _span = timings::span(Stage::Fetch);
     let blob = BlobFetch {
         registry,
         store,
