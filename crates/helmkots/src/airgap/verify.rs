@@ -461,7 +461,8 @@ mod tests {
             proof_files: &[],
             mtime: 0,
         };
-        bundle::write_bundle(&out, &store, &contents, None, &crate::progress::Silent).unwrap();
+        let pending = crate::airgap::pull::PendingBlobs::none();
+        bundle::write_bundle(&out, &store, &contents, None, &pending, &crate::progress::Silent).unwrap();
         (out, layer_digest)
     }
 
