@@ -6,19 +6,19 @@
 //!    start a local registry ([`helmkots_e2e::registry::TestRegistry`]), push `--images`
 //!    images holding `--size` MiB of distinct layers plus a busybox helm-cli base
 //!    ([`fixture`]), write a chart and `release.toml`.
-//! 2. [`RUNS`] rounds of `xtask release --no-proof`, each a measured child process
-//!    ([`measure`]): cold (empty store, output and lock), no-op (nothing changed), one change
-//!    (one config item's default edited in `release.toml`); then one more cold run with
-//!    `--timings`, whose stage table is shown and not counted.
-//! 3. The floor ([`floor`]), [`RUNS`] times: every distinct blob fetched once by a plain
-//!    threaded HTTP client, hashed and written; and one sha256 pass over the bundle.
-//! 4. The peer, [`RUNS`] times: `skopeo copy docker://… oci:DIR:…` of every image the bundle
-//!    saved, into one OCI layout, one child per image.
-//! 5. The bundle's plain tar compressed at gzip levels 0, 1, 6 and 9 ([`gzip_levels`]).
-//! 6. Rendered discovery (`xtask images`) of the corpus chart with the most switches, against
+//! 2. [`RUNS`] rounds, each of: `xtask release --no-proof` three times, each a measured
+//!    child process ([`measure`]): cold (empty store, output and lock), no-op (nothing
+//!    changed), one change (one config item's default edited in `release.toml`); the floor
+//!    ([`floor`]): every distinct blob fetched once by a plain threaded HTTP client, hashed
+//!    and written, and one sha256 pass over the bundle; the peer: `skopeo copy docker://…
+//!    oci:DIR:…` of every image the bundle saved, into one OCI layout, one child per image.
+//!    Then one more cold and one more one-change run with `--timings`, whose stage tables
+//!    are shown and not counted.
+//! 3. The bundle's plain tar compressed at gzip levels 0, 1, 6 and 9 ([`gzip_levels`]).
+//! 4. Rendered discovery (`xtask images`) of the corpus chart with the most switches, against
 //!    one `helm template` of it ([`discovery`]; skipped, saying so, without `../shared` or the
 //!    tests' Helm front end).
-//! 7. The table and ratios (medians) on stdout, `target/helmkots-bench/report.json`
+//! 5. The table and ratios (medians) on stdout, `target/helmkots-bench/report.json`
 //!    ([`report`]).
 //!
 //! A failed run is reported and the others still run, so the table says what broke; the
@@ -156,11 +156,19 @@ fn run() -> anyhow::Result<ExitCode> {
         report::seconds(setup_seconds)
     );
 
+    if std::env::var_os("SCRATCH_HOLD").is_some() {
+        eprintln!("SCRATCH work={work} host={}", registry.host());
+        loop { std::thread::sleep(std::time::Duration::from_secs(60)); }
+    }
     let mut releases = vec![
         ReleaseRun::new("cold", "cold release"),
         ReleaseRun::new("noop", "no-op release"),
         ReleaseRun::new("one_change", "one-change release"),
     ];
+    let concurrency = helmkots::airgap::pull::PullOptions::new(Vec::new()).concurrency;
+    let mut floor = Ok(FloorRun { concurrency, fetches: Vec::new(), hash_passes: Vec::new() });
+    let mut peers = Vec::new();
+    // Each round measures everything once, so a busy machine slows the sides of a ratio alike.
     for round in 0..RUNS {
         forget_release(&work)?;
         fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
@@ -168,24 +176,33 @@ fn run() -> anyhow::Result<ExitCode> {
         release_run(&xtask, &work, &mut releases[1], round, &[])?;
         fixture::write_release_toml(&work, &fixture, &registry.host(), &format!("hello, changed {round}"))?;
         release_run(&xtask, &work, &mut releases[2], round, &[])?;
-    }
-    forget_release(&work)?;
-    let mut timed_cold = ReleaseRun::new("cold_timings", "cold release --timings");
-    release_run(&xtask, &work, &mut timed_cold, 0, &["--timings"])?;
-    let cold_timings = timed_cold.runs.first().map(|m| timings_table(&m.log_tail(40)));
-
-    let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
-    let floor = floor_run(&registry, &fixture, &work, bundle.as_deref());
-
-    let saved_images = releases
-        .iter()
-        .find_map(ReleaseRun::bundle)
-        .map(|bundle| bundle.saved_images.clone())
-        .unwrap_or_else(|| fixture.images.iter().map(|image| image.reference.clone()).collect());
-    let mut peers = Vec::new();
-    for round in 0..RUNS {
+        let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
+        floor = floor.and_then(|mut floor| {
+            floor_round(&registry, &fixture, &work, bundle.as_deref(), round, &mut floor)?;
+            Ok(floor)
+        });
+        let saved_images = releases
+            .iter()
+            .find_map(ReleaseRun::bundle)
+            .map(|bundle| bundle.saved_images.clone())
+            .unwrap_or_else(|| fixture.images.iter().map(|image| image.reference.clone()).collect());
         peers.push(skopeo_run(&work, &saved_images, round)?);
     }
+    let _ = std::fs::remove_dir_all(work.join("floor"));
+    // One more cold and one-change run each, with --timings: where the time goes.
+    forget_release(&work)?;
+    fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
+    let mut timed_cold = ReleaseRun::new("cold_timings", "cold release --timings");
+    release_run(&xtask, &work, &mut timed_cold, 0, &["--timings"])?;
+    fixture::write_release_toml(&work, &fixture, &registry.host(), "hello, changed")?;
+    let mut timed_change = ReleaseRun::new("one_change_timings", "one-change release --timings");
+    release_run(&xtask, &work, &mut timed_change, 0, &["--timings"])?;
+    let timings = [timed_cold, timed_change]
+        .iter()
+        .filter_map(|run| Some((run.label, timings_table(&run.runs.first()?.log_tail(40)))))
+        .collect();
+
+    let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
 
     let gzip = match &bundle {
         Some(bundle) => gzip_run(&work, bundle),
@@ -201,7 +218,7 @@ fn run() -> anyhow::Result<ExitCode> {
         fixture,
         setup_seconds,
         releases,
-        cold_timings,
+        timings,
         floor,
         peers,
         gzip,
@@ -305,35 +322,31 @@ fn release_run(
     Ok(())
 }
 
-/// The floor, [`RUNS`] times: the distinct blobs fetched and hashed once, with the pull's
+/// One round of the floor: the distinct blobs fetched and hashed once, with the pull's
 /// concurrency; and one sha256 pass over `bundle`.
-fn floor_run(
+fn floor_round(
     registry: &TestRegistry,
     fixture: &fixture::Fixture,
     work: &Utf8Path,
     bundle: Option<&Utf8Path>,
-) -> Result<FloorRun, String> {
+    round: usize,
+    floor: &mut FloorRun,
+) -> Result<(), String> {
     let bundle = bundle.ok_or_else(|| "no release wrote a bundle to hash".to_string())?;
-    let concurrency = helmkots::airgap::pull::PullOptions::new(Vec::new()).concurrency;
-    let mut floor = FloorRun { concurrency, fetches: Vec::new(), hash_passes: Vec::new() };
-    let dir = work.join("floor");
-    for round in 0..RUNS {
-        let fetched = floor::fetch(&registry.host(), &fixture.blobs, concurrency, &dir)
-            .map_err(|e| format!("{e:#}"))?;
-        let hashed = floor::hash_pass(bundle).map_err(|e| format!("{e:#}"))?;
-        eprintln!(
-            "[bench] floor ({}/{RUNS}): fetch {} of {} in {}, one sha256 pass over the bundle {}",
-            round + 1,
-            fixture.blobs.len(),
-            report::mib(fetched.bytes),
-            report::seconds(fetched.seconds),
-            report::seconds(hashed)
-        );
-        floor.fetches.push(fetched);
-        floor.hash_passes.push(hashed);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(floor)
+    let fetched = floor::fetch(&registry.host(), &fixture.blobs, floor.concurrency, &work.join("floor"))
+        .map_err(|e| format!("{e:#}"))?;
+    let hashed = floor::hash_pass(bundle).map_err(|e| format!("{e:#}"))?;
+    eprintln!(
+        "[bench] floor ({}/{RUNS}): fetch {} of {} in {}, one sha256 pass over the bundle {}",
+        round + 1,
+        fixture.blobs.len(),
+        report::mib(fetched.bytes),
+        report::seconds(fetched.seconds),
+        report::seconds(hashed)
+    );
+    floor.fetches.push(fetched);
+    floor.hash_passes.push(hashed);
+    Ok(())
 }
 
 /// The bundle of a release tree, from its `release.lock.json`.

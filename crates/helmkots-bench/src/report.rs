@@ -143,8 +143,8 @@ pub struct Report {
     pub setup_seconds: f64,
     /// The release runs: cold, no-op, one change.
     pub releases: Vec<ReleaseRun>,
-    /// The stage table of one more cold run with `--timings`.
-    pub cold_timings: Option<String>,
+    /// The stage tables of one more cold and one-change run with `--timings`: label, table.
+    pub timings: Vec<(&'static str, String)>,
     /// The floor, or why it was not measured.
     pub floor: Result<FloorRun, String>,
     /// The skopeo peer, each round.
@@ -399,8 +399,8 @@ impl Report {
                 );
             }
         }
-        if let Some(table) = &self.cold_timings {
-            println!("\none more cold release, with --timings (not in the medians):\n{table}");
+        for (label, table) in &self.timings {
+            println!("\none more {label} (not in the medians):\n{table}");
         }
         match &self.discovery {
             Ok(Some(run)) => run.print(),
@@ -468,7 +468,7 @@ impl Report {
                 }
                 value
             }).collect::<Vec<_>>(),
-            "cold_timings": self.cold_timings,
+            "timings": self.timings.iter().map(|(label, table)| json!({"run": label, "table": table})).collect::<Vec<_>>(),
             "floor": match &self.floor {
                 Ok(floor) => json!({
                     "seconds": floor.seconds(),

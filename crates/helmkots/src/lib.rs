@@ -39,5 +39,6 @@ pub mod timings;
 pub mod tree_files;
 pub mod value_path;
 pub mod values_yaml;
+pub mod writeback;
 
 pub use error::{Error, Result};

@@ -25,6 +25,7 @@ use crate::{
     digest::{HashingWriter, Sha256Digest},
     error::{Error, IoContext, Result},
     timings::{self, Stage},
+    writeback,
 };
 
 /// How long a private temporary download may sit untouched before [`BlobStore::sweep`]
@@ -175,6 +176,7 @@ impl BlobStore {
                 digest: *digest,
                 hasher: Sha256::new(),
                 len: 0,
+                writeback: writeback::Progress::default(),
                 store: self.clone(),
             };
             partial.rehash(size).io_context("read", partial.path.clone())?;
@@ -222,6 +224,9 @@ pub struct PartialBlob {
     digest: Sha256Digest,
     hasher: Sha256,
     len: u64,
+    /// Writeback of the appended bytes starts as they arrive, so the sync in
+    /// [`PartialBlob::commit`] waits for little.
+    writeback: writeback::Progress,
     store: BlobStore,
 }
 
@@ -268,6 +273,7 @@ impl PartialBlob {
         self.file.seek(SeekFrom::Start(0))?;
         self.hasher = Sha256::new();
         self.len = 0;
+        self.writeback.truncated_to(0);
         Ok(())
     }
 
@@ -302,6 +308,7 @@ impl Write for PartialBlob {
         let written = timings::timed(Stage::StoreWrite, || self.file.write(buf))?;
         timings::timed(Stage::Verify, || self.hasher.update(&buf[..written]));
         self.len += written as u64;
+        self.writeback.wrote_up_to(&self.file, self.len);
         Ok(written)
     }
 

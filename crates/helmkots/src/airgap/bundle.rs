@@ -26,6 +26,7 @@ use crate::{
     reproducible,
     store::{self, BlobStore},
     timings::{self, Stage},
+    writeback::WriteBehind,
 };
 
 /// gzip level of what the bundle can still compress: `airgap.yaml`, `app.tar.gz`, manifests,
@@ -234,7 +235,8 @@ pub fn write_bundle(
         };
     }
     let file = File::create(out).io_context("create", out)?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file)).timed_as(Stage::BundleHash);
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, WriteBehind::new(file)))
+        .timed_as(Stage::BundleHash);
     let airgap = airgap_yaml(meta, images, uncompressed_size);
     let head = head_tar(&airgap, app_tar_gz, proof_files, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
@@ -263,6 +265,7 @@ pub fn write_bundle(
         .into_inner()
         .map_err(|e| e.into_error())
         .io_context("write", out)?
+        .into_inner()
         .sync_all()
         .io_context("sync", out)?;
     Ok(BundleInfo {
@@ -301,7 +304,7 @@ fn head_tar(
 const END_OF_ARCHIVE: usize = 1024;
 
 /// Copies an earlier bundle's images member, exactly its span.
-fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>) -> io::Result<()> {
+fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<WriteBehind>>) -> io::Result<()> {
     let file = File::open(&reuse.bundle.path)?;
     // The member ends the bundle: sync it while the hash finishes.
     out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
@@ -355,6 +358,8 @@ fn write_images_member(
                 let blob = store::open_blob(store, digest)?;
                 let size = blob.metadata().io_context("read", store.path(digest))?.len();
                 let mut header = reproducible::file_header(size, mtime, false);
+                // Read a MiB at a time: every piece passes through five writers down to the file.
+                let blob = io::BufReader::with_capacity(1 << 20, blob);
                 builder.append_data(&mut header, &path, blob).io_context("write", out_path)?;
             }
         }
