@@ -156,10 +156,6 @@ fn run() -> anyhow::Result<ExitCode> {
         report::seconds(setup_seconds)
     );
 
-    if std::env::var_os("SCRATCH_HOLD").is_some() {
-        eprintln!("SCRATCH work={work} host={}", registry.host());
-        loop { std::thread::sleep(std::time::Duration::from_secs(60)); }
-    }
     let mut releases = vec![
         ReleaseRun::new("cold", "cold release"),
         ReleaseRun::new("noop", "no-op release"),

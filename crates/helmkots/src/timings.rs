@@ -144,25 +144,9 @@ pub fn span(stage: Stage) -> Span {
         return Span { active: false };
     }
     let (wall, cpu) = (Instant::now(), thread_cpu());
-    OPEN.with(|open| {
-        let mut open = open.borrow_mut();
-        if let Some(outer) = open.last_mut() {
-            charge(outer.stage, outer.wall, outer.cpu, wall, cpu, false);
-        }
-        open.push(Frame { stage, wall, cpu });
-    });
     let mut recorder = RECORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(recorder) = recorder.as_mut() {
-        let since = wall.saturating_duration_since(recorder.origin);
-        let entry = recorder.stages.entry(stage).or_insert(StageTime {
-            stage,
-            first_start: since,
-            last_end: since,
-            busy: Duration::ZERO,
-            cpu: Duration::ZERO,
-        });
-        entry.first_start = entry.first_start.min(since);
-    }
+    let Some(recorder) = recorder.as_mut() else { return Span { active: false } };
+    OPEN.with(|open| recorder.open(&mut open.borrow_mut(), stage, wall, cpu));
     Span { active: true }
 }
 
@@ -184,30 +168,53 @@ impl Drop for Span {
             return;
         }
         let (wall, cpu) = (Instant::now(), thread_cpu());
-        OPEN.with(|open| {
-            let mut open = open.borrow_mut();
-            if let Some(frame) = open.pop() {
-                charge(frame.stage, frame.wall, frame.cpu, wall, cpu, true);
-            }
-            // The enclosing span's time runs on from here.
-            if let Some(outer) = open.last_mut() {
-                outer.wall = wall;
-                outer.cpu = cpu;
-            }
-        });
+        let mut recorder = RECORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(recorder) = recorder.as_mut() {
+            OPEN.with(|open| recorder.close(&mut open.borrow_mut(), wall, cpu));
+        }
     }
 }
 
-/// Adds a stretch of one thread's time to a stage; `ended` moves its last end.
-fn charge(stage: Stage, wall_start: Instant, cpu_start: Duration, wall: Instant, cpu: Duration, ended: bool) {
-    let mut recorder = RECORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let Some(recorder) = recorder.as_mut() else { return };
-    let since = wall.saturating_duration_since(recorder.origin);
-    if let Some(entry) = recorder.stages.get_mut(&stage) {
-        entry.busy += wall.saturating_duration_since(wall_start);
-        entry.cpu += cpu.saturating_sub(cpu_start);
-        if ended {
-            entry.last_end = entry.last_end.max(since);
+impl Recorder {
+    /// A span of `stage` opens on the thread whose open spans are `open`, at these clocks:
+    /// the enclosing span's time so far is charged to it, and stops running.
+    fn open(&mut self, open: &mut Vec<Frame>, stage: Stage, wall: Instant, cpu: Duration) {
+        if let Some(outer) = open.last() {
+            self.charge(outer, wall, cpu);
+        }
+        open.push(Frame { stage, wall, cpu });
+        let since = wall.saturating_duration_since(self.origin);
+        let entry = self.stages.entry(stage).or_insert(StageTime {
+            stage,
+            first_start: since,
+            last_end: since,
+            busy: Duration::ZERO,
+            cpu: Duration::ZERO,
+        });
+        entry.first_start = entry.first_start.min(since);
+    }
+
+    /// The innermost open span closes: its time is charged, and the enclosing span's time
+    /// runs on from here.
+    fn close(&mut self, open: &mut Vec<Frame>, wall: Instant, cpu: Duration) {
+        if let Some(frame) = open.pop() {
+            self.charge(&frame, wall, cpu);
+            let since = wall.saturating_duration_since(self.origin);
+            if let Some(entry) = self.stages.get_mut(&frame.stage) {
+                entry.last_end = entry.last_end.max(since);
+            }
+        }
+        if let Some(outer) = open.last_mut() {
+            outer.wall = wall;
+            outer.cpu = cpu;
+        }
+    }
+
+    /// Adds the time since `frame`'s clocks to its stage.
+    fn charge(&mut self, frame: &Frame, wall: Instant, cpu: Duration) {
+        if let Some(entry) = self.stages.get_mut(&frame.stage) {
+            entry.busy += wall.saturating_duration_since(frame.wall);
+            entry.cpu += cpu.saturating_sub(frame.cpu);
         }
     }
 }
@@ -235,24 +242,32 @@ mod tests {
 
     #[test]
     fn nested_spans_charge_only_the_innermost_stage() {
-        enable();
-        {
-            let _outer = span(Stage::Fetch);
-            std::thread::sleep(Duration::from_millis(20));
-            timed(Stage::Verify, || {
-                let start = Instant::now();
-                // Busy, so the thread's CPU clock moves.
-                while start.elapsed() < Duration::from_millis(30) {
-                    std::hint::black_box(0u64);
-                }
-            });
-        }
-        let report = report().unwrap();
-        let stage = |s| report.stages.iter().find(|t| t.stage == s).copied().unwrap();
-        let (fetch, verify) = (stage(Stage::Fetch), stage(Stage::Verify));
-        assert!(verify.busy >= Duration::from_millis(30) && verify.cpu >= Duration::from_millis(20));
-        assert!(fetch.busy >= Duration::from_millis(20) && fetch.busy < Duration::from_millis(45));
-        assert!(fetch.cpu < Duration::from_millis(15), "sleeping is not CPU, and Verify's is its own");
-        assert!(fetch.first_start <= verify.first_start && verify.last_end <= fetch.last_end);
+        let origin = Instant::now();
+        let at = |ms: u64| origin + Duration::from_millis(ms);
+        let cpu = Duration::from_millis;
+        let mut recorder = Recorder { origin, process_cpu_origin: Duration::ZERO, stages: BTreeMap::new() };
+        let mut open = Vec::new();
+        // Fetch from 10 ms to 100 ms, with Verify from 40 to 70 ms inside it.
+        recorder.open(&mut open, Stage::Fetch, at(10), cpu(1));
+        recorder.open(&mut open, Stage::Verify, at(40), cpu(2));
+        recorder.close(&mut open, at(70), cpu(30));
+        recorder.close(&mut open, at(100), cpu(33));
+        // Another thread's Verify, later.
+        recorder.open(&mut open, Stage::Verify, at(120), cpu(0));
+        recorder.close(&mut open, at(130), cpu(10));
+        let fetch = recorder.stages[&Stage::Fetch];
+        let verify = recorder.stages[&Stage::Verify];
+        assert_eq!(
+            (fetch.first_start, fetch.last_end),
+            (Duration::from_millis(10), Duration::from_millis(100))
+        );
+        assert_eq!(fetch.busy, Duration::from_millis(60), "30 ms before Verify and 30 ms after");
+        assert_eq!(fetch.cpu, cpu(1 + 3), "Verify's CPU time is its own");
+        assert_eq!(
+            (verify.first_start, verify.last_end),
+            (Duration::from_millis(40), Duration::from_millis(130))
+        );
+        assert_eq!((verify.busy, verify.cpu), (Duration::from_millis(40), cpu(28 + 10)));
+        assert!(open.is_empty());
     }
 }
