@@ -505,11 +505,23 @@ impl<W: Write> Write for Reporting<'_, W> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use camino::Utf8PathBuf;
 
     use super::*;
     use crate::{digest::Sha256Digest, image_ref::ImageRef, registry::media};
+
+    /// What the tests' `airgap.yaml` says besides the images.
+    pub(crate) fn meta() -> AirgapMeta {
+        AirgapMeta {
+            app_slug: "app".into(),
+            channel_id: "c".into(),
+            channel_name: "Stable".into(),
+            version_label: "1.0.0".into(),
+            release_notes: String::new(),
+            update_cursor: "1".into(),
+        }
+    }
 
     /// Layers of several sizes (some gzip-looking, so stored; some not, so deflated) and the
     /// config: the blobs a pull fetches.
@@ -562,14 +574,7 @@ mod tests {
         let blobs = blobs();
         let store = BlobStore::open(&dir.join("store")).unwrap();
         let image = resolved_image(&store, &blobs);
-        let meta = AirgapMeta {
-            app_slug: "app".into(),
-            channel_id: "c".into(),
-            channel_name: "Stable".into(),
-            version_label: "1.0.0".into(),
-            release_notes: String::new(),
-            update_cursor: "1".into(),
-        };
+        let meta = meta();
         let app = app_tar_gz(&[("a.yaml".to_string(), b"a: 1\n".to_vec())], 0).unwrap();
         let contents = BundleContents {
             meta: &meta,

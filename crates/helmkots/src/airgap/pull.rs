@@ -218,12 +218,21 @@ pub fn fetch(
     options: &PullOptions,
     pending: &PendingBlobs,
 ) -> Result<()> {
+    let _ends = EndsPending(pending);
     let tracker =
         ImageTracker { images: Mutex::new(plan.waiting.clone()), progress: options.progress.as_ref() };
     tracker.finish_cached();
-    let fetched = fetch_blobs(registry, store, &plan.missing, options, &tracker, pending);
-    pending.end();
-    fetched
+    fetch_blobs(registry, store, &plan.missing, options, &tracker, pending)
+}
+
+/// Ends the pending blobs however the fetch stops, a panic included, so a reader waiting for
+/// one never waits forever.
+struct EndsPending<'a>(&'a PendingBlobs);
+
+impl Drop for EndsPending<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
 }
 
 /// Which blobs each image still waits for; reports [`Event::ImageDone`] when none is left.
