@@ -1,11 +1,11 @@
 //! `cargo xtask bench`: run the benchmark crate `crates/helmkots-bench`.
 //!
-//! It runs in the dev profile, like the `xtask` it measures and its floor, so the release
-//! and the floor it is compared with are built alike. The bench measures `release` (cold,
-//! no-op, one config change) against the floor (fetching and hashing the bytes once) and
-//! `skopeo copy` of the same images, and the bundle at several gzip levels; it needs a local registry and
-//! `skopeo` (the same Debian packages as the end-to-end tests). It is not a test: CI does
-//! not run it. Results go to stdout and `target/helmkots-bench/report.json`.
+//! It runs in the dev profile, like the `xtask` it measures, so the release and the floor it
+//! is compared with are built alike. The bench measures `release` (cold, no-op, one config
+//! change) against the floor (fetching and hashing the bytes once) and `skopeo copy` of the
+//! same images, and the bundle at several gzip levels; it needs a local registry and `skopeo`
+//! (the same Debian packages as the end-to-end tests). It is not a test: CI does not run it.
+//! Results go to stdout and `target/helmkots-bench/report.json`.
 
 use std::process::ExitCode;
 
