@@ -180,7 +180,7 @@ impl BlobStore {
                 store: self.clone(),
             };
             partial.rehash(size).io_context("read", partial.path.clone())?;
-            return Ok(Partial::Open(partial));
+            return Ok(Partial::Open(Box::new(partial)));
         }
         Ok(Partial::Busy)
     }
@@ -189,8 +189,8 @@ impl BlobStore {
 /// What [`BlobStore::open_partial`] found.
 #[derive(Debug)]
 pub enum Partial {
-    /// The partial download, locked for this process.
-    Open(PartialBlob),
+    /// The partial download, locked for this process (boxed: it holds a whole hasher).
+    Open(Box<PartialBlob>),
     /// Another process is downloading this blob right now.
     Busy,
     /// The blob is already in the store.
@@ -415,7 +415,7 @@ mod tests {
 
     fn open(store: &BlobStore, digest: &Sha256Digest, size: u64) -> PartialBlob {
         match store.open_partial(digest, size).unwrap() {
-            Partial::Open(partial) => partial,
+            Partial::Open(partial) => *partial,
             other => panic!("expected an open partial, got {other:?}"),
         }
     }

@@ -508,7 +508,7 @@ impl BlobFetch<'_> {
         let mut once_more_from_zero = true;
         loop {
             let mut partial = match self.store.open_partial(&self.descriptor.digest, self.descriptor.size) {
-                Ok(Partial::Open(partial)) => partial,
+                Ok(Partial::Open(partial)) => *partial,
                 Ok(Partial::Stored) => {
                     self.progress.event(&Event::BlobCached {
                         image: &self.image_text,
