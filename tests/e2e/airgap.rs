@@ -1459,10 +1459,10 @@ fn readme_flags() -> Vec<(String, String)> {
     flags
 }
 
-/// What a command shows: its exit code, its stdout (with the directory's path taken out), and
-/// every file of the directory but the caches whose bytes depend on the time (fingerprints,
-/// renders), by digest.
-fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, BTreeMap<String, String>) {
+/// What a command shows: its exit code, its stdout (with the directory's path taken out), the
+/// lines of its stderr (without digits, sorted), and every file of the directory but the
+/// caches whose bytes depend on the time (fingerprints, renders), by digest.
+fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, Vec<String>, BTreeMap<String, String>) {
     fs::create_dir_all(dir.join("docker-config")).unwrap();
     let mut command = helmkots_e2e::TestCommand::new(dir.path());
     command.arg(&args[0]);
@@ -1477,9 +1477,17 @@ fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, BTre
         .env("PATH", helmkots_e2e::path_with_tools())
         .run();
     let stdout = output.stdout.replace(&dir.path().display().to_string(), "<dir>");
+    // What stderr says, not the numbers (times, sizes) nor the order of concurrent lines.
+    let mut stderr: Vec<String> = output
+        .stderr
+        .replace(&dir.path().display().to_string(), "<dir>")
+        .lines()
+        .map(|line| line.chars().filter(|c| !c.is_ascii_digit()).collect())
+        .collect();
+    stderr.sort();
     let mut files = helmkots_e2e::tree_digests(dir.path());
     files.retain(|path, _| !path.contains("fingerprints") && !path.contains("/renders/") && !path.starts_with("docker-config"));
-    (output.status.code(), stdout, files)
+    (output.status.code(), stdout, stderr, files)
 }
 
 /// Every flag of README's commands table changes what its command does (its exit code, its
@@ -1522,6 +1530,7 @@ fn issue_18_every_documented_flag_changes_what_its_command_does() {
         ("release", "--update-cursor", &online, words("release --no-proof"), words("release --no-proof --update-cursor 9")),
         ("release", "--out", &online, words("release --no-proof --offline"), words("release --no-proof --offline --out elsewhere")),
         ("release", "--json", &online, words("release --no-proof --offline"), words("release --no-proof --offline --json")),
+        ("release", "--timings", &online, words("release --no-proof --offline"), words("release --no-proof --offline --timings")),
         ("image", "--push", &online, words("image --json"), words("image --json --push")),
         ("image", "--out", &online, words("image"), words("image --out layout")),
         ("image", "--json", &online, words("image"), words("image --json")),

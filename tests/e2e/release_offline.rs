@@ -958,3 +958,28 @@ fn verify_checks_an_offline_tree_against_its_checksums() {
         .assert_code(1)
         .assert_stderr_contains("`manifests/helm-cli-job.yaml` changed after the release was written");
 }
+
+/// Issue 16: `--timings` prints each stage that ran (with `-q` too: it was asked for) and
+/// changes nothing the release writes.
+#[test]
+fn timings_list_the_stages_and_change_nothing_written() {
+    let dir = example();
+    dir.xtask("release").args(["--offline", "--no-proof", "--out", "plain"]).run().assert_success();
+    let plain = tree_digests(dir.join("plain").join(EXAMPLE_TREE));
+    let timed =
+        dir.xtask("release").args(["--offline", "--no-proof", "--out", "out", "--timings", "-q"]).run();
+    timed.assert_success();
+    let table: Vec<&str> = timed.stderr.lines().skip_while(|line| !line.starts_with("timings")).collect();
+    for stage in ["check", "plan", "checksums", "tree write", "other", "total"] {
+        assert!(
+            table.iter().any(|line| line.trim_start().starts_with(stage)),
+            "no `{stage}` row:\n{}",
+            timed.stderr
+        );
+    }
+    assert!(
+        !table.iter().any(|line| line.trim_start().starts_with("fetch")),
+        "an offline release fetches nothing"
+    );
+    assert_eq!(tree_digests(&dir.join("out").join(EXAMPLE_TREE)), plain);
+}

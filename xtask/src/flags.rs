@@ -49,6 +49,8 @@ xflags::xflags! {
             optional --locked
             /// Print the result as JSON.
             optional --json
+            /// Print where the time went: wall and CPU time per stage (on stderr).
+            optional --timings
         }
         /// Print the manifests and kots-values.yaml as KOTS would render them.
         cmd preview {
@@ -119,10 +121,12 @@ xflags::xflags! {
         }
         /// The benchmark report: release (cold, no-op, one change) against skopeo copy (not a test).
         cmd bench {
-            /// Small images (about 20 MB in all), for a quick look.
+            /// Small images (44 MiB of distinct layers), for a quick look.
             optional --quick
-            /// Multiply the default image sizes by this factor.
-            optional --scale factor: String
+            /// How many images (default 12).
+            optional --images count: String
+            /// MiB of distinct layers in all (default 352).
+            optional --size mib: String
             /// Keep the benchmark's temporary directory.
             optional --keep
         }

@@ -20,6 +20,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cargo xtask release --offline",
             "cargo xtask release                     # also the helm-cli image and the .airgap bundle",
             "cargo xtask release --json > release.json",
+            "cargo xtask release --no-proof --timings   # where the time goes, stage by stage",
             "cargo xtask release --channel-id \"$CHANNEL_ID\" --update-cursor \"$BUILD_NUMBER\"   # in CI",
         ],
     ),
@@ -48,7 +49,13 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("images", &["cargo xtask images", "cargo xtask images --json | jq '.images[].reference'"]),
     ("lock", &["cargo xtask lock", "cargo xtask lock --update"]),
     ("image", &["cargo xtask image", "cargo xtask image --push --json"]),
-    ("bench", &["cargo xtask bench --quick"]),
+    (
+        "bench",
+        &[
+            "cargo xtask bench --quick",
+            "cargo xtask bench --images 24 --size 1408   # twice the images, 4x the bytes",
+        ],
+    ),
     ("test", &["cargo xtask test", "cargo xtask test --no-install --test-arg --test --test-arg init"]),
 ];
 

@@ -20,6 +20,7 @@ mod nested_cargo;
 mod progress;
 mod proof_report;
 mod test_tools;
+mod timings_report;
 mod ui;
 
 use std::process::ExitCode;
@@ -171,7 +172,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 update_cursor: cmd.update_cursor,
                 locked: cmd.locked,
             };
+            if cmd.timings {
+                helmkots::timings::enable();
+            }
             let outcome = helmkots::pipeline::release(&options)?;
+            if let Some(report) = helmkots::timings::report() {
+                timings_report::print(&report);
+            }
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::release(&outcome))?);
             } else {
@@ -361,8 +368,11 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if cmd.quick {
                 args.push("--quick".to_string());
             }
-            if let Some(scale) = cmd.scale {
-                args.extend(["--scale".to_string(), scale]);
+            if let Some(images) = cmd.images {
+                args.extend(["--images".to_string(), images]);
+            }
+            if let Some(size) = cmd.size {
+                args.extend(["--size".to_string(), size]);
             }
             if cmd.keep {
                 args.push("--keep".to_string());

@@ -1,13 +1,15 @@
 //! The bench's inputs, made from nothing: images of realistic size in a local registry, a
 //! tiny chart that runs them, and a `release.toml` that points at both.
 //!
-//! The images share one base layer and each adds one layer of its own, like application
-//! images on a common distribution base. Layer contents are pseudo-random bytes (xorshift),
+//! The images share one base layer, a middle layer per group of [`GROUP`] images (a language
+//! runtime, say) and each adds one layer of its own, like application images on a common
+//! distribution base. Layer contents are pseudo-random bytes (xorshift),
 //! so they do not compress, as real compressed layers do not compress again. The images are
 //! written as one OCI layout (each blob once) and pushed with `skopeo copy`; the helm-cli
 //! base is the harness's busybox image.
 
 use std::{
+    collections::BTreeMap,
     io::{self, BufWriter, Read, Write},
     process::Command,
 };
@@ -28,12 +30,19 @@ use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Base layer size at `--scale 1`.
-const BASE_LAYER: u64 = 64 * MIB;
+/// How many images share one middle layer.
+pub const GROUP: usize = 4;
 
-/// The application images at `--scale 1`: name (also the chart's values key) and the size
-/// of the layer each adds on top of the base.
-const APP_IMAGES: [(&str, u64); 3] = [("web", 24 * MIB), ("worker", 36 * MIB), ("migrate", 48 * MIB)];
+/// The default image count.
+pub const DEFAULT_IMAGES: usize = 12;
+
+/// The default MiB of distinct layers: a 64 MiB base, three 24 MiB middle layers and twelve
+/// 18 MiB own layers.
+pub const DEFAULT_SIZE_MIB: u64 = 352;
+
+/// What share of the distinct bytes the base, all middle layers and all own layers take
+/// (64 : 72 : 216, the default fixture), whatever the image count.
+const SHARES: [u64; 3] = [64, 72, 216];
 
 /// The tag every application image is pushed with.
 const APP_TAG: &str = "1.0";
@@ -68,6 +77,17 @@ pub struct PushedImage {
     pub layer_bytes: u64,
 }
 
+/// A blob of the fixture and a repository that serves it.
+#[derive(Debug, Clone)]
+pub struct DistinctBlob {
+    /// `bench/<name>`.
+    pub repository: String,
+    /// Its digest.
+    pub digest: Sha256Digest,
+    /// Its size.
+    pub size: u64,
+}
+
 /// Everything the runs need.
 #[derive(Debug, Clone)]
 pub struct Fixture {
@@ -75,6 +95,8 @@ pub struct Fixture {
     pub images: Vec<PushedImage>,
     /// Every distinct layer blob of the application images.
     pub layers: Vec<LayerBlob>,
+    /// Every distinct blob (layers and configs) of the application images, by digest.
+    pub blobs: Vec<DistinctBlob>,
     /// The helm-cli base image.
     pub helm_cli_base: String,
 }
@@ -92,28 +114,59 @@ impl Fixture {
     }
 }
 
-/// Generates the images at `scale` into an OCI layout under `work`, pushes them and the
-/// busybox helm-cli base to `registry`, then removes the layout.
-pub fn push_images(registry: &TestRegistry, work: &Utf8Path, scale: f64) -> anyhow::Result<Fixture> {
+/// The name of image `index` (also its chart values key and repository).
+pub fn image_name(index: usize) -> String {
+    format!("app{index:02}")
+}
+
+/// Generates `count` images holding `size_mib` MiB of distinct layers into an OCI layout
+/// under `work`, pushes them and the busybox helm-cli base to `registry`, then removes the
+/// layout.
+pub fn push_images(
+    registry: &TestRegistry,
+    work: &Utf8Path,
+    count: usize,
+    size_mib: u64,
+) -> anyhow::Result<Fixture> {
     let layout = work.join("generated-layout");
     std::fs::create_dir_all(&layout).with_context(|| format!("cannot create {layout}"))?;
-    let scaled = |bytes: u64| ((bytes as f64 * scale) as u64).max(4096);
-    let base = write_layer(&layout, "base", scaled(BASE_LAYER))?;
+    let groups = count.div_ceil(GROUP);
+    let total = size_mib * MIB;
+    let share =
+        |part: u64, among: usize| (total * part / SHARES.iter().sum::<u64>() / among as u64).max(4096);
+    let base = write_layer(&layout, "base", share(SHARES[0], 1))?;
     let mut layers = vec![base.clone()];
+    let mut blobs = BTreeMap::new();
     let mut index = Vec::new();
     let mut images = Vec::new();
-    for (name, size) in APP_IMAGES {
-        let own = write_layer(&layout, name, scaled(size))?;
-        let manifest = write_image(&layout, name, &[&base, &own])?;
-        index.push((manifest, Some(name.to_string())));
-        images.push(PushedImage {
-            reference: registry.image(&format!("bench/{name}:{APP_TAG}")),
-            layer_bytes: base.blob_bytes + own.blob_bytes,
-        });
-        layers.push(own);
+    for group in 0..groups {
+        let middle = write_layer(&layout, &format!("middle{group}"), share(SHARES[1], groups))?;
+        layers.push(middle.clone());
+        for index_in_group in 0..GROUP.min(count - group * GROUP) {
+            let name = image_name(group * GROUP + index_in_group);
+            let own = write_layer(&layout, &name, share(SHARES[2], count))?;
+            let (manifest, config) = write_image(&layout, &name, &[&base, &middle, &own])?;
+            let repository = format!("bench/{name}");
+            for (digest, size) in
+                [&base, &middle, &own].iter().map(|l| (l.digest, l.blob_bytes)).chain([config])
+            {
+                blobs.entry(digest).or_insert_with(|| DistinctBlob {
+                    repository: repository.clone(),
+                    digest,
+                    size,
+                });
+            }
+            index.push((manifest, Some(name.clone())));
+            images.push(PushedImage {
+                reference: registry.image(&format!("{repository}:{APP_TAG}")),
+                layer_bytes: base.blob_bytes + middle.blob_bytes + own.blob_bytes,
+            });
+            layers.push(own);
+        }
     }
     write_index(&layout, &index).map_err(|error| format_err!("cannot write index.json: {error}"))?;
-    for ((name, _), image) in APP_IMAGES.iter().zip(&images) {
+    for (position, image) in images.iter().enumerate() {
+        let name = image_name(position);
         skopeo(&[
             "--insecure-policy",
             "copy",
@@ -125,7 +178,7 @@ pub fn push_images(registry: &TestRegistry, work: &Utf8Path, scale: f64) -> anyh
     }
     std::fs::remove_dir_all(&layout).with_context(|| format!("cannot remove {layout}"))?;
     let helm_cli_base = registry.seed_busybox("bench/busybox:1").reference;
-    Ok(Fixture { images, layers, helm_cli_base })
+    Ok(Fixture { images, layers, blobs: blobs.into_values().collect(), helm_cli_base })
 }
 
 /// Runs skopeo with `args`; an error carries its output.
@@ -163,8 +216,13 @@ fn write_layer(layout: &Utf8Path, name: &str, size: u64) -> anyhow::Result<Layer
     Ok(LayerBlob { content_bytes: size, blob_bytes, digest, diff_id })
 }
 
-/// Writes the config and manifest of a linux/amd64 image with these layers; its descriptor.
-fn write_image(layout: &Utf8Path, name: &str, layers: &[&LayerBlob]) -> anyhow::Result<Descriptor> {
+/// Writes the config and manifest of a linux/amd64 image with these layers; the manifest's
+/// descriptor and the config's digest and size.
+fn write_image(
+    layout: &Utf8Path,
+    name: &str,
+    layers: &[&LayerBlob],
+) -> anyhow::Result<(Descriptor, (Sha256Digest, u64))> {
     let config = to_canonical_vec(&json!({
         "architecture": "amd64",
         "os": "linux",
@@ -185,12 +243,13 @@ fn write_image(layout: &Utf8Path, name: &str, layers: &[&LayerBlob]) -> anyhow::
     }));
     let manifest =
         write_blob_bytes(layout, &manifest).map_err(|error| format_err!("cannot write manifest: {error}"))?;
-    Ok(Descriptor {
+    let descriptor = Descriptor {
         media_type: OCI_MANIFEST.to_string(),
         digest: manifest.sha256,
         size: manifest.size,
         platform: None,
-    })
+    };
+    Ok((descriptor, (config.sha256, config.size)))
 }
 
 /// `size` pseudo-random bytes from xorshift64*, seeded by a name (so reruns make the same
@@ -232,8 +291,8 @@ impl Read for RandomBytes {
 /// The release tree every run writes: `<slug>-<version>` of [`RELEASE_TOML`] and the chart.
 pub const TREE_NAME: &str = "bench-app-0.1.0";
 
-/// Writes the chart into `<work>/chart/`: three image values (one per application image),
-/// the [`CHANGED_ITEM`] value, and a Deployment that uses them.
+/// Writes the chart into `<work>/chart/`: one image value per application image, the
+/// [`CHANGED_ITEM`] value, and a Deployment with a container per image.
 pub fn write_chart(work: &Utf8Path, fixture: &Fixture) -> anyhow::Result<()> {
     let chart = work.join("chart");
     std::fs::create_dir_all(chart.join("templates"))?;
@@ -242,11 +301,16 @@ pub fn write_chart(work: &Utf8Path, fixture: &Fixture) -> anyhow::Result<()> {
         "apiVersion: v2\nname: bench-app\ndescription: The helmkots bench chart.\ntype: application\nversion: \"0.1.0\"\nappVersion: \"1.0\"\n",
     )?;
     let mut values = String::from("greeting: hello\nimagePullSecrets: []\n");
-    for ((name, _), image) in APP_IMAGES.iter().zip(&fixture.images) {
+    let mut deployment = DEPLOYMENT.to_string();
+    for (position, image) in fixture.images.iter().enumerate() {
+        let name = image_name(position);
         values.push_str(&format!("{name}:\n  image: \"{}\"\n", image.reference));
+        deployment.push_str(&format!(
+            "        - name: {name}\n          image: {{{{ .Values.{name}.image | quote }}}}\n          env:\n            - name: GREETING\n              value: {{{{ .Values.greeting | quote }}}}\n"
+        ));
     }
     std::fs::write(chart.join("values.yaml"), values)?;
-    std::fs::write(chart.join("templates").join("deployment.yaml"), DEPLOYMENT)?;
+    std::fs::write(chart.join("templates").join("deployment.yaml"), deployment)?;
     Ok(())
 }
 
@@ -284,17 +348,7 @@ spec:
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      initContainers:
-        - name: migrate
-          image: {{ .Values.migrate.image | quote }}
       containers:
-        - name: web
-          image: {{ .Values.web.image | quote }}
-          env:
-            - name: GREETING
-              value: {{ .Values.greeting | quote }}
-        - name: worker
-          image: {{ .Values.worker.image | quote }}
 "#;
 
 const RELEASE_TOML: &str = r#"# Written by helmkots-bench.

@@ -1,26 +1,32 @@
-//! `helmkots-bench`: what `cargo xtask release` costs, side by side with what a user would
-//! script today, in one run. `cargo xtask bench` runs it in release mode.
+//! `helmkots-bench`: what `cargo xtask release` costs, side by side with its floor and with
+//! what a user would script today, in one run. `cargo xtask bench` runs it.
 //!
 //! Steps, in order:
-//! 1. Setup (not measured in the ratios): build `xtask` in release mode, start a local
-//!    registry ([`helmkots_e2e::registry::TestRegistry`]), push three images sharing a base
-//!    layer plus a busybox helm-cli base ([`fixture`]), write a chart and `release.toml`.
-//! 2. `xtask release --no-proof` three times, each a measured child process ([`measure`]):
-//!    cold (empty store and output), no-op (nothing changed, store warm), one change (one
-//!    config item's default edited in `release.toml`).
-//! 3. The peer: `skopeo copy docker://… oci:DIR:…` of every image the bundle saved, into one
-//!    OCI layout, one child per image.
-//! 4. The bundle's plain tar compressed at gzip levels 0, 1, 6 and 9 ([`gzip_levels`]).
-//! 5. Rendered discovery (`xtask images`) of the corpus chart with the most switches, against
+//! 1. Setup (not measured in the ratios): build `xtask` (the dev build `cargo xtask` runs),
+//!    start a local registry ([`helmkots_e2e::registry::TestRegistry`]), push `--images`
+//!    images holding `--size` MiB of distinct layers plus a busybox helm-cli base
+//!    ([`fixture`]), write a chart and `release.toml`.
+//! 2. [`RUNS`] rounds, each of: `xtask release --no-proof` three times, each a measured
+//!    child process ([`measure`]): cold (empty store, output and lock), no-op (nothing
+//!    changed), one change (one config item's default edited in `release.toml`); the floor
+//!    ([`floor`]): every distinct blob fetched once by a plain threaded HTTP client, hashed
+//!    and written, and one sha256 pass over the bundle; the peer: `skopeo copy docker://…
+//!    oci:DIR:…` of every image the bundle saved, into one OCI layout, one child per image.
+//!    Then one more cold and one more one-change run with `--timings`, whose stage tables
+//!    are shown and not counted.
+//! 3. The bundle's plain tar compressed at gzip levels 0, 1, 6 and 9 ([`gzip_levels`]).
+//! 4. Rendered discovery (`xtask images`) of the corpus chart with the most switches, against
 //!    one `helm template` of it ([`discovery`]; skipped, saying so, without `../shared` or the
 //!    tests' Helm front end).
-//! 6. The table and ratios on stdout, `target/helmkots-bench/report.json` ([`report`]).
+//! 5. The table and ratios (medians) on stdout, `target/helmkots-bench/report.json`
+//!    ([`report`]).
 //!
 //! A failed run is reported and the others still run, so the table says what broke; the
 //! exit code is non-zero then.
 
 mod discovery;
 mod fixture;
+mod floor;
 mod gzip_levels;
 mod measure;
 mod report;
@@ -32,18 +38,22 @@ use camino::{Utf8Path, Utf8PathBuf};
 use helmkots::lock::BuildRecord;
 use helmkots_e2e::registry::TestRegistry;
 
-use crate::report::{BundleFacts, GzipRun, PeerRun, ReleaseRun, Report};
+use crate::report::{BundleFacts, FloorRun, GzipRun, PeerRun, ReleaseRun, Report};
 
 const HELP: &str = "\
 helmkots-bench: time and peak memory of `xtask release` (cold, no-op, one config change)
-against `skopeo copy` of the same images, the bundle's size at gzip levels 0/1/6/9, and
-rendered discovery of the largest corpus chart against one `helm template` of it.
+against its floor (the distinct blobs fetched and hashed once, plus one sha256 pass over the
+bundle) and `skopeo copy` of the same images, medians of 3; the bundle's size at gzip
+levels 0/1/6/9; rendered discovery of the largest corpus chart against one `helm template`.
 
-USAGE: cargo xtask bench [--quick] [--scale FACTOR] [--keep]
+USAGE: cargo xtask bench [--quick] [--images N] [--size MIB] [--keep]
 
 OPTIONS:
-  --quick           about 20 MB of images (the same as --scale 0.125)
-  --scale FACTOR    multiply every image size (default 1: layers of 64+24+36+48 MiB)
+  --quick           44 MiB of distinct layers (the same as --size 44)
+  --images N        how many images (default 12): one base layer shared by all, a middle
+                    layer shared by each group of 4, one layer each
+  --size MIB        MiB of distinct layers in all (default 352), split 64:72:216 between
+                    the base, the middle layers and the images' own layers
   --keep            keep the work directory (release trees, store, logs); kept
                     anyway when a run fails
   -h, --help        print this help
@@ -53,13 +63,17 @@ the discovery part needs ../shared and helm-python-sdk (pip), and is skipped wit
 Writes target/helmkots-bench/report.json.
 ";
 
-/// `--quick` is this scale.
-const QUICK_SCALE: f64 = 0.125;
+/// `--quick` is this size.
+const QUICK_SIZE_MIB: u64 = fixture::DEFAULT_SIZE_MIB / 8;
+
+/// Rounds of every measured run; the report shows medians.
+pub const RUNS: usize = 3;
 
 /// The command line.
 #[derive(Debug, Clone)]
 struct Args {
-    scale: f64,
+    images: usize,
+    size_mib: u64,
     quick: bool,
     keep: bool,
 }
@@ -67,30 +81,36 @@ struct Args {
 impl Args {
     /// Parses the arguments; `None` when help was asked for.
     fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Args>> {
-        let mut parsed = Args { scale: 1.0, quick: false, keep: false };
-        let mut scale = None;
+        let mut parsed = Args {
+            images: fixture::DEFAULT_IMAGES,
+            size_mib: fixture::DEFAULT_SIZE_MIB,
+            quick: false,
+            keep: false,
+        };
+        let mut size = None;
+        let positive = |flag: &str, value: Option<String>| -> anyhow::Result<u64> {
+            let value = value.ok_or_else(|| format_err!("{flag} needs a number"))?;
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format_err!("{flag} takes a positive whole number, got `{value}`"))
+        };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => parsed.quick = true,
                 "--keep" => parsed.keep = true,
-                "--scale" => {
-                    let value = args.next().ok_or_else(|| format_err!("--scale needs a number"))?;
-                    scale =
-                        Some(
-                            value.parse::<f64>().ok().filter(|s| *s > 0.0 && s.is_finite()).ok_or_else(
-                                || format_err!("--scale takes a positive number, got `{value}`"),
-                            )?,
-                        );
-                }
+                "--images" => parsed.images = positive("--images", args.next())? as usize,
+                "--size" => size = Some(positive("--size", args.next())?),
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format_err!("unknown argument `{other}` (see --help)")),
             }
         }
-        parsed.scale = match (scale, parsed.quick) {
-            (Some(_), true) => return Err(format_err!("--quick and --scale exclude each other")),
-            (Some(scale), false) => scale,
-            (None, true) => QUICK_SCALE,
-            (None, false) => 1.0,
+        parsed.size_mib = match (size, parsed.quick) {
+            (Some(_), true) => return Err(format_err!("--quick and --size exclude each other")),
+            (Some(size), false) => size,
+            (None, true) => QUICK_SIZE_MIB,
+            (None, false) => fixture::DEFAULT_SIZE_MIB,
         };
         Ok(Some(parsed))
     }
@@ -116,16 +136,16 @@ fn run() -> anyhow::Result<ExitCode> {
     let bench_dir = target_dir(&root).join("helmkots-bench");
     std::fs::create_dir_all(&bench_dir).with_context(|| format!("cannot create {bench_dir}"))?;
 
-    eprintln!("[bench] building xtask (release)");
+    eprintln!("[bench] building xtask");
     let xtask = measure::build_xtask(&root)?;
     let work_dir = tempfile::Builder::new().prefix("work-").tempdir_in(&bench_dir)?;
     let work = Utf8PathBuf::from_path_buf(work_dir.path().to_path_buf())
         .map_err(|path| format_err!("work directory is not UTF-8: {}", path.display()))?;
 
-    eprintln!("[bench] setup: registry and images at scale {}", args.scale);
+    eprintln!("[bench] setup: registry, {} images, {} MiB of distinct layers", args.images, args.size_mib);
     let setup_start = Instant::now();
     let registry = TestRegistry::start();
-    let fixture = fixture::push_images(&registry, &work, args.scale)?;
+    let fixture = fixture::push_images(&registry, &work, args.images, args.size_mib)?;
     fixture::write_chart(&work, &fixture)?;
     fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
     let setup_seconds = setup_start.elapsed().as_secs_f64();
@@ -136,34 +156,67 @@ fn run() -> anyhow::Result<ExitCode> {
         report::seconds(setup_seconds)
     );
 
-    let mut releases = Vec::new();
-    releases.push(release_run(&xtask, &work, "cold", "cold release")?);
-    releases.push(release_run(&xtask, &work, "noop", "no-op release")?);
+    let mut releases = vec![
+        ReleaseRun::new("cold", "cold release"),
+        ReleaseRun::new("noop", "no-op release"),
+        ReleaseRun::new("one_change", "one-change release"),
+    ];
+    let concurrency = helmkots::airgap::pull::PullOptions::new(Vec::new()).concurrency;
+    let mut floor = Ok(FloorRun { concurrency, fetches: Vec::new(), hash_passes: Vec::new() });
+    let mut peers = Vec::new();
+    // Each round measures everything once, so a busy machine slows the sides of a ratio alike.
+    for round in 0..RUNS {
+        forget_release(&work)?;
+        fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
+        release_run(&xtask, &work, &mut releases[0], round, &[])?;
+        release_run(&xtask, &work, &mut releases[1], round, &[])?;
+        fixture::write_release_toml(&work, &fixture, &registry.host(), &format!("hello, changed {round}"))?;
+        release_run(&xtask, &work, &mut releases[2], round, &[])?;
+        let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
+        floor = floor.and_then(|mut floor| {
+            floor_round(&registry, &fixture, &work, bundle.as_deref(), round, &mut floor)?;
+            Ok(floor)
+        });
+        let saved_images = releases
+            .iter()
+            .find_map(ReleaseRun::bundle)
+            .map(|bundle| bundle.saved_images.clone())
+            .unwrap_or_else(|| fixture.images.iter().map(|image| image.reference.clone()).collect());
+        peers.push(skopeo_run(&work, &saved_images, round)?);
+    }
+    let _ = std::fs::remove_dir_all(work.join("floor"));
+    // One more cold and one-change run each, with --timings: where the time goes.
+    forget_release(&work)?;
+    fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
+    let mut timed_cold = ReleaseRun::new("cold_timings", "cold release --timings");
+    release_run(&xtask, &work, &mut timed_cold, 0, &["--timings"])?;
     fixture::write_release_toml(&work, &fixture, &registry.host(), "hello, changed")?;
-    releases.push(release_run(&xtask, &work, "one_change", "one-change release")?);
-
-    let saved_images = releases
+    let mut timed_change = ReleaseRun::new("one_change_timings", "one-change release --timings");
+    release_run(&xtask, &work, &mut timed_change, 0, &["--timings"])?;
+    let timings = [timed_cold, timed_change]
         .iter()
-        .find_map(|run| run.outcome.as_ref().ok())
-        .map(|bundle| bundle.saved_images.clone())
-        .unwrap_or_else(|| fixture.images.iter().map(|image| image.reference.clone()).collect());
-    let peer = skopeo_run(&work, &saved_images)?;
+        .filter_map(|run| Some((run.label, timings_table(&run.runs.first()?.log_tail(40)))))
+        .collect();
 
-    let bundle = releases.iter().rev().find_map(|run| run.outcome.as_ref().ok()).map(|b| b.path.clone());
-    let gzip = match bundle {
-        Some(bundle) => gzip_run(&work, &bundle),
+    let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
+
+    let gzip = match &bundle {
+        Some(bundle) => gzip_run(&work, bundle),
         None => Err("no release wrote a bundle".to_string()),
     };
 
     let discovery = discovery::run(&xtask, &root, &work).map_err(|error| format!("{error:#}"));
     let report = Report {
         discovery,
-        scale: args.scale,
+        images: args.images,
+        size_mib: args.size_mib,
         quick: args.quick,
         fixture,
         setup_seconds,
         releases,
-        peer: Some(peer),
+        timings,
+        floor,
+        peers,
         gzip,
     };
     report.print_table();
@@ -172,8 +225,9 @@ fn run() -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {report_path}"))?;
     println!("\nreport: {report_path}");
     drop(registry);
-    let failed = report.releases.iter().any(|run| run.outcome.is_err())
-        || report.peer.as_ref().is_some_and(|peer| peer.error.is_some())
+    let failed = report.releases.iter().any(|run| run.bundle().is_none())
+        || report.peers.iter().any(|peer| peer.error.is_some())
+        || report.floor.is_err()
         || report.gzip.is_err()
         || report.discovery.is_err();
     // On failure the logs the report points at are what one reads next, so they stay.
@@ -183,14 +237,42 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Runs `xtask release` on the work directory's release file and reads the bundle facts
-/// from the build record it wrote. A failing release is an `Err` outcome, not an error.
+/// Empties what a cold release starts without: the store and fingerprints (`target/`), the
+/// output (`dist/`) and the image lock.
+fn forget_release(work: &Utf8Path) -> anyhow::Result<()> {
+    for dir in [work.join("target"), work.join("dist")] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {dir}"))?;
+        }
+    }
+    let lock = work.join(helmkots::image_lock::FILE_NAME);
+    if lock.exists() {
+        std::fs::remove_file(&lock).with_context(|| format!("cannot remove {lock}"))?;
+    }
+    Ok(())
+}
+
+/// The `timings` table `release --timings` printed, from the end of its log.
+fn timings_table(log_tail: &str) -> String {
+    let table: Vec<&str> = log_tail.lines().skip_while(|line| !line.starts_with("timings")).collect();
+    table
+        .iter()
+        .take_while(|line| line.starts_with("timings") || line.starts_with("  "))
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `xtask release` on the work directory's release file (with `extra` flags) and adds
+/// the measurement to `run`; the bundle facts come from the build record it wrote. A
+/// failing release is an `Err` outcome, not an error.
 fn release_run(
     xtask: &Utf8Path,
     work: &Utf8Path,
-    key: &'static str,
-    label: &'static str,
-) -> anyhow::Result<ReleaseRun> {
+    run: &mut ReleaseRun,
+    round: usize,
+    extra: &[&str],
+) -> anyhow::Result<()> {
     let mut command = Command::new(xtask);
     command
         .current_dir(work)
@@ -202,9 +284,10 @@ fn release_run(
             work.join("dist").as_str(),
             "--no-proof",
         ])
+        .args(extra)
         .env_remove("SOURCE_DATE_EPOCH")
         .env("NO_COLOR", "1");
-    let measured = measure::run(&mut command, &work.join(format!("{key}.log")))?;
+    let measured = measure::run(&mut command, &work.join(format!("{}-{round}.log", run.key)))?;
     let outcome = if measured.status.success() {
         bundle_facts(&work.join("dist").join(fixture::TREE_NAME))
     } else {
@@ -220,12 +303,46 @@ fn release_run(
         Err(error) => format!("FAILED\n{error}"),
     };
     eprintln!(
-        "[bench] {label}: {} wall, {} cpu, peak RSS {}, {result}",
+        "[bench] {} ({}/{RUNS}): {} wall, {} cpu, peak RSS {}, {result}",
+        run.label,
+        round + 1,
         report::seconds(measured.seconds),
         report::seconds(measured.cpu_seconds),
         report::mib(measured.peak_rss_bytes)
     );
-    Ok(ReleaseRun { key, label, measured, outcome })
+    run.runs.push(measured);
+    // The first failure stays the outcome: it is what the table reports.
+    if run.outcome.as_ref().is_none_or(|outcome| outcome.is_ok()) {
+        run.outcome = Some(outcome);
+    }
+    Ok(())
+}
+
+/// One round of the floor: the distinct blobs fetched and hashed once, with the pull's
+/// concurrency; and one sha256 pass over `bundle`.
+fn floor_round(
+    registry: &TestRegistry,
+    fixture: &fixture::Fixture,
+    work: &Utf8Path,
+    bundle: Option<&Utf8Path>,
+    round: usize,
+    floor: &mut FloorRun,
+) -> Result<(), String> {
+    let bundle = bundle.ok_or_else(|| "no release wrote a bundle to hash".to_string())?;
+    let fetched = floor::fetch(&registry.host(), &fixture.blobs, floor.concurrency, &work.join("floor"))
+        .map_err(|e| format!("{e:#}"))?;
+    let hashed = floor::hash_pass(bundle).map_err(|e| format!("{e:#}"))?;
+    eprintln!(
+        "[bench] floor ({}/{RUNS}): fetch {} of {} in {}, one sha256 pass over the bundle {}",
+        round + 1,
+        fixture.blobs.len(),
+        report::mib(fetched.bytes),
+        report::seconds(fetched.seconds),
+        report::seconds(hashed)
+    );
+    floor.fetches.push(fetched);
+    floor.hash_passes.push(hashed);
+    Ok(())
 }
 
 /// The bundle of a release tree, from its `release.lock.json`.
@@ -250,9 +367,12 @@ fn bundle_facts(tree: &Utf8Path) -> Result<BundleFacts, String> {
 }
 
 /// The peer: one `skopeo copy` per image into one shared OCI layout (so shared layers are
-/// stored once, as in our store). Stops at the first failure.
-fn skopeo_run(work: &Utf8Path, references: &[String]) -> anyhow::Result<PeerRun> {
+/// stored once, as in our store), starting empty. Stops at the first failure.
+fn skopeo_run(work: &Utf8Path, references: &[String], round: usize) -> anyhow::Result<PeerRun> {
     let layout = work.join("skopeo-layout");
+    if layout.exists() {
+        std::fs::remove_dir_all(&layout).with_context(|| format!("cannot remove {layout}"))?;
+    }
     let mut peer = PeerRun { copies: Vec::new(), error: None };
     for (index, reference) in references.iter().enumerate() {
         let source = docker_source(reference);
@@ -266,9 +386,10 @@ fn skopeo_run(work: &Utf8Path, references: &[String]) -> anyhow::Result<PeerRun>
             &format!("docker://{source}"),
             &format!("oci:{layout}:{tag}"),
         ]);
-        let measured = measure::run(&mut command, &work.join(format!("skopeo-{index}.log")))?;
+        let measured = measure::run(&mut command, &work.join(format!("skopeo-{round}-{index}.log")))?;
         eprintln!(
-            "[bench] skopeo copy {source}: {} wall, {} cpu, peak RSS {}{}",
+            "[bench] skopeo copy ({}/{RUNS}) {source}: {} wall, {} cpu, peak RSS {}{}",
+            round + 1,
             report::seconds(measured.seconds),
             report::seconds(measured.cpu_seconds),
             report::mib(measured.peak_rss_bytes),

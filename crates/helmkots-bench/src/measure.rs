@@ -74,21 +74,14 @@ pub fn run(command: &mut Command, log: &Utf8Path) -> anyhow::Result<Measured> {
     })
 }
 
-/// Builds the `xtask` binary in release mode with `$CARGO build --release -p xtask` and
-/// returns the path cargo reports (so `CARGO_TARGET_DIR` is honoured).
+/// Builds the `xtask` binary with `$CARGO build -p xtask`, the dev build that `cargo xtask`
+/// runs (what a vendor's release costs), and returns the path cargo reports (so
+/// `CARGO_TARGET_DIR` is honoured).
 pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
     command
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "xtask",
-            "--bin",
-            "xtask",
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(["build", "-p", "xtask", "--bin", "xtask", "--message-format=json-render-diagnostics"])
         .current_dir(root)
         .stderr(Stdio::inherit());
     for (name, _) in std::env::vars_os() {
@@ -98,7 +91,7 @@ pub fn build_xtask(root: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
     }
     let output = command.output().with_context(|| format!("cannot run {cargo:?} build"))?;
     if !output.status.success() {
-        return Err(format_err!("`cargo build --release -p xtask` failed ({})", output.status));
+        return Err(format_err!("`cargo build -p xtask` failed ({})", output.status));
     }
     String::from_utf8_lossy(&output.stdout)
         .lines()

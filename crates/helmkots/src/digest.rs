@@ -4,6 +4,8 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::writeback::WriteBehind;
+
 /// A sha256 digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sha256Digest(pub [u8; 32]);
@@ -57,12 +59,18 @@ pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     written: u64,
+    stage: Option<crate::timings::Stage>,
 }
 
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> HashingWriter<W> {
-        HashingWriter { inner, hasher: Sha256::new(), written: 0 }
+        HashingWriter { inner, hasher: Sha256::new(), written: 0, stage: None }
+    }
+
+    /// The same writer, its hashing timed as `stage` (see [`crate::timings`]).
+    pub fn timed_as(self, stage: crate::timings::Stage) -> HashingWriter<W> {
+        HashingWriter { stage: Some(stage), ..self }
     }
 
     /// Bytes written so far.
@@ -76,9 +84,10 @@ impl<W: Write> HashingWriter<W> {
     }
 }
 
-impl HashingWriter<io::BufWriter<std::fs::File>> {
+impl HashingWriter<io::BufWriter<WriteBehind>> {
     /// Appends `length` bytes of `source` from `offset`. The kernel copies them file to file
-    /// (`io::copy` uses `copy_file_range`: no trip through user space) while a second thread
+    /// (`io::copy` uses `copy_file_range`: no trip through user space), a piece at a time so
+    /// that each piece's writeback starts while the next is copied, while a second thread
     /// reads the same range and hashes it, so appending costs about what SHA-256 alone costs.
     /// With `sync`, the file is synced as soon as the bytes are in, while the hash finishes.
     /// On an error nothing was appended: the file and the hash are as they were.
@@ -92,9 +101,11 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
         use std::{io::Seek, os::unix::fs::FileExt};
         self.inner.flush()?;
         let before = self.hasher.clone();
-        let (target, hasher) = (self.inner.get_mut(), &mut self.hasher);
+        let start = self.written;
+        let (target, hasher, stage) = (self.inner.get_mut(), &mut self.hasher, self.stage);
         let result = std::thread::scope(|scope| -> io::Result<()> {
             let hashing = scope.spawn(move || -> io::Result<()> {
+                let _span = stage.map(crate::timings::span);
                 let mut buffer = vec![0; 1 << 20];
                 let (mut position, end) = (offset, offset + length);
                 while position < end {
@@ -110,9 +121,9 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
             });
             let mut reader = source.try_clone()?;
             reader.seek(io::SeekFrom::Start(offset))?;
-            let copied = io::copy(&mut reader.take(length), target).and_then(|copied| {
+            let copied = copy_writing_behind(&mut reader, length, target, start).and_then(|copied| {
                 if sync {
-                    target.sync_data().map(|()| copied)
+                    target.file_mut().sync_data().map(|()| copied)
                 } else {
                     Ok(copied)
                 }
@@ -127,8 +138,9 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
         if let Err(error) = result {
             self.hasher = before;
             let target = self.inner.get_mut();
-            target.set_len(self.written)?;
-            target.seek(io::SeekFrom::Start(self.written))?;
+            target.truncated_to(self.written);
+            target.file_mut().set_len(self.written)?;
+            target.file_mut().seek(io::SeekFrom::Start(self.written))?;
             return Err(error);
         }
         self.written += length;
@@ -136,9 +148,32 @@ impl HashingWriter<io::BufWriter<std::fs::File>> {
     }
 }
 
+/// Copies `length` bytes of `reader` to the end of `target` (which holds `start` bytes), in
+/// pieces of [`crate::writeback::WRITEBACK_EVERY`], starting each piece's writeback; the
+/// bytes copied.
+fn copy_writing_behind(
+    reader: &mut std::fs::File,
+    length: u64,
+    target: &mut WriteBehind,
+    start: u64,
+) -> io::Result<u64> {
+    let mut copied = 0;
+    while copied < length {
+        let piece = crate::writeback::WRITEBACK_EVERY.min(length - copied);
+        let n = io::copy(&mut Read::take(&mut *reader, piece), target.file_mut())?;
+        if n == 0 {
+            break;
+        }
+        copied += n;
+        target.wrote_up_to(start + copied);
+    }
+    Ok(copied)
+}
+
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
+        let _span = self.stage.map(crate::timings::span);
         self.hasher.update(&buf[..n]);
         self.written += n as u64;
         Ok(n)
@@ -164,7 +199,7 @@ mod tests {
         plain.write_all(b"head").unwrap();
         plain.write_all(&data[100..3_000_100]).unwrap();
         let target = std::fs::File::create(dir.path().join("target")).unwrap();
-        let mut appended = HashingWriter::new(io::BufWriter::new(target));
+        let mut appended = HashingWriter::new(io::BufWriter::new(WriteBehind::new(target)));
         appended.write_all(b"head").unwrap();
         // Past the end of the source: refused, and nothing of it stays.
         assert!(appended.append_file_range(&source, 3_000_000, 1_000_000, false).is_err());

@@ -38,8 +38,10 @@ pub mod reproducible;
 pub mod scratch;
 pub mod store;
 pub mod template_reach;
+pub mod timings;
 pub mod tree_files;
 pub mod value_path;
 pub mod values_yaml;
+pub mod writeback;
 
 pub use error::{Error, Result};

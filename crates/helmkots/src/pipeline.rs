@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::timings::{self, Stage};
 use crate::{
     chart::{self, Chart, PackagedChart},
     diagnostic::{FileProblems, Problem},
@@ -697,7 +698,7 @@ fn passthrough_manifests(dir: &Utf8Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// an unchanged helm-cli image is not rebuilt or pushed, blobs in the store are not fetched,
 /// and an unchanged set of images is copied from the last bundle, not packed again.
 pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
-    let mut checked = check(&options.release_file)?;
+    let mut checked = timings::timed(Stage::Check, || check(&options.release_file))?;
     checked.locked = options.locked;
     if let Some(channel_id) = &options.channel_id {
         checked.release.airgap.channel_id = channel_id.clone();
@@ -725,10 +726,12 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
     }
     // Every mistake `check` catches stops the run before anything is built or pushed.
-    let validated = check::validate(&checked)?;
+    let validated = timings::timed(Stage::Check, || check::validate(&checked))?;
+    let planning = timings::span(Stage::Plan);
     let packaged = chart::package(&checked.chart, epoch)?;
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
     let plan = plan(checked, validated, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
+    drop(planning);
     let mut warnings = plan.warnings.clone();
     if online.is_some() && plan.checked.release.airgap.update_cursor.is_none() {
         warnings.push(format!(
@@ -745,7 +748,9 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         ));
         None
     } else {
-        let report = prove_plan(&plan, &plan.additional_images, options.progress.as_ref())?;
+        let report = timings::timed(Stage::Proof, || {
+            prove_plan(&plan, &plan.additional_images, options.progress.as_ref())
+        })?;
         if !report.passed() {
             return Err(Error::ProofFailed(Box::new(report)));
         }
@@ -790,9 +795,11 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
             return Err(error);
         }
     };
+    let checksums = timings::span(Stage::Checksums);
     tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
     tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
+    drop(checksums);
     // An offline tree has no bundle: replacing an online build's tree deletes its bundle.
     let old_bundle = out_dir.join(&tree_name).join(format!("{tree_name}.airgap"));
     let removed_bundle = (options.offline && old_bundle.is_file()).then(|| {
@@ -805,7 +812,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     });
     // The tree is about to change: a run killed from here on must not find it up to date.
     fingerprints.remove(&fingerprint_name);
-    let written = dist::write_atomically(&out_dir, &tree_name, &tree);
+    let written = timings::timed(Stage::TreeWrite, || dist::write_atomically(&out_dir, &tree_name, &tree));
     if let (Err(_), Some(bundle)) = (&written, &bundle_temp) {
         let _ = std::fs::remove_file(&bundle.path);
     }

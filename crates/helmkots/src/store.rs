@@ -24,6 +24,8 @@ use sha2::{Digest as _, Sha256};
 use crate::{
     digest::{HashingWriter, Sha256Digest},
     error::{Error, IoContext, Result},
+    timings::{self, Stage},
+    writeback,
 };
 
 /// How long a private temporary download may sit untouched before [`BlobStore::sweep`]
@@ -125,7 +127,11 @@ impl BlobStore {
             .io_context("create", self.root.join("tmp"))?;
         let temp_path = Utf8PathBuf::from_path_buf(temp.path().to_path_buf())
             .map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
-        Ok(BlobWriter { hashing: HashingWriter::new(temp), temp_path, store: self.clone() })
+        Ok(BlobWriter {
+            hashing: HashingWriter::new(temp).timed_as(Stage::Verify),
+            temp_path,
+            store: self.clone(),
+        })
     }
 }
 
@@ -170,10 +176,11 @@ impl BlobStore {
                 digest: *digest,
                 hasher: Sha256::new(),
                 len: 0,
+                writeback: writeback::Progress::default(),
                 store: self.clone(),
             };
             partial.rehash(size).io_context("read", partial.path.clone())?;
-            return Ok(Partial::Open(partial));
+            return Ok(Partial::Open(Box::new(partial)));
         }
         Ok(Partial::Busy)
     }
@@ -182,8 +189,8 @@ impl BlobStore {
 /// What [`BlobStore::open_partial`] found.
 #[derive(Debug)]
 pub enum Partial {
-    /// The partial download, locked for this process.
-    Open(PartialBlob),
+    /// The partial download, locked for this process (boxed: it holds a whole hasher).
+    Open(Box<PartialBlob>),
     /// Another process is downloading this blob right now.
     Busy,
     /// The blob is already in the store.
@@ -217,6 +224,9 @@ pub struct PartialBlob {
     digest: Sha256Digest,
     hasher: Sha256,
     len: u64,
+    /// Writeback of the appended bytes starts as they arrive, so the sync in
+    /// [`PartialBlob::commit`] waits for little.
+    writeback: writeback::Progress,
     store: BlobStore,
 }
 
@@ -244,7 +254,7 @@ impl PartialBlob {
             match self.file.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(read) => {
-                    self.hasher.update(&buffer[..read]);
+                    timings::timed(Stage::Verify, || self.hasher.update(&buffer[..read]));
                     read_total += read as u64;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -263,6 +273,7 @@ impl PartialBlob {
         self.file.seek(SeekFrom::Start(0))?;
         self.hasher = Sha256::new();
         self.len = 0;
+        self.writeback.truncated_to(0);
         Ok(())
     }
 
@@ -275,7 +286,7 @@ impl PartialBlob {
     /// Verifies, syncs and renames the blob into place. A mismatch deletes the partial file,
     /// so the next attempt starts from zero.
     pub fn commit(self) -> Result<Sha256Digest, CommitError> {
-        let actual = Sha256Digest(self.hasher.finalize().into());
+        let actual = Sha256Digest(timings::timed(Stage::Verify, || self.hasher.finalize()).into());
         if actual != self.digest {
             // Still locked: nobody else appends to it while it goes.
             let _ = fs::remove_file(&self.path);
@@ -284,6 +295,7 @@ impl PartialBlob {
                 actual: actual.oci(),
             }));
         }
+        let _span = timings::span(Stage::StoreWrite);
         self.file.sync_all().map_err(CommitError::Io)?;
         let target = self.store.path(&self.digest);
         fs::rename(&self.path, &target).map_err(CommitError::Io)?;
@@ -293,9 +305,10 @@ impl PartialBlob {
 
 impl Write for PartialBlob {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.file.write(buf)?;
-        self.hasher.update(&buf[..written]);
+        let written = timings::timed(Stage::StoreWrite, || self.file.write(buf))?;
+        timings::timed(Stage::Verify, || self.hasher.update(&buf[..written]));
         self.len += written as u64;
+        self.writeback.wrote_up_to(&self.file, self.len);
         Ok(written)
     }
 
@@ -337,6 +350,7 @@ impl BlobWriter {
                 actual: actual.oci(),
             }));
         }
+        let _span = timings::span(Stage::StoreWrite);
         temp.as_file().sync_all().map_err(CommitError::Io)?;
         let target = self.store.path(expected);
         temp.persist(&target).map_err(|error| CommitError::Io(error.error))?;
@@ -366,7 +380,7 @@ impl From<CommitError> for Error {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.hashing.write(buf)
+        timings::timed(Stage::StoreWrite, || self.hashing.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -401,7 +415,7 @@ mod tests {
 
     fn open(store: &BlobStore, digest: &Sha256Digest, size: u64) -> PartialBlob {
         match store.open_partial(digest, size).unwrap() {
-            Partial::Open(partial) => partial,
+            Partial::Open(partial) => *partial,
             other => panic!("expected an open partial, got {other:?}"),
         }
     }

@@ -18,13 +18,15 @@ use camino::Utf8Path;
 use serde::Serialize;
 
 use crate::{
-    airgap::{layout, PulledImage},
+    airgap::{layout, pull::PendingBlobs, PulledImage},
     digest::HashingWriter,
-    error::{IoContext, Result},
+    error::{Error, IoContext, Result},
     fingerprint::{FileStamp, Key, KeyBuilder},
     progress::{Event, Progress},
     reproducible,
     store::{self, BlobStore},
+    timings::{self, Stage},
+    writeback::WriteBehind,
 };
 
 /// gzip level of what the bundle can still compress: `airgap.yaml`, `app.tar.gz`, manifests,
@@ -204,27 +206,37 @@ pub fn images_key(images: &[PulledImage], mtime: u64) -> Key {
 /// reads as one stream: the head (`airgap.yaml`, `app.tar.gz`) and the images (`images/`
 /// and the end of the tar). A release whose manifests changed but whose images did not
 /// copies the images member from `reuse` instead of compressing every layer again.
+///
+/// Blobs a pull is still fetching (`pending`) are written as they arrive: the entries are in
+/// digest order, the order the pull fetches them in, so writing overlaps fetching, and the
+/// bytes are the same whatever order the blobs arrive in.
 pub fn write_bundle(
     out: &Utf8Path,
     store: &BlobStore,
     contents: &BundleContents<'_>,
     reuse: Option<&ReusableImages>,
+    pending: &PendingBlobs,
     progress: &dyn Progress,
 ) -> Result<BundleInfo> {
+    let _span = timings::span(Stage::BundleWrite);
     let BundleContents { meta, images, app_tar_gz, proof_files, mtime } = *contents;
     let files = layout::files(images);
     let mut uncompressed_size = 0;
     for content in files.values() {
         uncompressed_size += match content {
-            layout::Content::Blob(digest) => {
-                let blob = store.path(digest);
-                std::fs::metadata(&blob).io_context("read", &blob)?.len()
-            }
+            layout::Content::Blob(digest) => match pending.size(digest) {
+                Some(size) => size,
+                None => {
+                    let blob = store.path(digest);
+                    std::fs::metadata(&blob).io_context("read", &blob)?.len()
+                }
+            },
             layout::Content::Link(digest) => digest.oci().len() as u64,
         };
     }
     let file = File::create(out).io_context("create", out)?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, WriteBehind::new(file)))
+        .timed_as(Stage::BundleHash);
     let airgap = airgap_yaml(meta, images, uncompressed_size);
     let head = head_tar(&airgap, app_tar_gz, proof_files, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
@@ -244,7 +256,7 @@ pub fn write_bundle(
     };
     if !reused {
         let reporting = Reporting::new(&mut hashing, uncompressed_size, progress);
-        write_images_member(reporting, store, &files, mtime, out)?;
+        write_images_member(reporting, store, pending, &files, mtime, out)?;
     }
     let length = hashing.written() - offset;
     let (sha256, mut writer, size) = hashing.finish();
@@ -253,6 +265,7 @@ pub fn write_bundle(
         .into_inner()
         .map_err(|e| e.into_error())
         .io_context("write", out)?
+        .into_inner()
         .sync_all()
         .io_context("sync", out)?;
     Ok(BundleInfo {
@@ -291,7 +304,7 @@ fn head_tar(
 const END_OF_ARCHIVE: usize = 1024;
 
 /// Copies an earlier bundle's images member, exactly its span.
-fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>) -> io::Result<()> {
+fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<WriteBehind>>) -> io::Result<()> {
     let file = File::open(&reuse.bundle.path)?;
     // The member ends the bundle: sync it while the hash finishes.
     out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
@@ -302,6 +315,7 @@ fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<File>>)
 fn write_images_member(
     out: Reporting<'_, impl Write>,
     store: &BlobStore,
+    pending: &PendingBlobs,
     files: &std::collections::BTreeMap<String, layout::Content>,
     mtime: u64,
     path_for_errors: &Utf8Path,
@@ -319,7 +333,13 @@ fn write_images_member(
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, content) in entries {
         let level = match content {
-            Some(layout::Content::Blob(digest)) => blob_level(store, digest)?,
+            Some(layout::Content::Blob(digest)) => {
+                if !timings::timed(Stage::BundleWait, || pending.wait_for(digest)) {
+                    // The pull failed: its error is the one the caller reports.
+                    return Err(Error::Internal(format!("the pull stopped before {digest} was stored")));
+                }
+                blob_level(store, digest)?
+            }
             _ => BUNDLE_LEVEL,
         };
         builder.get_mut().inner.switch_to(level).io_context("write", out_path)?;
@@ -338,6 +358,8 @@ fn write_images_member(
                 let blob = store::open_blob(store, digest)?;
                 let size = blob.metadata().io_context("read", store.path(digest))?.len();
                 let mut header = reproducible::file_header(size, mtime, false);
+                // Read a MiB at a time: every piece passes through five writers down to the file.
+                let blob = io::BufReader::with_capacity(1 << 20, blob);
                 builder.append_data(&mut header, &path, blob).io_context("write", out_path)?;
             }
         }
@@ -479,5 +501,130 @@ impl<W: Write> Write for Reporting<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use camino::Utf8PathBuf;
+
+    use super::*;
+    use crate::{digest::Sha256Digest, image_ref::ImageRef, registry::media};
+
+    /// What the tests' `airgap.yaml` says besides the images.
+    pub(crate) fn meta() -> AirgapMeta {
+        AirgapMeta {
+            app_slug: "app".into(),
+            channel_id: "c".into(),
+            channel_name: "Stable".into(),
+            version_label: "1.0.0".into(),
+            release_notes: String::new(),
+            update_cursor: "1".into(),
+        }
+    }
+
+    /// Layers of several sizes (some gzip-looking, so stored; some not, so deflated) and the
+    /// config: the blobs a pull fetches.
+    fn blobs() -> Vec<Vec<u8>> {
+        let mut state = 0x9e37_79b9_u32;
+        let mut noise = |len: usize, gzip: bool| {
+            let mut bytes = if gzip { vec![0x1f, 0x8b] } else { Vec::new() };
+            bytes.extend((0..len).map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            }));
+            bytes
+        };
+        let mut blobs: Vec<Vec<u8>> =
+            [(300_000, true), (70_000, false), (5, true), (140_000, true), (1, false)]
+                .into_iter()
+                .map(|(len, gzip)| noise(len, gzip))
+                .collect();
+        blobs.push(br#"{"architecture":"amd64","os":"linux"}"#.to_vec());
+        blobs
+    }
+
+    /// An image of `blobs` (the last is the config) whose manifest `store` holds, as resolving
+    /// leaves it: manifests stored, blobs not yet.
+    fn resolved_image(store: &BlobStore, blobs: &[Vec<u8>]) -> PulledImage {
+        let (config, layers) = blobs.split_last().unwrap();
+        let descriptor = |media_type: &str, bytes: &[u8]| serde_json::json!({"mediaType": media_type, "digest": Sha256Digest::of(bytes).oci(), "size": bytes.len()});
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": descriptor(media::OCI_CONFIG, config),
+            "layers": layers.iter().map(|layer| descriptor(media::OCI_LAYER_GZIP, layer)).collect::<Vec<_>>(),
+        });
+        let manifest = store.insert_bytes(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+        PulledImage {
+            reference: ImageRef::parse("registry.example.com/acme/web:1").unwrap(),
+            resolved: manifest,
+            top: manifest,
+            top_media_type: media::OCI_MANIFEST.to_string(),
+            manifests: vec![manifest],
+            blobs: blobs.iter().map(|blob| Sha256Digest::of(blob)).collect(),
+        }
+    }
+
+    /// Writes a bundle into `dir` while the blobs arrive in the store in `order` (indices into
+    /// [`blobs`]); `None` stores them all first. The pull stops after `order`.
+    fn bundle_with_arrivals(dir: &Utf8Path, order: Option<&[usize]>) -> Result<Vec<u8>> {
+        let blobs = blobs();
+        let store = BlobStore::open(&dir.join("store")).unwrap();
+        let image = resolved_image(&store, &blobs);
+        let meta = meta();
+        let app = app_tar_gz(&[("a.yaml".to_string(), b"a: 1\n".to_vec())], 0).unwrap();
+        let contents = BundleContents {
+            meta: &meta,
+            images: std::slice::from_ref(&image),
+            app_tar_gz: &app,
+            proof_files: &[],
+            mtime: 0,
+        };
+        let out = dir.join("app.airgap");
+        let pending = match order {
+            None => {
+                for blob in &blobs {
+                    store.insert_bytes(blob).unwrap();
+                }
+                PendingBlobs::none()
+            }
+            Some(_) => PendingBlobs::of(blobs.iter().map(|blob| (Sha256Digest::of(blob), blob.len() as u64))),
+        };
+        let written = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for &index in order.unwrap_or_default() {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    let digest = store.insert_bytes(&blobs[index]).unwrap();
+                    pending.stored(&digest);
+                }
+                pending.end();
+            });
+            write_bundle(&out, &store, &contents, None, &pending, &crate::progress::Silent)
+        });
+        written.map(|_| std::fs::read(&out).unwrap())
+    }
+
+    #[test]
+    fn the_bundle_is_byte_identical_whatever_order_the_blobs_arrive_in() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(temp.path().to_path_buf()).unwrap();
+        let stored_first = bundle_with_arrivals(&dir.join("first"), None).unwrap();
+        let orders: [&[usize]; 4] =
+            [&[0, 1, 2, 3, 4, 5], &[5, 4, 3, 2, 1, 0], &[3, 0, 5, 1, 4, 2], &[2, 4, 0, 5, 3, 1]];
+        for (run, order) in orders.iter().enumerate() {
+            let streamed = bundle_with_arrivals(&dir.join(format!("order-{run}")), Some(order)).unwrap();
+            assert!(streamed == stored_first, "arrival order {order:?} changed the bundle");
+        }
+    }
+
+    #[test]
+    fn a_pull_that_stops_early_fails_the_bundle_without_hanging() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(temp.path().to_path_buf()).unwrap();
+        let error = bundle_with_arrivals(&dir, Some(&[5, 0, 1])).unwrap_err();
+        assert!(matches!(error, Error::Internal(ref text) if text.contains("the pull stopped")), "{error}");
     }
 }

@@ -1,6 +1,8 @@
-//! Pulls images into the local store: manifests first (small, one image at a time), then
-//! every distinct blob once, by a bounded pool of workers, each verified before it enters the
-//! store.
+//! Pulls images into the local store in two steps: [`resolve`] fetches the manifests (small,
+//! one image at a time) and plans the blobs; [`fetch`] then fetches every distinct blob once,
+//! in digest order, by a bounded pool of workers, each verified before it enters the store.
+//! [`PendingBlobs`] tells a reader that runs meanwhile (the bundle writer) when each blob is
+//! there, so writing the bundle overlaps fetching.
 //!
 //! An index keeps only the requested platforms when the image is referenced by tag (the
 //! bundle then holds a smaller index with a new digest, which the tag points at); an index
@@ -17,7 +19,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     io::Write,
-    sync::Mutex,
+    sync::{Condvar, Mutex},
     time::Duration,
 };
 
@@ -34,6 +36,7 @@ use crate::{
         BlobSink, Platform, RangeAnswer, RawManifest, Registry, RegistryError, MAX_RETRY_AFTER,
     },
     store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
+    timings::{self, Stage},
 };
 
 /// How pulling behaves.
@@ -76,18 +79,102 @@ pub struct PullRequest {
     pub locked: Option<Sha256Digest>,
 }
 
-/// Pulls every image; returns them in request order.
-pub fn pull_all(
+/// What resolving every image found: the images, and the blobs the store still lacks.
+#[derive(Debug)]
+pub struct PullPlan {
+    /// Every image, in request order.
+    pub images: Vec<PulledImage>,
+    /// The blobs to fetch, each with the first image that names it, in digest order: the
+    /// order the bundle reads them in, so it can stream each one as it arrives.
+    missing: Vec<(ImageRef, Descriptor)>,
+    /// Each image and the blobs it still waits for.
+    waiting: Vec<(String, BTreeSet<Sha256Digest>)>,
+}
+
+impl PullPlan {
+    /// The blobs [`fetch`] will store, for a reader that streams them as they arrive.
+    pub fn pending(&self) -> PendingBlobs {
+        PendingBlobs::of(self.missing.iter().map(|(_, descriptor)| (descriptor.digest, descriptor.size)))
+    }
+}
+
+/// The blobs a running pull has still to store, for a reader that streams them as they
+/// arrive (the bundle, while later blobs are still being fetched).
+#[derive(Debug)]
+pub struct PendingBlobs {
+    sizes: BTreeMap<Sha256Digest, u64>,
+    state: Mutex<PendingState>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct PendingState {
+    waiting: BTreeSet<Sha256Digest>,
+    /// The pull stopped: what is still waiting will not come.
+    ended: bool,
+}
+
+impl PendingBlobs {
+    /// Nothing pending: every blob is in the store.
+    pub fn none() -> PendingBlobs {
+        PendingBlobs::of(std::iter::empty())
+    }
+
+    /// These blobs (digest and size) pending.
+    pub(crate) fn of(blobs: impl Iterator<Item = (Sha256Digest, u64)>) -> PendingBlobs {
+        let sizes: BTreeMap<Sha256Digest, u64> = blobs.collect();
+        let state = PendingState { waiting: sizes.keys().copied().collect(), ended: false };
+        PendingBlobs { sizes, state: Mutex::new(state), changed: Condvar::new() }
+    }
+
+    /// The size a pending blob will have: its descriptor's, which the pull checks.
+    pub fn size(&self, digest: &Sha256Digest) -> Option<u64> {
+        self.sizes.get(digest).copied()
+    }
+
+    /// Waits until `digest` is not pending (it is stored, or never was pending); `false`
+    /// when the pull stopped without storing it.
+    pub fn wait_for(&self, digest: &Sha256Digest) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if !state.waiting.contains(digest) {
+                return true;
+            }
+            if state.ended {
+                return false;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// A blob is in the store.
+    pub(crate) fn stored(&self, digest: &Sha256Digest) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.waiting.remove(digest);
+        self.changed.notify_all();
+    }
+
+    /// The pull stopped; what is still pending will not come.
+    pub(crate) fn end(&self) {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).ended = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Fetches every image's manifests (from the store when it has them) and plans the blobs;
+/// the images come in request order.
+pub fn resolve(
     registry: &Registry,
     store: &BlobStore,
     requests: &[PullRequest],
     options: &PullOptions,
-) -> Result<Vec<PulledImage>> {
+) -> Result<PullPlan> {
     let progress = options.progress.as_ref();
     let mut pulled = Vec::new();
     // Blob digest → (image to fetch it through, descriptor); the first image wins.
     let mut wanted: BTreeMap<Sha256Digest, (ImageRef, Descriptor)> = BTreeMap::new();
     let mut images = Vec::new();
+    let resolving = timings::span(Stage::Resolve);
     for request in requests {
         let image = pull_manifests(registry, store, request, options)?;
         let image_text = request.reference.to_string();
@@ -111,6 +198,7 @@ pub fn pull_all(
         images.push((image_text, missing));
         pulled.push(image.0);
     }
+    drop(resolving);
     let missing: Vec<(ImageRef, Descriptor)> =
         wanted.into_values().filter(|(_, descriptor)| !store.contains(&descriptor.digest)).collect();
     progress.event(&Event::PullPlanned {
@@ -118,10 +206,33 @@ pub fn pull_all(
         blobs: missing.len(),
         bytes: missing.iter().map(|(_, descriptor)| descriptor.size).sum(),
     });
-    let tracker = ImageTracker { images: Mutex::new(images), progress };
+    Ok(PullPlan { images: pulled, missing, waiting: images })
+}
+
+/// Fetches every blob the plan lacks into the store, telling `pending` as each one is stored
+/// and when the fetch stops (done or failed).
+pub fn fetch(
+    registry: &Registry,
+    store: &BlobStore,
+    plan: &PullPlan,
+    options: &PullOptions,
+    pending: &PendingBlobs,
+) -> Result<()> {
+    let _ends = EndsPending(pending);
+    let tracker =
+        ImageTracker { images: Mutex::new(plan.waiting.clone()), progress: options.progress.as_ref() };
     tracker.finish_cached();
-    fetch_blobs(registry, store, &missing, options, &tracker)?;
-    Ok(pulled)
+    fetch_blobs(registry, store, &plan.missing, options, &tracker, pending)
+}
+
+/// Ends the pending blobs however the fetch stops, a panic included, so a reader waiting for
+/// one never waits forever.
+struct EndsPending<'a>(&'a PendingBlobs);
+
+impl Drop for EndsPending<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
 }
 
 /// Which blobs each image still waits for; reports [`Event::ImageDone`] when none is left.
@@ -331,6 +442,7 @@ fn fetch_blobs(
     blobs: &[(ImageRef, Descriptor)],
     options: &PullOptions,
     tracker: &ImageTracker<'_>,
+    pending: &PendingBlobs,
 ) -> Result<()> {
     let queue = Mutex::new(blobs.iter());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -343,7 +455,10 @@ fn fetch_blobs(
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some((image, descriptor)) = next else { return };
                 match fetch_one(registry, store, image, descriptor, options) {
-                    Ok(()) => tracker.blob_stored(&descriptor.digest),
+                    Ok(()) => {
+                        pending.stored(&descriptor.digest);
+                        tracker.blob_stored(&descriptor.digest);
+                    }
                     Err(error) => {
                         if let Ok(mut slot) = first_error.lock() {
                             slot.get_or_insert(error);
@@ -368,6 +483,7 @@ fn fetch_one(
     descriptor: &Descriptor,
     options: &PullOptions,
 ) -> Result<()> {
+    let _span = timings::span(Stage::Fetch);
     let blob = BlobFetch {
         registry,
         store,
@@ -398,7 +514,7 @@ impl BlobFetch<'_> {
         let mut once_more_from_zero = true;
         loop {
             let mut partial = match self.store.open_partial(&self.descriptor.digest, self.descriptor.size) {
-                Ok(Partial::Open(partial)) => partial,
+                Ok(Partial::Open(partial)) => *partial,
                 Ok(Partial::Stored) => {
                     self.progress.event(&Event::BlobCached {
                         image: &self.image_text,

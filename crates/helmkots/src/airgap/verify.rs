@@ -450,10 +450,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        airgap::{
-            bundle::{self, AirgapMeta},
-            PulledImage,
-        },
+        airgap::{bundle, PulledImage},
         store::BlobStore,
     };
 
@@ -478,14 +475,7 @@ mod tests {
             manifests: vec![manifest],
             blobs: vec![config, layer_digest],
         };
-        let meta = AirgapMeta {
-            app_slug: "app".into(),
-            channel_id: "c".into(),
-            channel_name: "Stable".into(),
-            version_label: "1.0.0".into(),
-            release_notes: String::new(),
-            update_cursor: "1".into(),
-        };
+        let meta = bundle::tests::meta();
         let app = bundle::app_tar_gz(&[], 0).unwrap();
         let out = dir.join("app.airgap");
         let contents = bundle::BundleContents {
@@ -495,7 +485,8 @@ mod tests {
             proof_files: &[],
             mtime: 0,
         };
-        bundle::write_bundle(&out, &store, &contents, None, &crate::progress::Silent).unwrap();
+        let pending = crate::airgap::pull::PendingBlobs::none();
+        bundle::write_bundle(&out, &store, &contents, None, &pending, &crate::progress::Silent).unwrap();
         (out, layer_digest)
     }
 

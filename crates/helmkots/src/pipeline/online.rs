@@ -292,17 +292,14 @@ pub fn bundle(
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| Error::Internal(error.to_string()))?;
-    let mut pulled = pull::pull_all(
-        &online.registry,
-        &online.store,
-        &requests,
-        &PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) },
-    )?;
-    // The base is not shipped: only the helm-cli image built on it.
-    if let Some(base) = &base {
-        pulled.retain(|image| &image.reference != base);
-    }
-    for image in &pulled {
+    let pull_options = PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) };
+    let pull_plan = pull::resolve(&online.registry, &online.store, &requests, &pull_options)?;
+    // The base is not shipped, only the helm-cli image built on it: its layers are fetched
+    // through it all the same.
+    let pulled: Vec<crate::airgap::PulledImage> =
+        pull_plan.images.iter().filter(|image| Some(&image.reference) != base.as_ref()).cloned().collect();
+    let pulled = &pulled;
+    for image in pulled {
         if image.reference.digest().is_none() && image.reference != online.helm_cli {
             online.lock.set(&image.reference.to_string(), &image.resolved);
         }
@@ -331,7 +328,7 @@ pub fn bundle(
     let prefix = format!(".{}.airgap-partial-", plan.checked.tree_name());
     remove_stale_bundles(out_dir, &prefix);
     let path = out_dir.join(format!("{prefix}{}", std::process::id()));
-    let images_key = bundle::images_key(&pulled, epoch);
+    let images_key = bundle::images_key(pulled, epoch);
     let reuse = online.fingerprints.get::<ReusableImages>(IMAGES_FINGERPRINT, &images_key);
     let record =
         plan.tree.files().find(|(path, _)| *path == crate::proof::RECORD_FILE).map(|(_, bytes)| bytes);
@@ -342,18 +339,36 @@ pub fn bundle(
     }
     let contents = BundleContents {
         meta: &meta,
-        images: &pulled,
+        images: pulled,
         app_tar_gz: &app,
         proof_files: &proof_files,
         mtime: epoch,
     };
-    match bundle::write_bundle(&path, &online.store, &contents, reuse.as_ref(), progress.as_ref()) {
+    // The bundle is written while the blobs are fetched: each blob as soon as it is stored.
+    let pending = pull_plan.pending();
+    let (fetched, written) = std::thread::scope(|scope| {
+        let fetching =
+            scope.spawn(|| pull::fetch(&online.registry, &online.store, &pull_plan, &pull_options, &pending));
+        let written = bundle::write_bundle(
+            &path,
+            &online.store,
+            &contents,
+            reuse.as_ref(),
+            &pending,
+            progress.as_ref(),
+        );
+        let fetched =
+            fetching.join().unwrap_or_else(|_| Err(Error::Internal("the pull panicked".to_string())));
+        (fetched, written)
+    });
+    // A failed pull stops the bundle too; its error says why.
+    match fetched.and(written) {
         Ok(info) => Ok(BundleFile {
             path,
             sha256: info.sha256,
             size: info.size,
             app_tar_gz: Sha256Digest::of(&app),
-            saved_images: bundle::saved_images(&pulled),
+            saved_images: bundle::saved_images(pulled),
             images: (images_key, info.images_member),
             reused_images: info.reused_images,
         }),
