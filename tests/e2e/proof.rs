@@ -368,7 +368,7 @@ fn grafana_proof_passes_in_every_combination() {
     require_helm();
     let started = std::time::Instant::now();
     let output =
-        dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", path_with_tools()).run();
+        dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", path_with_tools()).run();
     eprintln!("grafana release with proof: {:.1?}", started.elapsed());
     output.assert_success().assert_stderr_contains("✓ wrote");
     assert_tree_intact(dir.join("out").join(GRAFANA_TREE));
@@ -569,7 +569,7 @@ fn a_three_way_proof_finds_an_image_only_three_items_deploy() {
     require_helm();
     let output = three_way_release(3)
         .xtask("release")
-        .args(["--offline", "--out", "out"])
+        .args(["--offline", "--out", "out", "-v"])
         .env("PATH", path_with_tools())
         .run();
     output.assert_code(1).assert_stderr_contains("docker.io/acme/gadget:2.0");
@@ -589,7 +589,7 @@ fn a_three_way_proof_finds_an_image_only_three_items_deploy() {
     // together, so the unrewritten image goes unseen (why the default is 3).
     let output = three_way_release(2)
         .xtask("release")
-        .args(["--offline", "--out", "out"])
+        .args(["--offline", "--out", "out", "-v"])
         .env("PATH", path_with_tools())
         .run();
     output.assert_success();
@@ -623,7 +623,7 @@ fn a_second_proof_of_an_unchanged_release_renders_nothing() {
     let path = helmkots_e2e::path_with_first(dir.join("bin"));
     let runs = || fs::read_to_string(&calls).map_or(0, |text| text.lines().count());
 
-    dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", &path).run().assert_success();
+    dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", &path).run().assert_success();
     let first = runs();
     assert!(first > 0, "the release rendered nothing");
     let tree = dir.join("out").join("three-way-0.1.0");
@@ -639,7 +639,7 @@ fn a_second_proof_of_an_unchanged_release_renders_nothing() {
     // Another values file is another render: the cache is keyed by what Helm gets.
     let text = dir.read("release.toml");
     dir.write("release.toml", text.replace("[images]", "[chart.values]\nextra = 1\n\n[images]"));
-    dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", &path).run().assert_success();
+    dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", &path).run().assert_success();
     assert!(runs() > first, "a release with other values rendered nothing new");
 }
 
@@ -681,7 +681,7 @@ fn hardcoded_hook_image_fails_the_proof_and_writes_nothing() {
     require_helm();
     let dir = hook_release("");
     let output =
-        dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", path_with_tools()).run();
+        dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", path_with_tools()).run();
     output
         .assert_failure()
         .assert_stderr_contains("the airgap proof failed")
@@ -742,7 +742,7 @@ fn hardcoded_hook_image_in_include_is_still_blamed_on_its_template() {
     require_helm();
     let dir = hook_release(&format!("\n[images]\ninclude = [{HOOK_IMAGE:?}]\n"));
     let output =
-        dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", path_with_tools()).run();
+        dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", path_with_tools()).run();
     output.assert_failure().assert_stderr_contains("the airgap proof failed");
     let table = proof_table(&output);
     for row in &table.rows {
@@ -777,7 +777,7 @@ fn example_proof_passes_with_hook_test_pod_and_subchart() {
     dir.copy_example();
     let started = std::time::Instant::now();
     let output =
-        dir.xtask("release").args(["--offline", "--out", "out"]).env("PATH", path_with_tools()).run();
+        dir.xtask("release").args(["--offline", "--out", "out", "-v"]).env("PATH", path_with_tools()).run();
     eprintln!("example release with proof: {:.1?}", started.elapsed());
     output.assert_success().assert_stderr_contains("✓ wrote");
     assert_tree_intact(dir.join("out").join(EXAMPLE_TREE));

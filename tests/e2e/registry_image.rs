@@ -62,16 +62,20 @@ fn build(
     version: &str,
 ) -> helmkots::Result<HelmCliImage> {
     let platform = Platform::parse(platform).expect("platform");
-    let spec = HelmCliSpec {
+    oci_image::build_helm_cli_image(registry, &ImageRef::parse(base).expect("base ref"), &spec(&platform, chart, version))
+}
+
+/// The spec every build of these tests uses.
+fn spec<'a>(platform: &'a Platform, chart: &'a PackagedChart, version: &'a str) -> HelmCliSpec<'a> {
+    HelmCliSpec {
         workdir: WORKDIR,
-        platform: &platform,
+        platform,
         chart,
         chart_version: version,
         revision: Some("0123456789abcdef0123456789abcdef01234567"),
         source: Some("https://example.com/acme/demo-app"),
         created: EPOCH,
-    };
-    oci_image::build_helm_cli_image(registry, &ImageRef::parse(base).expect("base ref"), &spec)
+    }
 }
 
 fn skopeo_json(args: &[&str]) -> Value {
@@ -133,7 +137,15 @@ fn builds_pushes_and_reads_back_with_skopeo_and_umoci() {
 
     let image = build(&client, &base.reference, "linux/amd64", &chart, &version).expect("build");
     assert_eq!(image.base.resolved.top.digest.oci(), base.digest, "the base resolves to the seeded digest");
-    assert_eq!(image.tag, format!("{version}-{}", &chart.sha256.hex()[..12]));
+    // The tag is a digest of everything the image is made from, the resolved base included.
+    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let expected_tag = oci_image::helm_cli_tag(
+        &spec(&amd64, &chart, &version),
+        &image.base.image.repository(),
+        Some(&image.base.resolved.top.digest),
+    );
+    assert_eq!(image.tag, expected_tag);
+    assert!(image.tag.starts_with(&format!("{version}-")), "{}", image.tag);
     assert_eq!(image.chart_path, format!("{WORKDIR}/{}", chart.file_name));
 
     let name = ImageRef::parse(&registry.image("acme/demo-app-helm-cli")).unwrap();
