@@ -1084,7 +1084,10 @@ fn tags(registry: &TestRegistry, repository: &str) -> Vec<String> {
         .args(["list-tags", "--tls-verify=false"])
         .arg(format!("docker://{}", registry.image(repository))));
     if !ok {
-        assert!(output.contains("NAME_UNKNOWN") || output.contains("404"), "skopeo list-tags failed:\n{output}");
+        assert!(
+            output.contains("NAME_UNKNOWN") || output.contains("404"),
+            "skopeo list-tags failed:\n{output}"
+        );
         return Vec::new();
     }
     let listed: Value = serde_json::from_str(&output).unwrap_or_else(|e| panic!("not JSON ({e}): {output}"));
@@ -1108,9 +1111,10 @@ fn recorded_helm_cli(dir: &TestDir, out: &str) -> String {
 fn issue_18_6_a_release_that_fails_pushes_nothing() {
     let fixture = Fixture::new(testdir!());
     let values = fixture.dir.read("chart/values.yaml");
-    fixture
-        .dir
-        .write("chart/values.yaml", format!("{values}missing:\n  image: \"{}\"\n", fixture.image("z/missing:1")));
+    fixture.dir.write(
+        "chart/values.yaml",
+        format!("{values}missing:\n  image: \"{}\"\n", fixture.image("z/missing:1")),
+    );
     let failed = fixture.release("dist");
     failed.assert_code(2);
     assert_eq!(tags(&fixture.registry, "acme/helm-cli"), Vec::<String>::new(), "{}", failed.stderr);
@@ -1187,10 +1191,14 @@ fn issue_18_10_a_plain_http_registry_listed_as_insecure_is_used() {
 fn local_hostname() -> Option<(String, std::net::IpAddr)> {
     use std::net::ToSocketAddrs;
     let hostname = fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_string();
-    if hostname.is_empty() || hostname.eq_ignore_ascii_case("localhost") || hostname.parse::<std::net::IpAddr>().is_ok() {
+    if hostname.is_empty()
+        || hostname.eq_ignore_ascii_case("localhost")
+        || hostname.parse::<std::net::IpAddr>().is_ok()
+    {
         return None;
     }
-    let address = (hostname.as_str(), 0).to_socket_addrs().ok()?.map(|addr| addr.ip()).find(|ip| ip.is_ipv4())?;
+    let address =
+        (hostname.as_str(), 0).to_socket_addrs().ok()?.map(|addr| addr.ip()).find(|ip| ip.is_ipv4())?;
     std::net::TcpListener::bind((address, 0)).ok()?;
     Some((hostname, address))
 }
@@ -1321,7 +1329,10 @@ fn issue_18_every_documented_release_toml_key_changes_an_output() {
     let values = dir.read("chart/values.yaml");
     dir.write("chart/values.yaml", format!("{values}settings:\n  replicas: 1\n  surge: 1\n"));
     helmkots_e2e::copy_dir(&dir.join("chart"), &dir.join("chart-copy"));
-    dir.write("chart-copy/Chart.yaml", dir.read("chart/Chart.yaml").replace("airgap e2e test chart", "a copy"));
+    dir.write(
+        "chart-copy/Chart.yaml",
+        dir.read("chart/Chart.yaml").replace("airgap e2e test chart", "a copy"),
+    );
     let quoted = |text: &str| format!("{text:?}");
     let mut base = ReleaseToml(Vec::new());
     for (section, key, value) in [
@@ -1394,7 +1405,8 @@ fn issue_18_every_documented_release_toml_key_changes_an_output() {
         ("config.groups.items", "choices", "[{ name = \"a\", title = \"A\" }]".to_string()),
     ];
     // Keys whose effect needs a setting no single release shows, with the test that shows it.
-    let shown_elsewhere = [("images", "insecure", "issue_18_10_a_plain_http_registry_listed_as_insecure_is_used")];
+    let shown_elsewhere =
+        [("images", "insecure", "issue_18_10_a_plain_http_registry_listed_as_insecure_is_used")];
 
     let documented = readme_release_keys();
     let listed: Vec<(String, String)> = changes
@@ -1404,7 +1416,8 @@ fn issue_18_every_documented_release_toml_key_changes_an_output() {
         .collect();
     let unlisted: Vec<&(String, String)> = documented.iter().filter(|key| !listed.contains(key)).collect();
     assert!(unlisted.is_empty(), "README documents keys this test does not change: {unlisted:?}");
-    let undocumented: Vec<&(String, String)> = listed.iter().filter(|key| !documented.contains(key)).collect();
+    let undocumented: Vec<&(String, String)> =
+        listed.iter().filter(|key| !documented.contains(key)).collect();
     assert!(undocumented.is_empty(), "keys changed here that README does not document: {undocumented:?}");
 
     dir.write("release.toml", base.text());
@@ -1434,7 +1447,11 @@ fn issue_18_a_name_that_does_not_resolve_is_not_retried() {
     );
     let output = fixture.release("dist");
     output.assert_code(2).assert_stderr_contains("does not resolve");
-    assert!(!output.stderr.contains("retrying"), "a name that does not resolve was retried:\n{}", output.stderr);
+    assert!(
+        !output.stderr.contains("retrying"),
+        "a name that does not resolve was retried:\n{}",
+        output.stderr
+    );
 }
 
 // --- issue 18: no documented flag is a no-op ---------------------------------------------------
@@ -1462,7 +1479,10 @@ fn readme_flags() -> Vec<(String, String)> {
 /// What a command shows: its exit code, its stdout (with the directory's path taken out), the
 /// lines of its stderr (without digits, sorted), and every file of the directory but the
 /// caches whose bytes depend on the time (fingerprints, renders), by digest.
-fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, Vec<String>, BTreeMap<String, String>) {
+fn observe_command(
+    dir: &TestDir,
+    args: &[String],
+) -> (Option<i32>, String, Vec<String>, BTreeMap<String, String>) {
     fs::create_dir_all(dir.join("docker-config")).unwrap();
     let mut command = helmkots_e2e::TestCommand::new(dir.path());
     command.arg(&args[0]);
@@ -1486,7 +1506,9 @@ fn observe_command(dir: &TestDir, args: &[String]) -> (Option<i32>, String, Vec<
         .collect();
     stderr.sort();
     let mut files = helmkots_e2e::tree_digests(dir.path());
-    files.retain(|path, _| !path.contains("fingerprints") && !path.contains("/renders/") && !path.starts_with("docker-config"));
+    files.retain(|path, _| {
+        !path.contains("fingerprints") && !path.contains("/renders/") && !path.starts_with("docker-config")
+    });
     (output.status.code(), stdout, stderr, files)
 }
 
@@ -1517,20 +1539,62 @@ fn issue_18_every_documented_flag_changes_what_its_command_does() {
     // (task, flag, setup, arguments without the flag, with it)
     let cases: Vec<(&str, &str, Setup<'_>, Vec<String>, Vec<String>)> = vec![
         ("init", "--chart", &chart_only, words("init"), words("init --chart chart")),
-        ("init", "--slug", &chart_only, words("init --chart chart"), words("init --chart chart --slug other")),
+        (
+            "init",
+            "--slug",
+            &chart_only,
+            words("init --chart chart"),
+            words("init --chart chart --slug other"),
+        ),
         ("init", "--force", &online, words("init --chart chart"), words("init --chart chart --force")),
         ("init", "--json", &chart_only, words("init --chart chart"), words("init --chart chart --json")),
         ("check", "--json", &online, words("check"), words("check --json")),
         ("images", "--locked", &online, words("images"), words("images --locked")),
         ("images", "--json", &online, words("images"), words("images --json")),
         ("release", "--offline", &online, words("release --no-proof"), words("release --no-proof --offline")),
-        ("release", "--no-proof", &online, words("release --offline --json"), words("release --offline --json --no-proof")),
+        (
+            "release",
+            "--no-proof",
+            &online,
+            words("release --offline --json"),
+            words("release --offline --json --no-proof"),
+        ),
         ("release", "--locked", &online, words("release --no-proof"), words("release --no-proof --locked")),
-        ("release", "--channel-id", &online, words("release --no-proof"), words("release --no-proof --channel-id other")),
-        ("release", "--update-cursor", &online, words("release --no-proof"), words("release --no-proof --update-cursor 9")),
-        ("release", "--out", &online, words("release --no-proof --offline"), words("release --no-proof --offline --out elsewhere")),
-        ("release", "--json", &online, words("release --no-proof --offline"), words("release --no-proof --offline --json")),
-        ("release", "--timings", &online, words("release --no-proof --offline"), words("release --no-proof --offline --timings")),
+        (
+            "release",
+            "--channel-id",
+            &online,
+            words("release --no-proof"),
+            words("release --no-proof --channel-id other"),
+        ),
+        (
+            "release",
+            "--update-cursor",
+            &online,
+            words("release --no-proof"),
+            words("release --no-proof --update-cursor 9"),
+        ),
+        (
+            "release",
+            "--out",
+            &online,
+            words("release --no-proof --offline"),
+            words("release --no-proof --offline --out elsewhere"),
+        ),
+        (
+            "release",
+            "--json",
+            &online,
+            words("release --no-proof --offline"),
+            words("release --no-proof --offline --json"),
+        ),
+        (
+            "release",
+            "--timings",
+            &online,
+            words("release --no-proof --offline"),
+            words("release --no-proof --offline --timings"),
+        ),
         ("image", "--push", &online, words("image --json"), words("image --json --push")),
         ("image", "--out", &online, words("image"), words("image --out layout")),
         ("image", "--json", &online, words("image"), words("image --json")),
@@ -1540,9 +1604,27 @@ fn issue_18_every_documented_flag_changes_what_its_command_does() {
         ("preview", "--set", &example, words("preview"), words("preview --set replicas=3")),
         ("preview", "--namespace", &example, words("preview"), words("preview --namespace other")),
         ("preview", "--json", &example, words("preview"), words("preview --json")),
-        ("verify", "--json", &released, words(&format!("verify {tree}")), words(&format!("verify {tree} --json"))),
-        ("verify", "--proof", &released, words(&format!("verify {tree} --json")), words(&format!("verify {tree} --proof --json"))),
-        ("inspect", "--json", &released, words(&format!("inspect {tree}")), words(&format!("inspect {tree} --json"))),
+        (
+            "verify",
+            "--json",
+            &released,
+            words(&format!("verify {tree}")),
+            words(&format!("verify {tree} --json")),
+        ),
+        (
+            "verify",
+            "--proof",
+            &released,
+            words(&format!("verify {tree} --json")),
+            words(&format!("verify {tree} --proof --json")),
+        ),
+        (
+            "inspect",
+            "--json",
+            &released,
+            words(&format!("inspect {tree}")),
+            words(&format!("inspect {tree} --json")),
+        ),
         ("clean", "--dry-run", &released, words("clean"), words("clean --dry-run")),
         ("clean", "--json", &released, words("clean"), words("clean --json")),
     ];
@@ -1559,15 +1641,14 @@ fn issue_18_every_documented_flag_changes_what_its_command_does() {
         .filter(|key| !covered.contains(key))
         .collect();
     assert!(unlisted.is_empty(), "README documents flags this test does not try: {unlisted:?}");
-    let undocumented: Vec<&(String, String)> = covered.iter().filter(|key| !documented.contains(key)).collect();
+    let undocumented: Vec<&(String, String)> =
+        covered.iter().filter(|key| !documented.contains(key)).collect();
     assert!(undocumented.is_empty(), "flags tried here that README does not document: {undocumented:?}");
 
     let mut no_ops = Vec::new();
     for (index, (task, flag, setup, without, with)) in cases.iter().enumerate() {
-        let (plain, flagged) = (
-            TestDir::new(&format!("flag-{index}-without")),
-            TestDir::new(&format!("flag-{index}-with")),
-        );
+        let (plain, flagged) =
+            (TestDir::new(&format!("flag-{index}-without")), TestDir::new(&format!("flag-{index}-with")));
         setup(&plain);
         setup(&flagged);
         if *task == "lock" {

@@ -496,7 +496,11 @@ fn issue_18_3_check_catches_every_later_failure_at_once() {
     json.assert_code(2);
     assert_eq!(json.json()["problems"].as_array().map(Vec::len), Some(4), "{}", json.stdout);
     // `release` refuses the same release before it builds anything.
-    dir.xtask("release").args(["--offline", "--no-proof"]).run().assert_code(2).assert_stderr_contains("4 problems in");
+    dir.xtask("release")
+        .args(["--offline", "--no-proof"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("4 problems in");
     assert!(!dir.join("dist").exists(), "a refused release wrote dist/");
 
     // Helm itself refuses the chart's defaults for the same reason.

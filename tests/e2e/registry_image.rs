@@ -62,7 +62,11 @@ fn build(
     version: &str,
 ) -> helmkots::Result<HelmCliImage> {
     let platform = Platform::parse(platform).expect("platform");
-    oci_image::build_helm_cli_image(registry, &ImageRef::parse(base).expect("base ref"), &spec(&platform, chart, version))
+    oci_image::build_helm_cli_image(
+        registry,
+        &ImageRef::parse(base).expect("base ref"),
+        &spec(&platform, chart, version),
+    )
 }
 
 /// The spec every build of these tests uses.

@@ -81,7 +81,11 @@ pub fn print(report: &ProofReport) {
 fn describe(failure: &ProofFailure) -> String {
     let mut head = failure.object.clone();
     if !failure.template.is_empty() {
-        head = if head.is_empty() { failure.template.clone() } else { format!("{head} in {}", failure.template) };
+        head = if head.is_empty() {
+            failure.template.clone()
+        } else {
+            format!("{head} in {}", failure.template)
+        };
     }
     if !failure.image.is_empty() {
         head = if head.is_empty() { failure.image.clone() } else { format!("{head} ({})", failure.image) };

@@ -833,7 +833,14 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     // Said once, by the run that removed it; not repeated by runs that find the tree up to date.
     let mut warnings = stamp.warnings;
     warnings.extend(removed_bundle);
-    Ok(ReleaseOutcome { dir, record, warnings, proof, up_to_date: false, pushed: pushed.map(|image| image.to_string()) })
+    Ok(ReleaseOutcome {
+        dir,
+        record,
+        warnings,
+        proof,
+        up_to_date: false,
+        pushed: pushed.map(|image| image.to_string()),
+    })
 }
 
 /// What the release fingerprint keeps besides its key.

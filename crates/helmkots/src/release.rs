@@ -944,19 +944,19 @@ fn check_registry_host(host: &Spanned<String>, sink: &mut ProblemSink) -> bool {
         None => (text.as_str(), None),
     };
     let name_ok = !name.is_empty()
-        && name.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
+        && name
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
     if name_ok && port_ok {
         return true;
     }
     let bare = text.trim_start_matches("http://").trim_start_matches("https://");
     let bare = bare.split('/').next().unwrap_or_default();
-    sink.push(
-        Problem::at(host.span(), format!("`{text}` is not a registry host"))
-            .with_help(format!("write the host and port as image references name it, e.g. \"{}\"", if bare.is_empty() || bare == text { "mirror.lan:5000" } else { bare })),
-    );
+    sink.push(Problem::at(host.span(), format!("`{text}` is not a registry host")).with_help(format!(
+        "write the host and port as image references name it, e.g. \"{}\"",
+        if bare.is_empty() || bare == text { "mirror.lan:5000" } else { bare }
+    )));
     false
 }
 

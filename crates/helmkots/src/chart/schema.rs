@@ -82,9 +82,11 @@ pub fn validate_values(chart: &Chart, user_values: &Map<String, Value>) -> Resul
         };
         match check_one(&schema, &Value::Object(entry.values.clone())) {
             Ok(errors) if errors.is_empty() => {}
-            Ok(errors) => {
-                report.violations.push(SchemaViolation { chart_path: entry.path.clone(), chart: name, errors })
-            }
+            Ok(errors) => report.violations.push(SchemaViolation {
+                chart_path: entry.path.clone(),
+                chart: name,
+                errors,
+            }),
             Err(reason) => report.unchecked.push(SchemaUnchecked { chart: name, reason }),
         }
     }
@@ -145,7 +147,8 @@ fn parent_value<'a>(charts: &'a [ChartValues<'_>], entry: &ChartValues<'_>) -> O
 fn enabled(charts: &[ChartValues<'_>], entry: &ChartValues<'_>, root_values: &Value) -> bool {
     let Some((key, parent_path)) = entry.path.split_last() else { return true };
     let Some(parent) = charts.iter().find(|chart| chart.path.as_slice() == parent_path) else { return true };
-    let Some(dependency) = parent.chart.metadata.dependencies.iter().find(|dep| dep.values_key() == key) else {
+    let Some(dependency) = parent.chart.metadata.dependencies.iter().find(|dep| dep.values_key() == key)
+    else {
         return true;
     };
     let mut on = true;
@@ -161,7 +164,8 @@ fn enabled(charts: &[ChartValues<'_>], entry: &ChartValues<'_>, root_values: &Va
     if let Some(condition) = &dependency.condition {
         let prefix: String = parent_path.iter().map(|key| format!("{key}.")).collect();
         for path in condition.split(',').map(str::trim).filter(|path| !path.is_empty()) {
-            if let Some(value) = path_value(root_values, &format!("{prefix}{path}")).and_then(Value::as_bool) {
+            if let Some(value) = path_value(root_values, &format!("{prefix}{path}")).and_then(Value::as_bool)
+            {
                 on = value;
                 break;
             }

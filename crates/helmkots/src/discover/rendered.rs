@@ -423,7 +423,11 @@ impl ContainerKey {
 
 /// The values Helm gets in one configuration, without any image rewrite: `[chart] values`
 /// and the config items' values, resolved as KOTS resolves them online.
-pub(crate) fn base_values(release: &Release, chart: &Chart, config: &BTreeMap<String, String>) -> Result<Value, String> {
+pub(crate) fn base_values(
+    release: &Release,
+    chart: &Chart,
+    config: &BTreeMap<String, String>,
+) -> Result<Value, String> {
     let empty = super::ImageSet::default();
     let values = crate::kots::kots_values(release, chart, &empty).map_err(|error| error.to_string())?;
     let mut ctx = Context::from_release(release, config).map_err(|error| error.to_string())?;

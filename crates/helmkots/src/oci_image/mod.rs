@@ -232,7 +232,11 @@ impl HelmCliImage {
 /// helmkots version that lays the image out. A tag thus names one content: registries with
 /// immutable tags accept every push, and a release pinned to a digest keeps its tag.
 /// A `+` (SemVer build metadata) becomes `_`, as Helm does for OCI tags.
-pub fn helm_cli_tag(spec: &HelmCliSpec<'_>, base_repository: &str, base_digest: Option<&Sha256Digest>) -> String {
+pub fn helm_cli_tag(
+    spec: &HelmCliSpec<'_>,
+    base_repository: &str,
+    base_digest: Option<&Sha256Digest>,
+) -> String {
     let text = format!(
         "helmkots {}\nchart {}\nversion {}\nworkdir {}\nplatform {}\nrevision {}\nsource {}\ncreated {}\nbase {}\nbase-digest {}\n",
         env!("CARGO_PKG_VERSION"),
@@ -453,7 +457,8 @@ fn push_target(image: &HelmCliImage, name: &ImageRef) -> Result<ImageRef> {
     if name.digest().is_some() {
         return Err(ImageError::InvalidName {
             name: name.to_string(),
-            reason: "it has a digest; give a repository (the tag is made from the image's inputs)".to_string(),
+            reason: "it has a digest; give a repository (the tag is made from the image's inputs)"
+                .to_string(),
         }
         .into());
     }
@@ -649,9 +654,17 @@ mod tests {
             helm_cli_tag(&HelmCliSpec { chart: &two, ..spec }, "docker.io/alpine/helm", Some(&digest)),
             helm_cli_tag(&HelmCliSpec { workdir: "/charts", ..spec }, "docker.io/alpine/helm", Some(&digest)),
             helm_cli_tag(&HelmCliSpec { platform: &arm, ..spec }, "docker.io/alpine/helm", Some(&digest)),
-            helm_cli_tag(&HelmCliSpec { revision: Some("abd"), ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(
+                &HelmCliSpec { revision: Some("abd"), ..spec },
+                "docker.io/alpine/helm",
+                Some(&digest),
+            ),
             helm_cli_tag(&HelmCliSpec { revision: None, ..spec }, "docker.io/alpine/helm", Some(&digest)),
-            helm_cli_tag(&HelmCliSpec { source: Some("git"), ..spec }, "docker.io/alpine/helm", Some(&digest)),
+            helm_cli_tag(
+                &HelmCliSpec { source: Some("git"), ..spec },
+                "docker.io/alpine/helm",
+                Some(&digest),
+            ),
             helm_cli_tag(&HelmCliSpec { created: 1, ..spec }, "docker.io/alpine/helm", Some(&digest)),
             helm_cli_tag(&spec, "docker.io/other/helm", Some(&digest)),
             helm_cli_tag(&spec, "docker.io/alpine/helm", Some(&other_digest)),

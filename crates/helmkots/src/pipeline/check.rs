@@ -136,7 +136,10 @@ fn schema_problems(release: &Release, chart: &Chart, chart_span: &Range<usize>) 
 /// make the item change nothing.
 fn unknown_value_paths(release: &Release, chart: &Chart) -> Result<Vec<Problem>> {
     let user_values = release.chart.values.as_object().cloned().unwrap_or_default();
-    let root = match chart::charts_with_values(chart, &user_values, chart::OnMismatch::Replace)?.into_iter().next() {
+    let root = match chart::charts_with_values(chart, &user_values, chart::OnMismatch::Replace)?
+        .into_iter()
+        .next()
+    {
         Some(root) => Value::Object(root.values),
         None => return Ok(Vec::new()),
     };

@@ -216,8 +216,8 @@ impl HelmCliInputs {
     pub fn of(checked: &Checked) -> Result<HelmCliInputs> {
         let release = &checked.release;
         // release.rs has already checked the platform's syntax.
-        let platform =
-            Platform::parse(&release.helm_cli.platform).map_err(|error| Error::Internal(error.to_string()))?;
+        let platform = Platform::parse(&release.helm_cli.platform)
+            .map_err(|error| Error::Internal(error.to_string()))?;
         Ok(HelmCliInputs {
             platform,
             chart_version: checked.chart.version_text(),
@@ -226,7 +226,12 @@ impl HelmCliInputs {
     }
 
     /// The image's spec for `packaged`, created at `epoch`.
-    pub fn spec<'a>(&'a self, checked: &'a Checked, packaged: &'a PackagedChart, epoch: u64) -> HelmCliSpec<'a> {
+    pub fn spec<'a>(
+        &'a self,
+        checked: &'a Checked,
+        packaged: &'a PackagedChart,
+        epoch: u64,
+    ) -> HelmCliSpec<'a> {
         HelmCliSpec {
             workdir: &checked.release.helm_cli.workdir,
             platform: &self.platform,

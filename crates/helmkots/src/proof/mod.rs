@@ -305,7 +305,9 @@ pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
                 let result = prove_one(inputs, &templates, job, ctx, values);
                 let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
                 done.push((*slot, result));
-                inputs.progress.event(&crate::progress::Event::ProofRendered { done: done.len(), total: renders.len() });
+                inputs
+                    .progress
+                    .event(&crate::progress::Event::ProofRendered { done: done.len(), total: renders.len() });
             });
         }
     });
