@@ -378,7 +378,7 @@ fn is_domain_like(prefix: &str) -> bool {
 }
 
 /// Checks `host[:port]`, where host is DNS labels or a bracketed IPv6 address.
-fn is_valid_domain(domain: &str) -> bool {
+pub(crate) fn is_valid_domain(domain: &str) -> bool {
     let (host_ok, port) = if let Some(rest) = domain.strip_prefix('[') {
         let Some(close) = rest.find(']') else { return false };
         let address = &rest[..close];

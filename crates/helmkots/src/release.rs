@@ -939,16 +939,7 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
 /// name it (`mirror.lan:5000`), without a scheme or a path.
 fn check_registry_host(host: &Spanned<String>, sink: &mut ProblemSink) -> bool {
     let text = host.get_ref();
-    let (name, port) = match text.rsplit_once(':') {
-        Some((name, port)) => (name, Some(port)),
-        None => (text.as_str(), None),
-    };
-    let name_ok = !name.is_empty()
-        && name
-            .split('.')
-            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
-    if name_ok && port_ok {
+    if crate::image_ref::is_valid_domain(text) {
         return true;
     }
     let bare = text.trim_start_matches("http://").trim_start_matches("https://");
@@ -1363,6 +1354,17 @@ release_name = "demo"
             lines.iter().any(|l| l.starts_with(&format!("release.toml:{line}:")) && l.contains(needle)),
             "expected `{needle}` on line {line}, got {lines:#?}"
         );
+    }
+
+    #[test]
+    fn insecure_registries_are_hosts_as_image_references_name_them() {
+        let with = |entries: &str| format!("{MINIMAL}\n[images]\ninsecure = [{entries}]\n");
+        assert!(problems(&with("\"mirror.lan:5000\", \"registry.local\", \"[::1]:5000\"")).is_empty());
+        let line = MINIMAL.lines().count() + 3;
+        check_fails(&with("\"http://mirror.lan:5000/x\""), line, "is not a registry host");
+        let lines = problems(&with("\"http://mirror.lan:5000/x\""));
+        assert!(lines.iter().any(|l| l.contains("\"mirror.lan:5000\"")), "{lines:#?}");
+        check_fails(&with("\"mirror.lan:port\""), line, "is not a registry host");
     }
 
     #[test]
