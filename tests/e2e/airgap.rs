@@ -1275,13 +1275,7 @@ impl ReleaseToml {
 /// What a release run shows: its exit code, every file it wrote (by digest) but the build
 /// record and its checksums, helmkots.lock, and its stderr (for messages; not compared).
 fn observe(dir: &TestDir, out: &str) -> (Option<i32>, BTreeMap<String, String>, String, String) {
-    fs::create_dir_all(dir.join("docker-config")).unwrap();
-    let output = dir
-        .xtask("release")
-        .args(["--no-proof", "--out", out])
-        .env("DOCKER_CONFIG", dir.join("docker-config"))
-        .env("PATH", helmkots_e2e::path_with_tools())
-        .run();
+    let output = run_with_helm(dir, "release", &["--no-proof", "--out", out]);
     if !output.status.success() {
         assert!(
             output.stderr.contains("error") || output.stderr.contains('×'),
@@ -1297,6 +1291,17 @@ fn observe(dir: &TestDir, out: &str) -> (Option<i32>, BTreeMap<String, String>, 
     tree.retain(|path, _| !path.ends_with("/release.lock.json") && !path.ends_with("/SHA256SUMS"));
     let lock = fs::read_to_string(dir.join("helmkots.lock")).unwrap_or_default();
     (output.status.code(), tree, lock, output.stderr)
+}
+
+/// `xtask <task> -f <dir>/release.toml ARGS`, anonymous (an empty Docker config directory),
+/// with the test `helm` on PATH.
+fn run_with_helm(dir: &TestDir, task: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> TestOutput {
+    fs::create_dir_all(dir.join("docker-config")).unwrap();
+    dir.xtask(task)
+        .args(args)
+        .env("DOCKER_CONFIG", dir.join("docker-config"))
+        .env("PATH", helmkots_e2e::path_with_tools())
+        .run()
 }
 
 /// Every key of README's release.toml tables changes what a release writes, or is refused
@@ -1483,19 +1488,7 @@ fn observe_command(
     dir: &TestDir,
     args: &[String],
 ) -> (Option<i32>, String, Vec<String>, BTreeMap<String, String>) {
-    fs::create_dir_all(dir.join("docker-config")).unwrap();
-    let mut command = helmkots_e2e::TestCommand::new(dir.path());
-    command.arg(&args[0]);
-    // Every task but those that read only what they are given takes this directory's
-    // release file (never the repository's own, the default).
-    if !matches!(args[0].as_str(), "verify" | "inspect") {
-        command.arg("-f").arg(dir.join("release.toml"));
-    }
-    let output = command
-        .args(&args[1..])
-        .env("DOCKER_CONFIG", dir.join("docker-config"))
-        .env("PATH", helmkots_e2e::path_with_tools())
-        .run();
+    let output = run_with_helm(dir, &args[0], &args[1..]);
     let stdout = output.stdout.replace(&dir.path().display().to_string(), "<dir>");
     // What stderr says, not the numbers (times, sizes) nor the order of concurrent lines.
     let mut stderr: Vec<String> = output

@@ -777,9 +777,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     }
     if let (Some(online), true) = (&online, plan.checked.locked) {
         if let Err(error) = check_pins_unchanged(&plan, &online.lock) {
-            if let Some(bundle) = &bundle_temp {
-                let _ = std::fs::remove_file(&bundle.path);
-            }
+            bundle_temp.iter().for_each(online::BundleFile::discard);
             // Only when empty: the folder was made for this bundle.
             let _ = std::fs::remove_dir(&out_dir);
             return Err(error);
@@ -789,9 +787,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let pushed = match online.as_mut().map(online::push_helm_cli).transpose() {
         Ok(pushed) => pushed.flatten(),
         Err(error) => {
-            if let Some(bundle) = &bundle_temp {
-                let _ = std::fs::remove_file(&bundle.path);
-            }
+            bundle_temp.iter().for_each(online::BundleFile::discard);
             return Err(error);
         }
     };
@@ -813,8 +809,8 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     // The tree is about to change: a run killed from here on must not find it up to date.
     fingerprints.remove(&fingerprint_name);
     let written = timings::timed(Stage::TreeWrite, || dist::write_atomically(&out_dir, &tree_name, &tree));
-    if let (Err(_), Some(bundle)) = (&written, &bundle_temp) {
-        let _ = std::fs::remove_file(&bundle.path);
+    if written.is_err() {
+        bundle_temp.iter().for_each(online::BundleFile::discard);
     }
     let dir = written?;
     if let Some(online) = &mut online {

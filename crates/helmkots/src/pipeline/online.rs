@@ -384,6 +384,13 @@ pub fn bundle(
     }
 }
 
+impl BundleFile {
+    /// Removes the temporary file: the release failed before it moved the bundle into the tree.
+    pub fn discard(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Records where the bundle's images member now lies (`bundle` has been moved to `path`), so
 /// the next bundle with the same images copies it instead of packing it again from the store.
 pub fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8Path) -> Result<()> {
