@@ -77,9 +77,13 @@ pub struct PullRequest {
     pub reference: ImageRef,
     /// The locked digest of what the reference resolved to.
     pub locked: Option<Sha256Digest>,
+    /// Pulled only as the source of blobs another image shares (the base of an image built
+    /// here): its blobs are fetched, but it is not one of the images the plan lists.
+    pub blobs_only: bool,
 }
 
-/// What resolving every image found: the images, and the blobs the store still lacks.
+/// What resolving every image found: the images (but `blobs_only` ones), and the blobs the
+/// store still lacks.
 #[derive(Debug)]
 pub struct PullPlan {
     /// Every image, in request order.
@@ -196,7 +200,9 @@ pub fn resolve(
             cached_bytes,
         });
         images.push((image_text, missing));
-        pulled.push(image.0);
+        if !request.blobs_only {
+            pulled.push(image.0);
+        }
     }
     drop(resolving);
     let missing: Vec<(ImageRef, Descriptor)> =

@@ -282,14 +282,20 @@ pub fn bundle(
         .map(|reference| PullRequest {
             reference: reference.clone(),
             locked: online.lock.get(&reference.to_string()),
+            blobs_only: false,
         })
         .collect();
     // An image built by this run is in the store but in no registry yet: its base layers come
-    // through the base (listed first, so they are fetched from there), its own blobs from the
-    // store, where the pinned reference finds its manifest.
-    let base = online.unpushed.as_ref().map(|unpushed| unpushed.image.base_manifest());
-    requests.extend(base.iter().map(|base| PullRequest { reference: base.clone(), locked: None }));
-    requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None });
+    // through the base (listed first, so they are fetched from there; not shipped itself), its
+    // own blobs from the store, where the pinned reference finds its manifest.
+    if let Some(unpushed) = &online.unpushed {
+        requests.push(PullRequest {
+            reference: unpushed.image.base_manifest(),
+            locked: None,
+            blobs_only: true,
+        });
+    }
+    requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None, blobs_only: false });
     let platforms = release
         .images
         .platforms
@@ -299,11 +305,7 @@ pub fn bundle(
         .map_err(|error| Error::Internal(error.to_string()))?;
     let pull_options = PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) };
     let pull_plan = pull::resolve(&online.registry, &online.store, &requests, &pull_options)?;
-    // The base is not shipped, only the helm-cli image built on it: its layers are fetched
-    // through it all the same.
-    let pulled: Vec<crate::airgap::PulledImage> =
-        pull_plan.images.iter().filter(|image| Some(&image.reference) != base.as_ref()).cloned().collect();
-    let pulled = &pulled;
+    let pulled = &pull_plan.images;
     for image in pulled {
         if image.reference.digest().is_none() && image.reference != online.helm_cli {
             online.lock.set(&image.reference.to_string(), &image.resolved);
