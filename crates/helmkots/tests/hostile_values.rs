@@ -94,11 +94,11 @@ fn check_discover(chart: &Chart, include: &[String], exclude: &[String]) -> Imag
                     ImageShape::RepositoryTag { .. } | ImageShape::RegistryRepositoryTag { .. },
                     Ok(Value::Object(map)),
                 ) if map.contains_key("repository") => Ok(()),
-                (ImageShape::SiblingNameTag { name_key, .. }, Ok(Value::Object(map)))
-                    if map.contains_key(name_key) =>
-                {
-                    Ok(())
-                }
+                (
+                    ImageShape::SiblingNameTag { name_key, .. }
+                    | ImageShape::RegistryNameTag { name_key, .. },
+                    Ok(Value::Object(map)),
+                ) if map.contains_key(name_key) => Ok(()),
                 (shape, Ok(value)) => Err(format!("holds {value} for a {shape:?}")),
             };
             if let Err(problem) = fits {
@@ -526,5 +526,19 @@ fn corpus() {
         "{} of {count} corpus cases failed:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// A registry beside a name and a tag with other names (the shape a random case once found
+/// the oracle did not know): its values path is the map that holds all three.
+#[test]
+fn a_registry_name_tag_map_leads_back_to_its_values_path() {
+    let (_, images) =
+        check("z:\n  registry: localhost:5000/x\n  sidecarImage: app\n  sidecarImageTag: \"1.1\"\n")
+            .expect("discovery runs");
+    assert!(
+        images.references().any(|reference| reference.to_string() == "localhost:5000/x/app:1.1"),
+        "{:?}",
+        images.references().map(ToString::to_string).collect::<Vec<_>>()
     );
 }
