@@ -14,10 +14,10 @@ fn main() {
         return;
     }
     // The chart the release points at is an input of `check` too.
-    if let Ok(release) = helmkots::release::load(&release_file) {
+    if let Ok(release) = helmkots::input::release::load(&release_file) {
         println!("cargo::rerun-if-changed={}", release.chart_path());
     }
-    if let Err(error) = helmkots::pipeline::check(&release_file) {
+    if let Err(error) = helmkots::commands::check(&release_file) {
         let lines = match &error {
             helmkots::Error::Invalid(problems) => problems.located_lines(),
             other => vec![format!("{release_file}: {other}")],

@@ -5,7 +5,7 @@
 //! between helmkots and the registry, and byte-reproducibility.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs,
     io::{Read, Write},
     net::TcpStream,
@@ -15,12 +15,13 @@ use std::{
 };
 
 use helmkots::{
-    oci_image::layer::{build_layer, Layer, LayerEntry},
-    registry::media::OCI_LAYER_GZIP,
+    oci::image::layer::{build_layer, Layer, LayerEntry},
+    oci::registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     assert_tree_intact,
     fault_proxy::{Fault, FaultProxy},
+    golden_outputs,
     registry::{all_files, free_port, require_tool, run, SeededImage, TestRegistry},
     sha256_file, sha256_hex, shared_dir, testdir, TestDir, TestOutput,
 };
@@ -695,6 +696,43 @@ fn two_runs_give_the_same_bundle_bytes() {
         "two runs wrote different bundles"
     );
     assert_eq!(fs::read(first.join("SHA256SUMS")).unwrap(), fs::read(second.join("SHA256SUMS")).unwrap());
+}
+
+/// The images the bundle saved from the fixture registry are byte-identical to the committed
+/// golden: a refactor changes no output. The helm-cli image and `airgap.yaml` are left out:
+/// the fixture's chart (which the helm-cli image carries) names the registry's random port.
+#[test]
+fn the_bundle_is_byte_identical_to_its_golden() {
+    let fixture = Fixture::new(testdir!());
+    fixture.release("out").assert_success();
+    let bundle = fixture.dir.join("out").join(TREE).join(format!("{TREE}.airgap"));
+    let entries: Vec<(String, Vec<u8>)> = bundle_entries(&bundle)
+        .into_iter()
+        .filter(|(path, is_file, _)| *is_file && path.starts_with("images/"))
+        .map(|(path, _, bytes)| (path, bytes))
+        .collect();
+    // Digests in a path: `.../sha256/<hex>/...`; a blob is the helm-cli's alone when no other
+    // repository links it.
+    let digest_in = |path: &str| path.split('/').find(|part| part.len() == 64).map(str::to_string);
+    let linked_by = |helm_cli: bool| -> BTreeSet<String> {
+        entries
+            .iter()
+            .filter(|(path, _)| path.contains("/repositories/helm-cli/") == helm_cli && path.contains("/repositories/"))
+            .filter_map(|(path, _)| digest_in(path))
+            .collect()
+    };
+    let others = linked_by(false);
+    let helm_cli_only: BTreeSet<String> = linked_by(true).difference(&others).cloned().collect();
+    let lines: Vec<String> = entries
+        .iter()
+        .filter(|(path, _)| !path.contains("/repositories/helm-cli/"))
+        .filter(|(path, _)| !digest_in(path).is_some_and(|digest| helm_cli_only.contains(&digest)))
+        .map(|(path, bytes)| format!("{}  {path}", sha256_hex(bytes)))
+        .collect();
+    assert!(lines.len() > 10, "the fixture's images are missing from the bundle: {lines:#?}");
+    if let Err(message) = golden_outputs("airgap-bundle-images.SHA256SUMS", &lines) {
+        panic!("{message}");
+    }
 }
 
 // --- helmkots.lock ---------------------------------------------------------------------------

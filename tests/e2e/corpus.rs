@@ -33,8 +33,8 @@ use std::{
 };
 
 use helmkots_e2e::{
-    assert_tree_intact, kotscheck, kotscheck_checked, path_with_tools, python_tool, require_helm, shared_dir,
-    squash_diagnostics, TestDir, TestOutput,
+    assert_tree_intact, golden_outputs, kotscheck, kotscheck_checked, path_with_tools, python_tool,
+    require_helm, shared_dir, squash_diagnostics, tree_golden_lines, TestDir, TestOutput,
 };
 use serde_json::Value;
 
@@ -416,6 +416,7 @@ fn check_chart(name: &str) {
     if released {
         let tree = temp.join("dist").join(format!("{slug}-{}", entry.version));
         check_tree(&mut report, &tree);
+        check_golden(&mut report, name, &tree);
     }
 
     // 5. init proposes what changes the release, and its release.toml releases and proves
@@ -599,6 +600,17 @@ fn check_release(report: &mut Report, output: &TestOutput, exception: Option<&st
         report.ok("release --offline: proof passed");
     }
     true
+}
+
+/// Step 4 (cont.): the tree is byte-identical to the committed golden. The build record is left
+/// out: it names the chart by its path from the test's temporary folder.
+fn check_golden(report: &mut Report, name: &str, tree: &Path) {
+    let intact = std::panic::catch_unwind(|| tree_golden_lines(tree, &["release.lock.json"]));
+    let Ok(lines) = intact else { return };
+    match golden_outputs(&format!("corpus-{name}.SHA256SUMS"), &lines) {
+        Ok(()) => report.ok("tree byte-identical to its golden"),
+        Err(message) => report.fail("golden", message),
+    }
 }
 
 /// Step 4: the tree is whole and its manifests validate.

@@ -13,8 +13,8 @@ use std::{
 };
 
 use helmkots::{
-    oci_image::layer::{build_layer, Layer, LayerEntry},
-    registry::media::OCI_LAYER_GZIP,
+    oci::image::layer::{build_layer, Layer, LayerEntry},
+    oci::registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     fault_proxy::{Fault, FaultProxy},

@@ -11,10 +11,12 @@ use std::{
 
 use camino::{Utf8Path, Utf8PathBuf};
 use helmkots::{
-    chart::{self, PackagedChart},
-    image_ref::ImageRef,
-    oci_image::{self, HelmCliImage, HelmCliSpec, LABEL_CHART_SHA256, LABEL_REVISION, LABEL_VERSION},
-    registry::{Platform, Registry, RegistryError, RegistryOptions},
+    input::chart::{self, PackagedChart},
+    input::image_ref::ImageRef,
+    oci::image::{
+        self as oci_image, HelmCliImage, HelmCliSpec, LABEL_CHART_SHA256, LABEL_REVISION, LABEL_VERSION,
+    },
+    oci::registry::{Platform, Registry, RegistryError, RegistryOptions},
     Error,
 };
 use helmkots_e2e::{

@@ -11,8 +11,8 @@ use std::{
 };
 
 use helmkots_e2e::{
-    assert_tree_intact, files_under, python_tool, set_mtimes, sha256_file, sha256_hex, shared_dir, testdir,
-    tree_digests, TestDir,
+    assert_tree_intact, files_under, golden_outputs, python_tool, set_mtimes, sha256_file, sha256_hex,
+    shared_dir, testdir, tree_digests, tree_golden_lines, TestDir,
 };
 
 /// The tree `release --offline` writes for the example: `<slug>-<version>`.
@@ -192,6 +192,17 @@ fn bad_flags_exit_with_2() {
 }
 
 // --- reproducibility ----------------------------------------------------------------------
+
+/// The example's tree, build record included, is byte-identical to the committed golden: a
+/// refactor changes no output (`HELMKOTS_BLESS=1` rewrites it after an intended change).
+#[test]
+fn example_tree_is_byte_identical_to_its_golden() {
+    let dir = example();
+    let tree = release(&dir);
+    if let Err(message) = golden_outputs("example-offline.SHA256SUMS", &tree_golden_lines(&tree, &[])) {
+        panic!("{message}");
+    }
+}
 
 #[test]
 fn chart_is_identical_across_runs() {

@@ -6,7 +6,7 @@
 //! every process boundary goes through one helper here.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     ffi::OsStr,
     fmt::Write as _,
     fs,
@@ -624,4 +624,41 @@ pub fn require_helm() {
     if let Err(message) = result {
         panic!("{message}");
     }
+}
+
+/// Compares `lines` (one output each, `<sha256>  <name>`) with the committed golden
+/// `tests/golden/outputs/<name>`: the release trees and bundles stay byte-identical across
+/// refactors. `HELMKOTS_BLESS=1` rewrites the golden after an intended change of output.
+pub fn golden_outputs(name: &str, lines: &[String]) -> Result<(), String> {
+    let path = repo_root().join("tests/golden/outputs").join(name);
+    let actual: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    if std::env::var_os("HELMKOTS_BLESS").is_some() {
+        fs::create_dir_all(path.parent().expect("golden folder")).expect("cannot create the golden folder");
+        fs::write(&path, &actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        return Ok(());
+    }
+    let expected = fs::read_to_string(&path).map_err(|e| {
+        format!("cannot read {}: {e}; run the test with HELMKOTS_BLESS=1 to write it", path.display())
+    })?;
+    if expected == actual {
+        return Ok(());
+    }
+    let expected: BTreeSet<&str> = expected.lines().collect();
+    let actual: BTreeSet<&str> = actual.lines().collect();
+    let gone: Vec<&&str> = expected.difference(&actual).collect();
+    let new: Vec<&&str> = actual.difference(&expected).collect();
+    Err(format!(
+        "the outputs differ from {} (an unintended change of output; if intended, re-run with \
+         HELMKOTS_BLESS=1 and commit the golden)\nexpected, not written: {gone:#?}\nwritten, not expected: {new:#?}",
+        path.display()
+    ))
+}
+
+/// The golden lines of a release tree: its `SHA256SUMS` without the files named in `skip`.
+pub fn tree_golden_lines(tree: &Path, skip: &[&str]) -> Vec<String> {
+    assert_tree_intact(tree)
+        .into_iter()
+        .filter(|(path, _)| !skip.contains(&path.as_str()))
+        .map(|(path, hex)| format!("{hex}  {path}"))
+        .collect()
 }

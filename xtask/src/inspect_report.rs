@@ -1,6 +1,6 @@
 //! Prints `inspect`: what a release tree or an airgap bundle holds, as data on stdout.
 
-use helmkots::inspect::{Artifact, Inspection};
+use helmkots::commands::inspect::{Artifact, Inspection};
 use indicatif::HumanBytes;
 
 pub fn print(inspection: &Inspection) {
@@ -58,7 +58,11 @@ pub fn print(inspection: &Inspection) {
     }
 
     if let Some(record) = &inspection.record {
-        outln!("\nbuild record ({}, schema {}):", helmkots::lock::FILE_NAME, record.schema_version);
+        outln!(
+            "\nbuild record ({}, schema {}):",
+            helmkots::output::build_record::FILE_NAME,
+            record.schema_version
+        );
         outln!("  {} input(s), {} output(s)", record.inputs.len(), record.outputs.len());
         for output in &record.outputs {
             outln!(

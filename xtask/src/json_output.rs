@@ -3,7 +3,10 @@
 //! `tests/golden/cli/*.json` pins them. Add fields freely; never rename or remove one.
 
 use camino::Utf8Path;
-use helmkots::{diagnostic::FileProblems, init::Starter, pipeline};
+use helmkots::{
+    commands::{self as pipeline, init::Starter},
+    diagnostic::FileProblems,
+};
 use serde_json::{json, Value};
 
 /// `check --json` when the release is valid.
@@ -122,8 +125,8 @@ pub fn init(starter: &Starter) -> Value {
 /// `both`, `annotation`, `include`) and, when the store holds it, what it adds to a bundle
 /// (`size`, bytes).
 pub fn images(
-    images: &helmkots::discover::ImageSet,
-    sizes: &std::collections::BTreeMap<helmkots::image_ref::ImageRef, u64>,
+    images: &helmkots::plan::discover::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::input::image_ref::ImageRef, u64>,
 ) -> Value {
     let mut document = serde_json::to_value(images).unwrap_or(Value::Null);
     for (key, list) in [("images", &images.images), ("test_only", &images.test_only)] {
@@ -142,8 +145,8 @@ pub fn images(
 }
 
 /// `inspect --json`: what a release tree or a bundle holds.
-pub fn inspect(inspection: &helmkots::inspect::Inspection) -> Value {
-    use helmkots::inspect::Artifact;
+pub fn inspect(inspection: &helmkots::commands::inspect::Inspection) -> Value {
+    use helmkots::commands::inspect::Artifact;
     let kind = match inspection.artifact {
         Artifact::Tree(_) => "tree",
         Artifact::Bundle(_) => "bundle",
@@ -197,7 +200,7 @@ pub fn inspect(inspection: &helmkots::inspect::Inspection) -> Value {
 }
 
 /// `clean --json`: what was removed (or would be, with `--dry-run`).
-pub fn clean(cleaned: &[helmkots::clean::Cleaned], dry_run: bool) -> Value {
+pub fn clean(cleaned: &[helmkots::commands::clean::Cleaned], dry_run: bool) -> Value {
     let removed: Vec<Value> = cleaned
         .iter()
         .map(|c| json!({"what": c.what, "path": c.path.as_str(), "files": c.files, "bytes": c.bytes}))

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             diagnostics::report(error)
         }
     };
-    helmkots::scratch::remove();
+    helmkots::util::scratch::remove();
     code
 }
 
@@ -97,17 +97,17 @@ fn wants_json(command: &flags::XtaskCmd) -> bool {
 fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
     match flags.subcommand {
         flags::XtaskCmd::Init(cmd) => {
-            let options = helmkots::init::InitOptions {
+            let options = helmkots::commands::init::InitOptions {
                 chart: utf8(cmd.chart)?,
                 release_file: release_file(cmd.file)?,
                 slug: cmd.slug,
             };
-            let starter = helmkots::init::starter(&options)?;
+            let starter = helmkots::commands::init::starter(&options)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::init(&starter))?);
                 return Ok(ExitCode::SUCCESS);
             }
-            if let Some(kept) = helmkots::init::write(&starter, cmd.force)? {
+            if let Some(kept) = helmkots::commands::init::write(&starter, cmd.force)? {
                 ui::info(&format!("kept the file it replaced as {kept}"));
             }
             for problem in &starter.problems {
@@ -138,8 +138,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         }
         flags::XtaskCmd::Check(cmd) => {
             let file = release_file(cmd.file)?;
-            let checked = match helmkots::pipeline::check(&file)
-                .and_then(|checked| helmkots::pipeline::check::validate(&checked).map(|_| checked))
+            let checked = match helmkots::commands::check(&file)
+                .and_then(|checked| helmkots::commands::validate(&checked).map(|_| checked))
             {
                 Ok(checked) => checked,
                 Err(helmkots::Error::Invalid(problems)) if cmd.json => {
@@ -162,7 +162,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Release(cmd) => {
-            let options = helmkots::pipeline::ReleaseOptions {
+            let options = helmkots::commands::ReleaseOptions {
                 release_file: release_file(cmd.file)?,
                 out_dir: cmd.out.map(utf8).transpose()?,
                 offline: cmd.offline,
@@ -173,10 +173,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 locked: cmd.locked,
             };
             if cmd.timings {
-                helmkots::timings::enable();
+                helmkots::util::timings::enable();
             }
-            let outcome = helmkots::pipeline::release(&options)?;
-            if let Some(report) = helmkots::timings::report() {
+            let outcome = helmkots::commands::release(&options)?;
+            if let Some(report) = helmkots::util::timings::report() {
                 timings_report::print(&report);
             }
             if cmd.json {
@@ -206,10 +206,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Images(cmd) => {
-            let mut checked = helmkots::pipeline::check(&release_file(cmd.file)?)?;
+            let mut checked = helmkots::commands::check(&release_file(cmd.file)?)?;
             checked.locked = cmd.locked;
-            let images = helmkots::pipeline::images(&checked)?;
-            let sizes = helmkots::pipeline::image_sizes(&checked, &images);
+            let images = helmkots::commands::images(&checked)?;
+            let sizes = helmkots::commands::image_sizes(&checked, &images);
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::images(&images, &sizes))?);
             } else {
@@ -219,7 +219,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         }
         flags::XtaskCmd::Preview(cmd) => {
             let mut options =
-                helmkots::pipeline::PreviewOptions { namespace: cmd.namespace, ..Default::default() };
+                helmkots::commands::PreviewOptions { namespace: cmd.namespace, ..Default::default() };
             for assignment in &cmd.set {
                 let (item, value) = assignment
                     .split_once('=')
@@ -235,7 +235,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 (false, Some(_)) => return Err(format_err!("--registry only applies with --airgap")),
                 (false, None) => {}
             }
-            let preview = helmkots::pipeline::preview(&release_file(cmd.file)?, &options)?;
+            let preview = helmkots::commands::preview(&release_file(cmd.file)?, &options)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::preview(&preview))?);
                 return Ok(ExitCode::SUCCESS);
@@ -249,7 +249,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
         flags::XtaskCmd::Verify(cmd) => {
             let dir = utf8(cmd.dir)?;
             if !cmd.proof {
-                let report = helmkots::pipeline::verify(&dir)?;
+                let report = helmkots::commands::verify(&dir)?;
                 if cmd.json {
                     outln!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
@@ -266,17 +266,17 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) });
             }
             let progress = progress::reporter(cmd.json, ui::quiet());
-            let (report, changed) = match helmkots::inspect::Artifact::at(&dir)? {
-                helmkots::inspect::Artifact::Bundle(bundle) => {
-                    (helmkots::pipeline::prove_bundle(&bundle, progress.as_ref())?, Vec::new())
+            let (report, changed) = match helmkots::commands::inspect::Artifact::at(&dir)? {
+                helmkots::commands::inspect::Artifact::Bundle(bundle) => {
+                    (helmkots::commands::prove_bundle(&bundle, progress.as_ref())?, Vec::new())
                 }
-                helmkots::inspect::Artifact::Tree(tree) => {
+                helmkots::commands::inspect::Artifact::Tree(tree) => {
                     // The proof reads the tree's manifests and chart: they must be the ones written.
-                    let changed = helmkots::dist::check_checksums(&tree)?.problems;
+                    let changed = helmkots::output::tree::check_checksums(&tree)?.problems;
                     for problem in &changed {
                         ui::error(problem);
                     }
-                    (helmkots::pipeline::prove_tree(&tree, progress.as_ref())?, changed)
+                    (helmkots::commands::prove_tree(&tree, progress.as_ref())?, changed)
                 }
             };
             if cmd.json {
@@ -291,7 +291,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             })
         }
         flags::XtaskCmd::Inspect(cmd) => {
-            let inspection = helmkots::inspect::inspect(&utf8(cmd.path)?)?;
+            let inspection = helmkots::commands::inspect::inspect(&utf8(cmd.path)?)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::inspect(&inspection))?);
             } else {
@@ -300,7 +300,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(if inspection.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::FINDING) })
         }
         flags::XtaskCmd::Clean(cmd) => {
-            let cleaned = helmkots::clean::clean(&release_file(cmd.file)?, cmd.dry_run)?;
+            let cleaned = helmkots::commands::clean::clean(&release_file(cmd.file)?, cmd.dry_run)?;
             if cmd.json {
                 outln!("{}", serde_json::to_string_pretty(&json_output::clean(&cleaned, cmd.dry_run))?);
                 return Ok(ExitCode::SUCCESS);
@@ -326,24 +326,24 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Lock(cmd) => {
-            let (lock, changed) = helmkots::pipeline::lock_images(&release_file(cmd.file)?, cmd.update)?;
+            let (lock, changed) = helmkots::commands::lock_images(&release_file(cmd.file)?, cmd.update)?;
             for (reference, digest) in &lock.images {
                 outln!("{reference} {digest}");
             }
             ui::done(&format!(
                 "{} {}",
                 if changed { "updated" } else { "unchanged:" },
-                helmkots::image_lock::FILE_NAME
+                helmkots::oci::image_lock::FILE_NAME
             ));
             Ok(ExitCode::SUCCESS)
         }
         flags::XtaskCmd::Image(cmd) => {
-            let options = helmkots::pipeline::ImageOptions {
+            let options = helmkots::commands::ImageOptions {
                 release_file: release_file(cmd.file)?,
                 out_dir: cmd.out.map(utf8).transpose()?,
                 push: cmd.push,
             };
-            let outcome = helmkots::pipeline::image(&options)?;
+            let outcome = helmkots::commands::image(&options)?;
             if cmd.json {
                 let summary = serde_json::json!({
                     "layout": outcome.layout.as_str(),
@@ -384,13 +384,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
 }
 
 /// `verify`'s result line: what was checked, so that a pass says how much it covered.
-fn verify_summary(path: &camino::Utf8Path, report: &helmkots::airgap::verify::VerifyReport) -> String {
+fn verify_summary(path: &camino::Utf8Path, report: &helmkots::oci::airgap::verify::VerifyReport) -> String {
     let mut checked = Vec::new();
     if report.files_checked > 0 {
         checked.push(format!(
             "{} file(s) checked against {}",
             report.files_checked,
-            helmkots::dist::CHECKSUMS_FILE
+            helmkots::output::tree::CHECKSUMS_FILE
         ));
     }
     if report.blobs_checked > 0 || report.files_checked == 0 {
@@ -406,10 +406,10 @@ fn verify_summary(path: &camino::Utf8Path, report: &helmkots::airgap::verify::Ve
 }
 
 fn print_images(
-    images: &helmkots::discover::ImageSet,
-    sizes: &std::collections::BTreeMap<helmkots::image_ref::ImageRef, u64>,
+    images: &helmkots::plan::discover::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::input::image_ref::ImageRef, u64>,
 ) {
-    use helmkots::discover::{DiscoveredImage, FoundBy, ImageShape};
+    use helmkots::plan::discover::{DiscoveredImage, FoundBy, ImageShape};
     let print = |image: &DiscoveredImage| {
         let found_by = image.found_by();
         let size = sizes
@@ -510,7 +510,7 @@ fn stdout_line(text: &str) {
     use std::io::Write as _;
     if let Err(error) = writeln!(std::io::stdout().lock(), "{text}") {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
-            helmkots::scratch::remove();
+            helmkots::util::scratch::remove();
             std::process::exit(0);
         }
         eprintln!("error: cannot write to stdout: {error}");

@@ -91,7 +91,7 @@ pub enum Error {
 
     /// Two images would land on the same name in the customer's registry.
     #[error("{0}")]
-    ImageCollision(Box<crate::kots::ImageCollision>),
+    ImageCollision(Box<crate::plan::kots::ImageCollision>),
 
     /// KOTS templates could not be previewed.
     #[error("cannot preview the release: {0}")]
@@ -149,11 +149,11 @@ pub enum Error {
 
     /// A registry could not be reached, refused a request, or served bad content.
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] crate::oci::registry::RegistryError),
 
     /// The helm-cli image could not be built from its base image and the chart.
     #[error(transparent)]
-    Image(#[from] crate::oci_image::ImageError),
+    Image(#[from] crate::oci::image::ImageError),
 }
 
 /// The engine's result type.

@@ -2,9 +2,9 @@
 //! airgap mode (with a registry namespace and without) and online, render the chart exactly
 //! as the customer's KOTS and Helm would, and check every image it deploys.
 //!
-//! Per run: the KOTS templates of `kots-values.yaml` are resolved ([`crate::kots_template`]),
+//! Per run: the KOTS templates of `kots-values.yaml` are resolved ([`crate::plan::kots_template`]),
 //! the chart is rendered with `helm template` (hooks and test pods included), every image is
-//! read from the rendered objects ([`crate::rendered_images`]), and:
+//! read from the rendered objects ([`crate::render::rendered_images`]), and:
 //! - airgap: every image must be `<host>/<namespace>/<last component>` and be one the bundle
 //!   holds (for a tree without a bundle: one `additionalImages` lists);
 //! - online: private images must go through the proxy, every other image must be exactly
@@ -28,14 +28,14 @@ use camino::Utf8Path;
 use serde::Serialize;
 
 use crate::{
-    chart::Chart,
-    helm_template::{Render, RenderCache, RenderError},
-    image_ref::ImageRef,
-    image_routing::Routing,
-    kots_template::{self, Context, LocalRegistry},
-    release::ItemType,
-    rendered_images::{self, RenderedImage},
-    template_reach::TemplateIndex,
+    input::chart::Chart,
+    input::image_ref::ImageRef,
+    input::release::ItemType,
+    plan::image_routing::Routing,
+    plan::kots_template::{self, Context, LocalRegistry},
+    render::helm_template::{Render, RenderCache, RenderError},
+    render::rendered_images::{self, RenderedImage},
+    render::template_reach::TemplateIndex,
 };
 
 /// The registry host the airgap runs pretend the customer has.

@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    discover::ImageSet,
-    image_routing::Routing,
-    kots::rewrite_paths,
-    release::{ConfigGroup, Release},
+    input::release::{ConfigGroup, Release},
+    plan::discover::ImageSet,
+    plan::image_routing::Routing,
+    plan::kots::rewrite_paths,
 };
 
 /// See the module documentation.

@@ -1,0 +1,31 @@
+//! One file a command: each `pub fn` here is what one `cargo xtask` task calls, with its
+//! options and report types beside it (as cargo's `ops/`). The stages they share (check,
+//! images, plan, prove, online) are files of their own, called by the commands that need them.
+//!
+//! Architecture Invariant: only this folder sequences stages; every other folder is a
+//! function of its inputs (`input/`, `plan/`, `render/`, `proof/`) or one kind of I/O (`oci/`,
+//! `output/`), and none of them imports from here.
+
+mod check;
+pub mod clean;
+mod image;
+mod images;
+pub mod init;
+pub mod inspect;
+mod lock;
+mod online;
+mod plan;
+mod preview;
+mod prove;
+mod release;
+mod verify;
+
+pub use check::{check, validate, Checked, Validated};
+pub use image::{image, ImageOptions, ImageOutcome};
+pub use images::{image_sizes, images};
+pub use lock::lock_images;
+pub use plan::{plan, Plan, MANIFESTS_DIR};
+pub use preview::{preview, Preview, PreviewOptions};
+pub use prove::{prove_bundle, prove_tree};
+pub use release::{release, ReleaseOptions, ReleaseOutcome};
+pub use verify::verify;

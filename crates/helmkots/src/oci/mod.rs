@@ -1,0 +1,6 @@
+//! TODO
+pub mod airgap;
+pub mod image;
+pub mod image_lock;
+pub mod registry;
+pub mod store;
