@@ -14,8 +14,8 @@ fn main() {
         return;
     }
     // The chart the release points at is an input of `check` too.
-    if let Ok(release) = helmkots::input::release::load(&release_file) {
-        println!("cargo::rerun-if-changed={}", release.chart_path());
+    if let Ok(chart_path) = helmkots::commands::chart_path(&release_file) {
+        println!("cargo::rerun-if-changed={chart_path}");
     }
     if let Err(error) = helmkots::commands::check(&release_file) {
         let lines = match &error {

@@ -15,8 +15,8 @@ use std::{
 };
 
 use helmkots::{
-    oci::image::layer::{build_layer, Layer, LayerEntry},
-    oci::registry::media::OCI_LAYER_GZIP,
+    internals::oci::image::layer::{build_layer, Layer, LayerEntry},
+    internals::oci::registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     assert_tree_intact,
@@ -717,7 +717,9 @@ fn the_bundle_is_byte_identical_to_its_golden() {
     let linked_by = |helm_cli: bool| -> BTreeSet<String> {
         entries
             .iter()
-            .filter(|(path, _)| path.contains("/repositories/helm-cli/") == helm_cli && path.contains("/repositories/"))
+            .filter(|(path, _)| {
+                path.contains("/repositories/helm-cli/") == helm_cli && path.contains("/repositories/")
+            })
             .filter_map(|(path, _)| digest_in(path))
             .collect()
     };

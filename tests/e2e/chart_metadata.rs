@@ -19,7 +19,7 @@ use std::{
 };
 
 use camino::Utf8PathBuf;
-use helmkots::input::chart::Chart;
+use helmkots::internals::input::chart::Chart;
 use helmkots_e2e::{python_tool, repo_root, shared_dir};
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ fn leading_v() {
     assert_eq!(chart.metadata.version, "1.21.1".parse().unwrap());
     assert_eq!(chart.metadata.app_version.as_deref(), Some("v2.0.0"));
     assert_eq!(chart.dependencies[0].version_text(), "v0.0.0");
-    let packaged = helmkots::input::chart::package(&chart, 0).expect("the chart packages");
+    let packaged = helmkots::internals::input::chart::package(&chart, 0).expect("the chart packages");
     assert_eq!(
         packaged.file_name, "leading-v-v1.21.1.tgz",
         "Helm names the archive after the version as written"
@@ -101,7 +101,8 @@ fn corpus_files(corpus_toml: &Path) -> Vec<String> {
 
 fn load(path: &Path) -> Chart {
     let utf8 = Utf8PathBuf::from_path_buf(path.to_path_buf()).expect("a UTF-8 path");
-    helmkots::input::chart::load(&utf8).unwrap_or_else(|e| panic!("helmkots cannot load {utf8}: {e:?}"))
+    helmkots::internals::input::chart::load(&utf8)
+        .unwrap_or_else(|e| panic!("helmkots cannot load {utf8}: {e:?}"))
 }
 
 fn assert_same_as_helm(path: &Path) {
@@ -124,7 +125,7 @@ fn differences(path: &Path) -> Vec<String> {
     let helm_values = helm_values.json();
 
     let utf8 = Utf8PathBuf::from_path_buf(path.to_path_buf()).expect("a UTF-8 path");
-    let chart = match helmkots::input::chart::load(&utf8) {
+    let chart = match helmkots::internals::input::chart::load(&utf8) {
         Ok(chart) => chart,
         Err(error) => return refusal_differences(&helm_load, error),
     };

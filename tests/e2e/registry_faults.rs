@@ -13,8 +13,8 @@ use std::{
 };
 
 use helmkots::{
-    oci::image::layer::{build_layer, Layer, LayerEntry},
-    oci::registry::media::OCI_LAYER_GZIP,
+    internals::oci::image::layer::{build_layer, Layer, LayerEntry},
+    internals::oci::registry::media::OCI_LAYER_GZIP,
 };
 use helmkots_e2e::{
     fault_proxy::{Fault, FaultProxy},

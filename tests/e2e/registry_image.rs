@@ -11,12 +11,12 @@ use std::{
 
 use camino::{Utf8Path, Utf8PathBuf};
 use helmkots::{
-    input::chart::{self, PackagedChart},
-    input::image_ref::ImageRef,
-    oci::image::{
+    internals::input::chart::{self, PackagedChart},
+    internals::input::image_ref::ImageRef,
+    internals::oci::image::{
         self as oci_image, HelmCliImage, HelmCliSpec, LABEL_CHART_SHA256, LABEL_REVISION, LABEL_VERSION,
     },
-    oci::registry::{Platform, Registry, RegistryError, RegistryOptions},
+    internals::oci::registry::{Platform, Registry, RegistryError, RegistryOptions},
     Error,
 };
 use helmkots_e2e::{

@@ -24,8 +24,8 @@ use std::{
 
 use camino::Utf8PathBuf;
 use helmkots::{
-    input::image_ref::ImageRef,
-    oci::registry::{credentials::DockerConfig, media::Descriptor, Registry, RegistryOptions},
+    internals::input::image_ref::ImageRef,
+    internals::oci::registry::{credentials::DockerConfig, media::Descriptor, Registry, RegistryOptions},
 };
 use helmkots_e2e::{
     base64,
@@ -562,8 +562,10 @@ fn debug_and_display_of_registry_types_hide_the_password() {
     let parsed: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
     let layer = Descriptor {
         media_type: parsed["layers"][0]["mediaType"].as_str().unwrap().to_string(),
-        digest: helmkots::util::digest::Sha256Digest::parse(parsed["layers"][0]["digest"].as_str().unwrap())
-            .expect("layer digest"),
+        digest: helmkots::internals::util::digest::Sha256Digest::parse(
+            parsed["layers"][0]["digest"].as_str().unwrap(),
+        )
+        .expect("layer digest"),
         size: parsed["layers"][0]["size"].as_u64().unwrap(),
         platform: None,
     };

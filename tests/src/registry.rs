@@ -17,12 +17,12 @@ use std::{
 
 use camino::Utf8Path;
 use helmkots::{
-    oci::image::{
+    internals::oci::image::{
         json::to_canonical_vec,
         layer::{build_layer, Layer, LayerEntry},
         layout::{write_blob_bytes, write_index},
     },
-    oci::registry::media::{Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST},
+    internals::oci::registry::media::{Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST},
 };
 use serde_json::json;
 

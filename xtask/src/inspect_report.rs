@@ -60,7 +60,7 @@ pub fn print(inspection: &Inspection) {
     if let Some(record) = &inspection.record {
         outln!(
             "\nbuild record ({}, schema {}):",
-            helmkots::output::build_record::FILE_NAME,
+            helmkots::commands::BUILD_RECORD_FILE,
             record.schema_version
         );
         outln!("  {} input(s), {} output(s)", record.inputs.len(), record.outputs.len());

@@ -125,8 +125,8 @@ pub fn init(starter: &Starter) -> Value {
 /// `both`, `annotation`, `include`) and, when the store holds it, what it adds to a bundle
 /// (`size`, bytes).
 pub fn images(
-    images: &helmkots::plan::discover::ImageSet,
-    sizes: &std::collections::BTreeMap<helmkots::input::image_ref::ImageRef, u64>,
+    images: &helmkots::commands::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::commands::ImageRef, u64>,
 ) -> Value {
     let mut document = serde_json::to_value(images).unwrap_or(Value::Null);
     for (key, list) in [("images", &images.images), ("test_only", &images.test_only)] {

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             diagnostics::report(error)
         }
     };
-    helmkots::util::scratch::remove();
+    helmkots::scratch::remove();
     code
 }
 
@@ -173,10 +173,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 locked: cmd.locked,
             };
             if cmd.timings {
-                helmkots::util::timings::enable();
+                helmkots::timings::enable();
             }
             let outcome = helmkots::commands::release(&options)?;
-            if let Some(report) = helmkots::util::timings::report() {
+            if let Some(report) = helmkots::timings::report() {
                 timings_report::print(&report);
             }
             if cmd.json {
@@ -272,7 +272,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
                 helmkots::commands::inspect::Artifact::Tree(tree) => {
                     // The proof reads the tree's manifests and chart: they must be the ones written.
-                    let changed = helmkots::output::tree::check_checksums(&tree)?.problems;
+                    let changed = helmkots::commands::check_checksums(&tree)?.problems;
                     for problem in &changed {
                         ui::error(problem);
                     }
@@ -333,7 +333,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             ui::done(&format!(
                 "{} {}",
                 if changed { "updated" } else { "unchanged:" },
-                helmkots::oci::image_lock::FILE_NAME
+                helmkots::commands::IMAGE_LOCK_FILE
             ));
             Ok(ExitCode::SUCCESS)
         }
@@ -384,13 +384,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
 }
 
 /// `verify`'s result line: what was checked, so that a pass says how much it covered.
-fn verify_summary(path: &camino::Utf8Path, report: &helmkots::oci::airgap::verify::VerifyReport) -> String {
+fn verify_summary(path: &camino::Utf8Path, report: &helmkots::commands::VerifyReport) -> String {
     let mut checked = Vec::new();
     if report.files_checked > 0 {
         checked.push(format!(
             "{} file(s) checked against {}",
             report.files_checked,
-            helmkots::output::tree::CHECKSUMS_FILE
+            helmkots::commands::CHECKSUMS_FILE
         ));
     }
     if report.blobs_checked > 0 || report.files_checked == 0 {
@@ -406,10 +406,10 @@ fn verify_summary(path: &camino::Utf8Path, report: &helmkots::oci::airgap::verif
 }
 
 fn print_images(
-    images: &helmkots::plan::discover::ImageSet,
-    sizes: &std::collections::BTreeMap<helmkots::input::image_ref::ImageRef, u64>,
+    images: &helmkots::commands::ImageSet,
+    sizes: &std::collections::BTreeMap<helmkots::commands::ImageRef, u64>,
 ) {
-    use helmkots::plan::discover::{DiscoveredImage, FoundBy, ImageShape};
+    use helmkots::commands::{DiscoveredImage, FoundBy, ImageShape};
     let print = |image: &DiscoveredImage| {
         let found_by = image.found_by();
         let size = sizes
@@ -510,7 +510,7 @@ fn stdout_line(text: &str) {
     use std::io::Write as _;
     if let Err(error) = writeln!(std::io::stdout().lock(), "{text}") {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
-            helmkots::util::scratch::remove();
+            helmkots::scratch::remove();
             std::process::exit(0);
         }
         eprintln!("error: cannot write to stdout: {error}");

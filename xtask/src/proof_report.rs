@@ -1,6 +1,6 @@
 //! Prints an airgap proof report as a table (not with `-q`), then every failure (always).
 
-use helmkots::proof::{Coverage, ProofFailure, ProofReport};
+use helmkots::commands::{Coverage, ProofFailure, ProofReport};
 
 use crate::ui;
 

@@ -2,7 +2,7 @@
 //! own wall time summed over threads, its CPU time), then the process totals. On stderr,
 //! with `-q` too: it was asked for.
 
-use helmkots::util::timings::Report;
+use helmkots::timings::Report;
 
 /// The table, from the engine's recorded report.
 pub fn print(report: &Report) {

@@ -274,7 +274,8 @@ fn proof_run(
 ) -> anyhow::Result<ProofRun> {
     let dir = work.join("proof");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
-    let chart = helmkots::input::chart::load(archive).map_err(|error| format_err!("{archive}: {error}"))?;
+    let chart = helmkots::internals::input::chart::load(archive)
+        .map_err(|error| format_err!("{archive}: {error}"))?;
     let mut bools: Vec<String> = switches.to_vec();
     let mut leaves = Vec::new();
     bool_leaves(&chart.values, "", &mut leaves);
@@ -318,7 +319,7 @@ fn proof_run(
         .map(|entry| entry.path())
         .find(|path| path.is_dir())
         .ok_or_else(|| format_err!("no release tree in {dir}/dist"))?;
-    let _ = std::fs::remove_dir_all(dir.join(helmkots::render::helm_template::CACHE_DIR));
+    let _ = std::fs::remove_dir_all(dir.join(helmkots::internals::render::helm_template::CACHE_DIR));
     let verify = |log: &str| -> anyhow::Result<Measured> {
         let mut command = Command::new(xtask);
         command

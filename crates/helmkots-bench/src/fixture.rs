@@ -17,13 +17,13 @@ use std::{
 use anyhow::{format_err, Context};
 use camino::Utf8Path;
 use helmkots::{
-    oci::image::{
+    internals::oci::image::{
         json::to_canonical_vec,
         layout::{blob_path, write_blob_bytes, write_index},
     },
-    oci::registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
-    output::reproducible,
-    util::digest::{HashingWriter, Sha256Digest},
+    internals::oci::registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
+    internals::output::reproducible,
+    internals::util::digest::{HashingWriter, Sha256Digest},
 };
 use helmkots_e2e::registry::TestRegistry;
 use serde_json::json;

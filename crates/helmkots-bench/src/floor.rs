@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{format_err, Context};
 use camino::Utf8Path;
-use helmkots::util::digest::{HashingWriter, Sha256Digest};
+use helmkots::internals::util::digest::{HashingWriter, Sha256Digest};
 
 use crate::fixture::DistinctBlob;
 

@@ -35,7 +35,7 @@ use std::{process::Command, process::ExitCode, time::Instant};
 
 use anyhow::{format_err, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use helmkots::output::build_record::BuildRecord;
+use helmkots::internals::output::build_record::BuildRecord;
 use helmkots_e2e::registry::TestRegistry;
 
 use crate::report::{BundleFacts, FloorRun, GzipRun, PeerRun, ReleaseRun, Report};
@@ -161,7 +161,7 @@ fn run() -> anyhow::Result<ExitCode> {
         ReleaseRun::new("noop", "no-op release"),
         ReleaseRun::new("one_change", "one-change release"),
     ];
-    let concurrency = helmkots::oci::airgap::pull::PullOptions::new(Vec::new()).concurrency;
+    let concurrency = helmkots::internals::oci::airgap::pull::PullOptions::new(Vec::new()).concurrency;
     let mut floor = Ok(FloorRun { concurrency, fetches: Vec::new(), hash_passes: Vec::new() });
     let mut peers = Vec::new();
     // Each round measures everything once, so a busy machine slows the sides of a ratio alike.
@@ -245,7 +245,7 @@ fn forget_release(work: &Utf8Path) -> anyhow::Result<()> {
             std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {dir}"))?;
         }
     }
-    let lock = work.join(helmkots::oci::image_lock::FILE_NAME);
+    let lock = work.join(helmkots::internals::oci::image_lock::FILE_NAME);
     if lock.exists() {
         std::fs::remove_file(&lock).with_context(|| format!("cannot remove {lock}"))?;
     }
@@ -347,7 +347,7 @@ fn floor_round(
 
 /// The bundle of a release tree, from its `release.lock.json`.
 fn bundle_facts(tree: &Utf8Path) -> Result<BundleFacts, String> {
-    let record_path = tree.join(helmkots::output::build_record::FILE_NAME);
+    let record_path = tree.join(helmkots::internals::output::build_record::FILE_NAME);
     let text = std::fs::read_to_string(&record_path)
         .map_err(|error| format!("cannot read {record_path}: {error}"))?;
     let record: BuildRecord = serde_json::from_str(&text)

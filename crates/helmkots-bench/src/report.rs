@@ -325,9 +325,9 @@ impl Report {
         match &self.gzip {
             Ok(gzip) => {
                 for level in &gzip.levels {
-                    let chosen = if level.level == helmkots::oci::airgap::bundle::BUNDLE_LEVEL {
+                    let chosen = if level.level == helmkots::internals::oci::airgap::bundle::BUNDLE_LEVEL {
                         "  <- BUNDLE_LEVEL (all but compressed layers)"
-                    } else if level.level == helmkots::oci::airgap::bundle::STORED_LEVEL {
+                    } else if level.level == helmkots::internals::oci::airgap::bundle::STORED_LEVEL {
                         "  <- STORED_LEVEL (compressed layers)"
                     } else {
                         ""
@@ -390,7 +390,7 @@ impl Report {
         );
         if let Ok(gzip) = &self.gzip {
             if let Some(level) =
-                gzip.levels.iter().find(|l| l.level == helmkots::oci::airgap::bundle::BUNDLE_LEVEL)
+                gzip.levels.iter().find(|l| l.level == helmkots::internals::oci::airgap::bundle::BUNDLE_LEVEL)
             {
                 println!(
                     "  gzip level {} / plain tar         {:>8}",
@@ -487,7 +487,7 @@ impl Report {
             },
             "gzip": match &self.gzip {
                 Ok(gzip) => json!({
-                    "bundle_level": helmkots::oci::airgap::bundle::BUNDLE_LEVEL,
+                    "bundle_level": helmkots::internals::oci::airgap::bundle::BUNDLE_LEVEL,
                     "tar_bytes": gzip.tar_bytes,
                     "levels": gzip.levels.iter().map(|l| json!({"level": l.level, "seconds": l.seconds, "bytes": l.bytes})).collect::<Vec<_>>(),
                 }),

@@ -1,4 +1,4 @@
-//! Hostile input for the chart loader (`helmkots::input::chart::load`): `.tgz` archives and directories.
+//! Hostile input for the chart loader (`helmkots::internals::input::chart::load`): `.tgz` archives and directories.
 //!
 //! Every archive here is built in code (nothing large or dangerous is committed): tar-slip,
 //! absolute and drive-letter names, links out, devices, FIFOs, files over Helm's 5 MiB, charts
@@ -14,7 +14,7 @@ use std::{
 
 use camino::{Utf8Path, Utf8PathBuf};
 use flate2::{write::GzEncoder, Compression};
-use helmkots::{input::chart::Chart, Error};
+use helmkots::{internals::input::chart::Chart, Error};
 use proptest::prelude::*;
 
 const MIB: usize = 1024 * 1024;
@@ -30,7 +30,7 @@ fn chart_yaml(name: &str) -> String {
 /// outcome.
 fn check_path(path: &Utf8Path) -> helmkots::Result<Chart> {
     let start = Instant::now();
-    let result = helmkots::input::chart::load(path);
+    let result = helmkots::internals::input::chart::load(path);
     let elapsed = start.elapsed();
     assert!(elapsed < TIME_LIMIT, "loading {path} took {elapsed:?}");
     match &result {

@@ -1,4 +1,4 @@
-//! Hostile input for `.helmignore` (`helmkots::input::helmignore`): parsing and matching.
+//! Hostile input for `.helmignore` (`helmkots::internals::input::helmignore`): parsing and matching.
 //!
 //! Property tests: any text parses or fails naming a line that exists and its pattern; any
 //! path can be asked about; literal names, `*` and anchored patterns behave as Helm's do;
@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use helmkots::input::helmignore::{HelmIgnore, HelmIgnoreError};
+use helmkots::internals::input::helmignore::{HelmIgnore, HelmIgnoreError};
 use proptest::prelude::*;
 
 /// The only code that parses: checks the invariants of an error.

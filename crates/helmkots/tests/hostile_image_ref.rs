@@ -1,4 +1,4 @@
-//! Hostile input for the image reference parser (`helmkots::input::image_ref`).
+//! Hostile input for the image reference parser (`helmkots::internals::input::image_ref`).
 //!
 //! Property tests: any string parses or fails with an offset inside the input; every reference
 //! that parses survives `Display → parse`, `canonical → parse` and `familiar → parse`; strings
@@ -9,7 +9,7 @@ mod common;
 
 use common::unescape;
 
-use helmkots::input::image_ref::{ImageRef, ImageRefError};
+use helmkots::internals::input::image_ref::{ImageRef, ImageRefError};
 use proptest::prelude::*;
 
 /// The only code that calls the parser: checks the invariants every result must keep and

@@ -1,4 +1,4 @@
-//! Hostile input for the KOTS template evaluator (`helmkots::plan::kots_template::render`).
+//! Hostile input for the KOTS template evaluator (`helmkots::internals::plan::kots_template::render`).
 //!
 //! Property tests: any text renders or fails naming a line of the file; token soup from both
 //! delimiters, keywords, quotes, pipes and every function name; text without a KOTS delimiter
@@ -17,7 +17,7 @@ use std::{
 };
 
 use camino::Utf8Path;
-use helmkots::plan::kots_template::{render, Context, LocalRegistry, TemplateError};
+use helmkots::internals::plan::kots_template::{render, Context, LocalRegistry, TemplateError};
 use proptest::prelude::*;
 
 const FILE: &str = "manifests/hostile.yaml";
@@ -61,7 +61,7 @@ title = "G"
 
 /// Online (no local registry) and airgap contexts, with `set` overriding item values.
 fn contexts(set: &[(&str, &str)]) -> [Context; 2] {
-    let release = helmkots::input::release::parse(Utf8Path::new("release.toml"), RELEASE).unwrap();
+    let release = helmkots::internals::input::release::parse(Utf8Path::new("release.toml"), RELEASE).unwrap();
     let set: BTreeMap<String, String> = set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let online = Context::from_release(&release, &set).unwrap();
     let mut airgap = online.clone();

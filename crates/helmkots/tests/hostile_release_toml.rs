@@ -1,4 +1,4 @@
-//! Hostile input for the release.toml parser (`helmkots::input::release::parse`).
+//! Hostile input for the release.toml parser (`helmkots::internals::input::release::parse`).
 //!
 //! Property tests: any text parses or fails with problems whose spans lie inside the text, on
 //! character boundaries; TOML built from the release's own keys and hostile values; values
@@ -11,16 +11,16 @@ mod common;
 use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
-use helmkots::{diagnostic::FileProblems, input::release::Release};
+use helmkots::{diagnostic::FileProblems, internals::input::release::Release};
 use proptest::prelude::*;
 
 /// The only code that calls the parser: checks the invariants of every error and returns it.
 fn check(text: &str) -> Result<Release, FileProblems> {
-    let result = helmkots::input::release::parse(Utf8Path::new("release.toml"), text);
+    let result = helmkots::internals::input::release::parse(Utf8Path::new("release.toml"), text);
     match &result {
         Ok(release) => {
             assert!(!release.app.title.trim().is_empty());
-            assert!(helmkots::input::release::dns_label(release.app.slug.get_ref(), 63).is_ok());
+            assert!(helmkots::internals::input::release::dns_label(release.app.slug.get_ref(), 63).is_ok());
             for item in release.config.iter().flat_map(|group| &group.items) {
                 if let Some(path) = &item.value {
                     assert!(!path.segments().is_empty());

@@ -1,4 +1,4 @@
-//! Hostile input for values paths (`helmkots::input::value_path`), as written in release.toml's
+//! Hostile input for values paths (`helmkots::internals::input::value_path`), as written in release.toml's
 //! `value = "..."` and as discovery renders them for `kots-values.yaml`.
 //!
 //! Property tests: any string parses or fails with an offset inside the input; whatever parses
@@ -9,7 +9,7 @@ mod common;
 
 use common::unescape;
 
-use helmkots::input::value_path::{Segment, ValuePath, ValuePathError};
+use helmkots::internals::input::value_path::{Segment, ValuePath, ValuePathError};
 use proptest::prelude::*;
 
 /// The only code that calls the parser: checks the invariants of every result.

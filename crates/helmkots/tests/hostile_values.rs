@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
 use helmkots::{
-    input::chart::Chart,
-    input::value_path::{Segment, ValuePath},
-    plan::discover::{ImageSet, ImageShape, ProblemSite},
+    internals::input::chart::Chart,
+    internals::input::value_path::{Segment, ValuePath},
+    internals::plan::discover::{ImageSet, ImageShape, ProblemSite},
 };
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -42,7 +42,7 @@ fn check(values: &str) -> helmkots::Result<(Chart, ImageSet)> {
     )
     .unwrap();
     let start = Instant::now();
-    let result = helmkots::input::chart::load(&root).map(|chart| {
+    let result = helmkots::internals::input::chart::load(&root).map(|chart| {
         let images = check_discover(&chart, &[], &[]);
         (chart, images)
     });
@@ -71,9 +71,9 @@ fn check(values: &str) -> helmkots::Result<(Chart, ImageSet)> {
 /// The only code that calls `discover`: every values path it reports must lead back to the
 /// value it came from.
 fn check_discover(chart: &Chart, include: &[String], exclude: &[String]) -> ImageSet {
-    let images = helmkots::plan::discover::discover(chart, include, exclude);
+    let images = helmkots::internals::plan::discover::discover(chart, include, exclude);
     for (index, text) in include.iter().enumerate() {
-        let listed = match helmkots::input::image_ref::ImageRef::parse(text) {
+        let listed = match helmkots::internals::input::image_ref::ImageRef::parse(text) {
             Ok(reference) => images.references().any(|r| *r == reference),
             Err(_) => images
                 .problems

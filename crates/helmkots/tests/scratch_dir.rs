@@ -2,7 +2,7 @@
 //! it. A test binary of its own, because `scratch::enter` changes the temporary folder of the
 //! whole process, which the unit tests running beside it must not see.
 
-use helmkots::{error::IoContext as _, util::scratch};
+use helmkots::{error::IoContext as _, scratch};
 
 #[test]
 fn temporary_files_land_in_the_scratch_directory_and_go_with_it() -> helmkots::Result<()> {

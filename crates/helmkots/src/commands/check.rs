@@ -260,6 +260,12 @@ impl Checked {
     }
 }
 
+/// The chart `release_file` points at, read from the release file alone (for `build.rs`,
+/// which watches it even when the release does not check).
+pub fn chart_path(release_file: &Utf8Path) -> Result<Utf8PathBuf> {
+    Ok(release::load(release_file)?.chart_path())
+}
+
 /// Validates the release file and the chart; reads files, never the network.
 pub fn check(release_file: &Utf8Path) -> Result<Checked> {
     let release = release::load(release_file)?;

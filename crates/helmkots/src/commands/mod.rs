@@ -20,7 +20,7 @@ mod prove;
 mod release;
 mod verify;
 
-pub use check::{check, validate, Checked, Validated};
+pub use check::{chart_path, check, validate, Checked, Validated};
 pub use image::{image, ImageOptions, ImageOutcome};
 pub use images::{image_sizes, images};
 pub use lock::lock_images;
@@ -29,3 +29,12 @@ pub use preview::{preview, Preview, PreviewOptions};
 pub use prove::{prove_bundle, prove_tree};
 pub use release::{release, ReleaseOptions, ReleaseOutcome};
 pub use verify::verify;
+
+// The report types of the commands, where the CLI finds them.
+pub use crate::input::image_ref::ImageRef;
+pub use crate::oci::airgap::verify::VerifyReport;
+pub use crate::oci::image_lock::FILE_NAME as IMAGE_LOCK_FILE;
+pub use crate::output::build_record::{BuildRecord, FILE_NAME as BUILD_RECORD_FILE};
+pub use crate::output::tree::{check_checksums, CHECKSUMS_FILE};
+pub use crate::plan::discover::{DiscoveredImage, FoundBy, ImageSet, ImageShape};
+pub use crate::proof::{Coverage, ProofFailure, ProofReport};

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// The registry session of one release.
-pub struct Online {
+pub(super) struct Online {
     /// The client.
     pub registry: Registry,
     /// The local image store.
@@ -54,7 +54,7 @@ const IMAGES_FINGERPRINT: &str = "airgap-images";
 
 /// A written bundle, before it is moved into the release tree.
 #[derive(Debug, Clone)]
-pub struct BundleFile {
+pub(super) struct BundleFile {
     /// The temporary file.
     pub path: Utf8PathBuf,
     /// Its sha256.
@@ -80,7 +80,7 @@ fn located(checked: &Checked, span: std::ops::Range<usize>, message: String, hel
 /// the pulls; nothing is pushed ([`push_helm_cli`] does, once every check has passed). An
 /// image already built and pushed from the same inputs (its fingerprint matches) is not
 /// built again.
-pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Result<Online> {
+pub(super) fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Result<Online> {
     let release = &checked.release;
     let registry = registry_for(release)?;
     let mut lock = ImageLock::read(&release.root.join(image_lock::FILE_NAME))?;
@@ -107,7 +107,7 @@ pub fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -> Resul
 /// Pushes the helm-cli image this run built (the last step before the tree is written, when
 /// every check has passed) and records it; returns what it pushed, `None` when an earlier run
 /// pushed the same image.
-pub fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
+pub(super) fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
     let Some(unpushed) = online.unpushed.take() else { return Ok(None) };
     let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, None)?.reference;
     if pushed != online.helm_cli {
@@ -148,7 +148,7 @@ fn helm_cli_key(
 }
 
 /// `[helm_cli] name`, the repository the image is pushed to.
-pub fn helm_cli_name(checked: &Checked) -> Result<ImageRef> {
+pub(super) fn helm_cli_name(checked: &Checked) -> Result<ImageRef> {
     let Some(name_spec) = &checked.release.helm_cli.name else {
         return Err(Error::Unsupported {
             what: "pushing the helm-cli image without `[helm_cli] name`".to_string(),
@@ -169,7 +169,7 @@ pub fn helm_cli_name(checked: &Checked) -> Result<ImageRef> {
 
 /// Builds the helm-cli image: `[helm_cli] base` (pinned by `lock` when it holds the base,
 /// and pinned into `lock` otherwise) plus the packaged chart.
-pub fn build_helm_cli(
+pub(super) fn build_helm_cli(
     checked: &Checked,
     registry: &Registry,
     lock: &mut ImageLock,
@@ -203,7 +203,7 @@ pub fn build_helm_cli(
 
 /// What the helm-cli image is made from besides the chart and the base, read from the
 /// release once: what a build uses, and what an offline tree computes the image's tag from.
-pub struct HelmCliInputs {
+pub(super) struct HelmCliInputs {
     platform: Platform,
     chart_version: String,
     revision: Option<String>,
@@ -211,7 +211,7 @@ pub struct HelmCliInputs {
 
 impl HelmCliInputs {
     /// `[helm_cli] platform`, the chart's version and the git commit of the release's folder.
-    pub fn of(checked: &Checked) -> Result<HelmCliInputs> {
+    pub(super) fn of(checked: &Checked) -> Result<HelmCliInputs> {
         let release = &checked.release;
         // release.rs has already checked the platform's syntax.
         let platform = Platform::parse(&release.helm_cli.platform)
@@ -224,7 +224,7 @@ impl HelmCliInputs {
     }
 
     /// The image's spec for `packaged`, created at `epoch`.
-    pub fn spec<'a>(
+    pub(super) fn spec<'a>(
         &'a self,
         checked: &'a Checked,
         packaged: &'a PackagedChart,
@@ -245,7 +245,7 @@ impl HelmCliInputs {
 /// The commit the release file's folder is at, when it is a git checkout.
 /// Asked once a process: the release key and the helm-cli key both need it, and a `git`
 /// process costs more than the rest of an up-to-date check.
-pub fn git_revision(root: &Utf8Path) -> Option<String> {
+pub(super) fn git_revision(root: &Utf8Path) -> Option<String> {
     static REVISIONS: std::sync::Mutex<Vec<(Utf8PathBuf, Option<String>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut revisions = REVISIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -266,7 +266,7 @@ pub fn git_revision(root: &Utf8Path) -> Option<String> {
 
 /// Pulls every image the release ships (the chart's, `[images] include`, the helm-cli image)
 /// and writes the bundle into a temporary file in `out_dir`.
-pub fn bundle(
+pub(super) fn bundle(
     online: &mut Online,
     plan: &Plan,
     out_dir: &Utf8Path,
@@ -385,14 +385,14 @@ pub fn bundle(
 
 impl BundleFile {
     /// Removes the temporary file: the release failed before it moved the bundle into the tree.
-    pub fn discard(&self) {
+    pub(super) fn discard(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
 /// Records where the bundle's images member now lies (`bundle` has been moved to `path`), so
 /// the next bundle with the same images copies it instead of packing it again from the store.
-pub fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8Path) -> Result<()> {
+pub(super) fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8Path) -> Result<()> {
     let stamp = FileStamp::of(path).io_context("read", path)?;
     let (key, span) = &bundle.images;
     online.fingerprints.put(IMAGES_FINGERPRINT, key, &ReusableImages { bundle: stamp, span: *span })

@@ -3,4 +3,4 @@ pub mod airgap;
 pub mod image;
 pub mod image_lock;
 pub mod registry;
-pub mod store;
+pub(crate) mod store;

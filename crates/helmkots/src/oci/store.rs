@@ -30,13 +30,13 @@ use crate::{
 
 /// How long a private temporary download may sit untouched before [`BlobStore::sweep`]
 /// removes it.
-pub const TMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+pub(crate) const TMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// How long a partial download may sit untouched before [`BlobStore::sweep`] removes it.
-pub const PARTIAL_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
+pub(crate) const PARTIAL_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The store directory under the release file's folder.
-pub const DEFAULT_DIR: &str = "target/helmkots-store";
+pub(crate) const DEFAULT_DIR: &str = "target/helmkots-store";
 
 /// A content-addressed blob store.
 #[derive(Debug, Clone)]
@@ -389,7 +389,7 @@ impl Write for BlobWriter {
 }
 
 /// Opens a stored blob for streaming.
-pub fn open_blob(store: &BlobStore, digest: &Sha256Digest) -> Result<File> {
+pub(crate) fn open_blob(store: &BlobStore, digest: &Sha256Digest) -> Result<File> {
     let path = store.path(digest);
     File::open(&path).io_context("open", &path)
 }

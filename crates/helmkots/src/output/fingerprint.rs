@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{IoContext, Result};
 
 /// The fingerprint directory under the release file's folder.
-pub const DIR: &str = "target/helmkots/fingerprints";
+pub(crate) const DIR: &str = "target/helmkots/fingerprints";
 
 /// Bumped whenever what a fingerprint covers changes, so old fingerprints miss.
 const FORMAT: &str = "helmkots-fingerprint-1";
@@ -30,13 +30,13 @@ pub struct Key(pub String);
 
 /// Builds a [`Key`] field by field.
 #[derive(Debug, Clone)]
-pub struct KeyBuilder {
+pub(crate) struct KeyBuilder {
     hasher: Sha256,
 }
 
 impl KeyBuilder {
     /// A key for the step `step`.
-    pub fn new(step: &str) -> KeyBuilder {
+    pub(crate) fn new(step: &str) -> KeyBuilder {
         let mut builder = KeyBuilder { hasher: Sha256::new() };
         builder.field("format", FORMAT.as_bytes());
         builder.field("helmkots", env!("CARGO_PKG_VERSION").as_bytes());
@@ -45,7 +45,7 @@ impl KeyBuilder {
     }
 
     /// Adds a named field; name and value are length-prefixed.
-    pub fn field(&mut self, name: &str, value: &[u8]) -> &mut KeyBuilder {
+    pub(crate) fn field(&mut self, name: &str, value: &[u8]) -> &mut KeyBuilder {
         for part in [name.as_bytes(), value] {
             self.hasher.update((part.len() as u64).to_le_bytes());
             self.hasher.update(part);
@@ -55,7 +55,7 @@ impl KeyBuilder {
 
     /// Adds the program that runs the step (its size and modification time): a rebuilt
     /// helmkots may write different bytes, so it invalidates what an older build wrote.
-    pub fn program(&mut self) -> &mut KeyBuilder {
+    pub(crate) fn program(&mut self) -> &mut KeyBuilder {
         let stamp = std::env::current_exe()
             .ok()
             .and_then(|exe| Utf8PathBuf::from_path_buf(exe).ok())
@@ -65,7 +65,7 @@ impl KeyBuilder {
     }
 
     /// The key.
-    pub fn finish(&self) -> Key {
+    pub(crate) fn finish(&self) -> Key {
         Key(hex::encode(self.hasher.clone().finalize()))
     }
 }
@@ -97,7 +97,7 @@ impl FileStamp {
 }
 
 /// The stamps of every file under `dir`, sorted by path.
-pub fn stamp_tree(dir: &Utf8Path) -> Result<Vec<FileStamp>> {
+pub(crate) fn stamp_tree(dir: &Utf8Path) -> Result<Vec<FileStamp>> {
     crate::util::tree_files::tree_files(dir)?
         .iter()
         .map(|file| FileStamp::of(&file.path).io_context("read", &file.path))
@@ -105,13 +105,13 @@ pub fn stamp_tree(dir: &Utf8Path) -> Result<Vec<FileStamp>> {
 }
 
 /// Whether `dir` holds exactly the files of `stamps`, each unchanged.
-pub fn tree_is_current(dir: &Utf8Path, stamps: &[FileStamp]) -> bool {
+pub(crate) fn tree_is_current(dir: &Utf8Path, stamps: &[FileStamp]) -> bool {
     stamp_tree(dir).is_ok_and(|now| now == stamps)
 }
 
 /// The fingerprint directory of one release file's folder.
 #[derive(Debug, Clone)]
-pub struct Fingerprints {
+pub(crate) struct Fingerprints {
     dir: Utf8PathBuf,
 }
 
@@ -124,12 +124,12 @@ struct Stored<T> {
 
 impl Fingerprints {
     /// The fingerprints of the release whose file lives in `root` (not created until written).
-    pub fn new(root: &Utf8Path) -> Fingerprints {
+    pub(crate) fn new(root: &Utf8Path) -> Fingerprints {
         Fingerprints { dir: root.join(DIR) }
     }
 
     /// The record stored as `name`, when it was stored under `key`.
-    pub fn get<T: DeserializeOwned>(&self, name: &str, key: &Key) -> Option<T> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, name: &str, key: &Key) -> Option<T> {
         let text = fs::read(self.dir.join(format!("{name}.json"))).ok()?;
         let stored: Stored<T> = serde_json::from_slice(&text).ok()?;
         (stored.key == *key).then_some(stored.record)
@@ -137,7 +137,7 @@ impl Fingerprints {
 
     /// Stores `record` as `name` under `key`, replacing what was there (written to a temporary
     /// file and renamed, so a killed run leaves the old fingerprint or the new one).
-    pub fn put<T: Serialize>(&self, name: &str, key: &Key, record: &T) -> Result<()> {
+    pub(crate) fn put<T: Serialize>(&self, name: &str, key: &Key, record: &T) -> Result<()> {
         fs::create_dir_all(&self.dir).io_context("create", &self.dir)?;
         let path = self.dir.join(format!("{name}.json"));
         let text = serde_json::to_vec_pretty(&Stored { key: key.clone(), record })
@@ -149,13 +149,13 @@ impl Fingerprints {
     }
 
     /// Forgets `name` (its output is gone or about to change).
-    pub fn remove(&self, name: &str) {
+    pub(crate) fn remove(&self, name: &str) {
         let _ = fs::remove_file(self.dir.join(format!("{name}.json")));
     }
 }
 
 /// `path` made absolute against the current directory (not resolved: it need not exist).
-pub fn absolute(path: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn absolute(path: &Utf8Path) -> Utf8PathBuf {
     std::path::absolute(path)
         .ok()
         .and_then(|absolute| Utf8PathBuf::from_path_buf(absolute).ok())
@@ -163,7 +163,7 @@ pub fn absolute(path: &Utf8Path) -> Utf8PathBuf {
 }
 
 /// A short, file-name-safe hash of `text` (to name a fingerprint after, e.g., an output path).
-pub fn name_hash(text: &str) -> String {
+pub(crate) fn name_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 

@@ -1,5 +1,5 @@
 //! TODO
 pub mod build_record;
-pub mod fingerprint;
+pub(crate) mod fingerprint;
 pub mod reproducible;
-pub mod tree;
+pub(crate) mod tree;

@@ -22,7 +22,7 @@ pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 
 /// Environment variable that makes [`write_atomically`] fail on purpose just before the swap;
 /// tests use it to prove that a failed run leaves the previous tree intact.
-pub const INJECT_FAILURE_ENV: &str = "HELMKOTS_INJECT_FAILURE";
+pub(crate) const INJECT_FAILURE_ENV: &str = "HELMKOTS_INJECT_FAILURE";
 
 /// Every file of a release tree, keyed by `/`-separated relative path (sorted).
 #[derive(Debug, Default, Clone)]
@@ -140,7 +140,7 @@ pub fn check_checksums(dir: &Utf8Path) -> Result<ChecksumCheck> {
 
 /// Writes one file as a whole or not at all: a temporary file beside it, synced, then
 /// renamed over it. A reader never sees half a file, and a failed write leaves the old one.
-pub fn write_file_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_str().is_empty() => dir,
         _ => Utf8Path::new("."),
@@ -162,7 +162,7 @@ pub fn write_file_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `tree` as `out_dir/name`, replacing any previous tree only once the new one is
 /// complete and synced. Returns the final directory.
-pub fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {
+pub(crate) fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {
     fs::create_dir_all(out_dir).io_context("create", out_dir)?;
     let final_dir = out_dir.join(name);
     let staging = out_dir.join(format!(".{name}.partial-{}", std::process::id()));

@@ -14,7 +14,7 @@ use crate::input::value_path::ValuePath;
 
 /// What a convention sets when images are rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenRewritten {
+pub(crate) enum WhenRewritten {
     /// Set the marker path to `true` (a family check that refuses changed images otherwise).
     True,
     /// Set the marker path to the local registry host in airgap, and keep the chart's value
@@ -24,7 +24,7 @@ pub enum WhenRewritten {
 
 /// One chart-family convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Convention {
+pub(crate) struct Convention {
     /// Who does this, for messages and docs.
     pub family: &'static str,
     /// The values path that marks the family, e.g. `global.security.allowInsecureImages`.
@@ -39,7 +39,7 @@ pub struct Convention {
 /// How one family writes an image as a map of values: the key of the repository, what else
 /// must be there for the map to be an image, and whether a `registry` sits beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImageMap {
+pub(crate) struct ImageMap {
     /// Who writes images this way.
     pub family: &'static str,
     /// The key whose value the template uses as the repository (`repository`, `image`, `name`).
@@ -54,7 +54,7 @@ pub struct ImageMap {
 /// The image maps of the chart families, in the order they are tried. Values may be empty or
 /// null (a helper fills them): rendered discovery probes them all the same. A digest sits in
 /// `digest` (or prometheus-community's bare-hex `sha`) in every family.
-pub const IMAGE_MAPS: &[ImageMap] = &[
+pub(crate) const IMAGE_MAPS: &[ImageMap] = &[
     // `{repository, tag}` and Bitnami's / prometheus-community's `{registry, repository, tag,
     // digest|sha}`; argo's `global.image` (repository and tag every component inherits) too.
     ImageMap {
@@ -80,13 +80,13 @@ pub const IMAGE_MAPS: &[ImageMap] = &[
 ];
 
 /// The keys a digest may sit under, in the order they are looked for.
-pub const DIGEST_KEYS: [&str; 2] = ["digest", "sha"];
+pub(crate) const DIGEST_KEYS: [&str; 2] = ["digest", "sha"];
 
 impl ImageMap {
     /// True when `map`, held under `key`, is this kind of image map. The repository must be a
     /// scalar or null (not a map or a list); a `repository` that is a URL is a Helm or Git
     /// repository unless the key names an image; a `name` map needs a `tag` beside it.
-    pub fn matches(&self, key_is_image: bool, map: &serde_json::Map<String, Value>) -> bool {
+    pub(crate) fn matches(&self, key_is_image: bool, map: &serde_json::Map<String, Value>) -> bool {
         let Some(repository) = map.get(self.repository_key) else { return false };
         if repository.is_object() || repository.is_array() {
             return false;
@@ -107,12 +107,15 @@ impl ImageMap {
 
 /// The first family image map that `map` (held under a key that does or does not name an
 /// image) is.
-pub fn image_map(key_is_image: bool, map: &serde_json::Map<String, Value>) -> Option<&'static ImageMap> {
+pub(crate) fn image_map(
+    key_is_image: bool,
+    map: &serde_json::Map<String, Value>,
+) -> Option<&'static ImageMap> {
     IMAGE_MAPS.iter().find(|shape| shape.matches(key_is_image, map))
 }
 
 /// Every convention helmkots knows.
-pub const CONVENTIONS: &[Convention] = &[
+pub(crate) const CONVENTIONS: &[Convention] = &[
     // bitnami/common's `common.errors.insecureImages`, called from NOTES.txt, aborts the render
     // once an image's registry or repository differs from the Chart.yaml `images` annotation.
     Convention {
@@ -133,18 +136,18 @@ pub const CONVENTIONS: &[Convention] = &[
 
 impl Convention {
     /// The marker path.
-    pub fn values_path(&self) -> ValuePath {
+    pub(crate) fn values_path(&self) -> ValuePath {
         ValuePath::from_keys(self.path.iter().copied())
     }
 
     /// True when the chart, or a vendored subchart, declares the marker with its type.
-    pub fn declared_by(&self, chart: &Chart) -> bool {
+    pub(crate) fn declared_by(&self, chart: &Chart) -> bool {
         self.declared_in(&chart.values)
             || chart.dependencies.iter().any(|subchart| self.declared_by(subchart))
     }
 
     /// True when one values document declares the marker with its type.
-    pub fn declared_in(&self, values: &Value) -> bool {
+    pub(crate) fn declared_in(&self, values: &Value) -> bool {
         self.path.iter().try_fold(values, |value, key| value.get(*key)).is_some_and(|value| {
             match self.declared_as {
                 "bool" => value.is_boolean(),
@@ -156,13 +159,13 @@ impl Convention {
 }
 
 /// The conventions the chart follows.
-pub fn followed_by(chart: &Chart) -> Vec<&'static Convention> {
+pub(crate) fn followed_by(chart: &Chart) -> Vec<&'static Convention> {
     CONVENTIONS.iter().filter(|convention| convention.declared_by(chart)).collect()
 }
 
 /// Sets, in a plain values document, what the `True` conventions need for images that are
 /// not the chart's own (the probe renders of rendered discovery).
-pub fn allow_rewritten_images(chart: &Chart, values: &mut Value) {
+pub(crate) fn allow_rewritten_images(chart: &Chart, values: &mut Value) {
     allow_rewritten(&followed_by(chart), values);
 }
 

@@ -9,7 +9,7 @@ use crate::{input::image_ref::ImageRef, input::release::Release};
 
 /// The proxy prefix KOTS uses for private images when `[images] proxy` is empty; the app slug
 /// follows it.
-pub const DEFAULT_PROXY_PREFIX: &str = "proxy.replicated.com/proxy";
+pub(crate) const DEFAULT_PROXY_PREFIX: &str = "proxy.replicated.com/proxy";
 
 /// The registries an image may be pulled through, from `[images]` in release.toml.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl Routing {
 }
 
 /// `:tag`, `@digest`, or both, as present in the reference.
-pub fn tag_and_digest(image: &ImageRef) -> String {
+pub(crate) fn tag_and_digest(image: &ImageRef) -> String {
     let mut text = String::new();
     if let Some(tag) = image.tag() {
         text.push(':');
@@ -69,7 +69,7 @@ pub fn tag_and_digest(image: &ImageRef) -> String {
 
 /// What KOTS keeps after the last component in a local registry: `@digest` when there is
 /// one (KOTS drops the tag then), else `:tag`.
-pub fn local_suffix(image: &ImageRef) -> String {
+pub(crate) fn local_suffix(image: &ImageRef) -> String {
     match (image.digest(), image.tag()) {
         (Some(digest), _) => format!("@{digest}"),
         (None, Some(tag)) => format!(":{tag}"),
@@ -78,7 +78,7 @@ pub fn local_suffix(image: &ImageRef) -> String {
 }
 
 /// A glob where `*` matches any run of characters (`/` included) and `?` one character.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);

@@ -1,7 +1,7 @@
 //! TODO
-pub mod conventions;
+pub(crate) mod conventions;
 pub mod discover;
-pub mod image_routing;
-pub mod kots;
+pub(crate) mod image_routing;
+pub(crate) mod kots;
 pub mod kots_template;
-pub mod values_yaml;
+pub(crate) mod values_yaml;

@@ -151,7 +151,7 @@ fn inline(node: &Node) -> String {
 }
 
 /// A YAML double-quoted scalar: JSON string syntax is a subset of it.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
 }
 

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One Config item that changes values: its name, the values it can take, its default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dimension {
+pub(crate) struct Dimension {
     /// The item's name.
     pub name: String,
     /// Its values (`0`/`1` for a bool, the choices' names for a select).
@@ -34,14 +34,14 @@ pub struct Dimension {
 }
 
 /// A configuration: item name → value.
-pub type Configuration = BTreeMap<String, String>;
+pub(crate) type Configuration = BTreeMap<String, String>;
 
 /// Whether item `name` is shown in a configuration (its KOTS `when` and its group's).
-pub type Visible<'a> = &'a dyn Fn(&str, &Configuration) -> bool;
+pub(crate) type Visible<'a> = &'a dyn Fn(&str, &Configuration) -> bool;
 
 /// The chosen configurations and what they cover.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cover {
+pub(crate) struct Cover {
     /// The configurations, the defaults first, each normalised.
     pub configurations: Vec<Configuration>,
     /// Every combination (exhaustive), or the strength of the array.
@@ -56,7 +56,7 @@ pub struct Cover {
 const ENUMERATE_LIMIT: u64 = 1 << 14;
 
 /// Chooses the configurations; see the module documentation.
-pub fn cover(dimensions: &[Dimension], strength: usize, visible: Visible<'_>) -> Cover {
+pub(crate) fn cover(dimensions: &[Dimension], strength: usize, visible: Visible<'_>) -> Cover {
     let all_combinations = dimensions
         .iter()
         .fold(1u64, |product, dimension| product.saturating_mul(dimension.values.len() as u64));

@@ -17,10 +17,12 @@
 //! Configurations whose resolved `kots-values.yaml` is the same as one already proved (in the
 //! same mode) are not rendered again.
 
-pub mod cover;
+pub(crate) mod cover;
 mod spec;
 
-pub use spec::{proved_images, ProofRecord, ProofSpec, ProvedImage, RECORD_FILE, RECORD_SCHEMA_VERSION};
+pub(crate) use spec::{
+    proved_images, ProofRecord, ProofSpec, ProvedImage, RECORD_FILE, RECORD_SCHEMA_VERSION,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,11 +41,11 @@ use crate::{
 };
 
 /// The registry host the airgap runs pretend the customer has.
-pub const PROOF_REGISTRY_HOST: &str = "registry.airgap.invalid:5000";
+pub(crate) const PROOF_REGISTRY_HOST: &str = "registry.airgap.invalid:5000";
 /// The registry namespace of the airgap run that has one.
-pub const PROOF_REGISTRY_NAMESPACE: &str = "proof-ns";
+pub(crate) const PROOF_REGISTRY_NAMESPACE: &str = "proof-ns";
 /// The namespace the chart is rendered into.
-pub const PROOF_NAMESPACE: &str = "helmkots-proof";
+pub(crate) const PROOF_NAMESPACE: &str = "helmkots-proof";
 
 /// How the configurations were chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,7 +60,7 @@ pub enum Coverage {
 /// One way the customer's cluster may be set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// An airgap install with a local registry.
     Airgap {
         /// Registry host.
@@ -81,7 +83,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// The three modes every configuration is proved in.
-pub fn modes() -> Vec<Mode> {
+pub(crate) fn modes() -> Vec<Mode> {
     vec![
         Mode::Airgap { host: PROOF_REGISTRY_HOST.into(), namespace: PROOF_REGISTRY_NAMESPACE.into() },
         Mode::Airgap { host: PROOF_REGISTRY_HOST.into(), namespace: String::new() },
@@ -91,7 +93,7 @@ pub fn modes() -> Vec<Mode> {
 
 /// What the proof needs, whether it runs on a plan or on a written tree.
 #[derive(Debug, Clone)]
-pub struct ProofInputs<'a> {
+pub(crate) struct ProofInputs<'a> {
     /// The Config screen, routing, release name and Kubernetes versions.
     pub spec: &'a ProofSpec,
     /// The `kots-values.yaml` text, with its KOTS templates.
@@ -188,7 +190,7 @@ impl ProofReport {
 /// Why the proof could not run at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ProofError {
+pub(crate) enum ProofError {
     /// No `helm` program to render the chart with.
     #[error("cannot run `{helm}`: {source}")]
     NoHelm {
@@ -204,7 +206,7 @@ pub enum ProofError {
 }
 
 /// The items that change values and the values they can take.
-pub fn dimensions(spec: &ProofSpec) -> Vec<cover::Dimension> {
+pub(crate) fn dimensions(spec: &ProofSpec) -> Vec<cover::Dimension> {
     spec.config
         .iter()
         .flat_map(|group| &group.items)
@@ -226,7 +228,7 @@ pub fn dimensions(spec: &ProofSpec) -> Vec<cover::Dimension> {
 }
 
 /// The configurations to prove, each a map item → value, and how they were chosen.
-pub fn configurations(spec: &ProofSpec) -> cover::Cover {
+pub(crate) fn configurations(spec: &ProofSpec) -> cover::Cover {
     let whens: BTreeMap<&str, Vec<&str>> = spec
         .config
         .iter()
@@ -263,7 +265,7 @@ fn shown(when: &str, ctx: &Context) -> bool {
 }
 
 /// Runs the proof.
-pub fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
+pub(crate) fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError> {
     let cover = configurations(inputs.spec);
     let modes = modes();
     let kube_versions = &inputs.spec.kube_versions;
@@ -394,7 +396,7 @@ fn resolve_values(inputs: &ProofInputs<'_>, job: &Job<'_>) -> Result<(Context, S
 }
 
 /// A configuration as `item=value` pairs, or `(defaults)`.
-pub fn describe(config: &BTreeMap<String, String>) -> String {
+pub(crate) fn describe(config: &BTreeMap<String, String>) -> String {
     if config.is_empty() {
         return "(defaults)".to_string();
     }

@@ -19,7 +19,7 @@ use crate::{
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
-pub struct ProofSpec {
+pub(crate) struct ProofSpec {
     /// The Config screen.
     pub config: Vec<ConfigGroup>,
     /// The items whose values change what Helm gets (the ones the proof varies).
@@ -40,7 +40,7 @@ pub struct ProofSpec {
 
 impl ProofSpec {
     /// The spec of a release about to be written.
-    pub fn of_release(release: &Release) -> ProofSpec {
+    pub(crate) fn of_release(release: &Release) -> ProofSpec {
         ProofSpec {
             config: release.config.clone(),
             varied: release
@@ -60,7 +60,7 @@ impl ProofSpec {
     }
 
     /// The spec of a written tree: its Config screen and its record.
-    pub fn from_record(record: &ProofRecord, config: Vec<ConfigGroup>) -> ProofSpec {
+    pub(crate) fn from_record(record: &ProofRecord, config: Vec<ConfigGroup>) -> ProofSpec {
         ProofSpec {
             config,
             varied: record.varied.iter().cloned().collect(),
@@ -77,7 +77,7 @@ impl ProofSpec {
 /// A discovered image as the proof uses it: the reference, and the values paths its rewrite
 /// sets (to name them when a rendered image is wrong).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvedImage {
+pub(crate) struct ProvedImage {
     /// The normalised reference.
     pub reference: String,
     /// One entry per values site: its rewritten paths, joined with " and ".
@@ -85,7 +85,7 @@ pub struct ProvedImage {
 }
 
 /// The images of a discovery, as the proof uses them.
-pub fn proved_images(images: &ImageSet) -> Vec<ProvedImage> {
+pub(crate) fn proved_images(images: &ImageSet) -> Vec<ProvedImage> {
     images
         .images
         .iter()
@@ -106,7 +106,7 @@ pub fn proved_images(images: &ImageSet) -> Vec<ProvedImage> {
 /// What a release tree records for its own proof, as `helmkots-proof.json`: everything the
 /// proof needs that the KOTS manifests do not say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProofRecord {
+pub(crate) struct ProofRecord {
     /// [`RECORD_SCHEMA_VERSION`] at the time of writing.
     pub schema_version: u32,
     /// The app slug.
@@ -132,14 +132,18 @@ pub struct ProofRecord {
 }
 
 /// The file name of the record inside a release tree.
-pub const RECORD_FILE: &str = "helmkots-proof.json";
+pub(crate) const RECORD_FILE: &str = "helmkots-proof.json";
 
 /// The record's schema version; bump it on incompatible changes.
-pub const RECORD_SCHEMA_VERSION: u32 = 1;
+pub(crate) const RECORD_SCHEMA_VERSION: u32 = 1;
 
 impl ProofRecord {
     /// The record of `spec`, with its images.
-    pub fn new(spec: &ProofSpec, images: Vec<ProvedImage>, chart_sets_pull_secrets: bool) -> ProofRecord {
+    pub(crate) fn new(
+        spec: &ProofSpec,
+        images: Vec<ProvedImage>,
+        chart_sets_pull_secrets: bool,
+    ) -> ProofRecord {
         ProofRecord {
             schema_version: RECORD_SCHEMA_VERSION,
             slug: spec.slug.clone(),
@@ -156,7 +160,7 @@ impl ProofRecord {
     }
 
     /// Pretty JSON with a trailing newline; the bytes depend only on the record.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text

@@ -1,4 +1,4 @@
 //! TODO
 pub mod helm_template;
-pub mod rendered_images;
-pub mod template_reach;
+pub(crate) mod rendered_images;
+pub(crate) mod template_reach;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// One image found in a rendered object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct RenderedImage {
+pub(crate) struct RenderedImage {
     /// The image string as rendered.
     pub image: String,
     /// The template that produced the object (from Helm's `# Source:` comment).
@@ -32,7 +32,7 @@ pub struct RenderedImage {
 /// A rendered document that is not YAML (a broken chart template).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rendered template {template} is not valid YAML: {message}")]
-pub struct RenderedYamlError {
+pub(crate) struct RenderedYamlError {
     /// The template.
     pub template: String,
     /// The parser's message.
@@ -40,7 +40,7 @@ pub struct RenderedYamlError {
 }
 
 /// Every image in a `helm template` output stream, sorted.
-pub fn images_in_stream(stream: &str) -> Result<Vec<RenderedImage>, RenderedYamlError> {
+pub(crate) fn images_in_stream(stream: &str) -> Result<Vec<RenderedImage>, RenderedYamlError> {
     let mut found = Vec::new();
     for (template, document) in split_documents(stream) {
         if document.trim().is_empty() {

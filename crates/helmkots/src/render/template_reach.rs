@@ -16,7 +16,7 @@ use crate::input::chart::Chart;
 
 /// Every template file (by its `# Source:` path) and every named template of a chart.
 #[derive(Debug, Default)]
-pub struct TemplateIndex {
+pub(crate) struct TemplateIndex {
     files: BTreeMap<String, String>,
     defines: BTreeMap<String, String>,
 }
@@ -24,7 +24,7 @@ pub struct TemplateIndex {
 impl TemplateIndex {
     /// Indexes `chart` and its vendored subcharts, as Helm names their templates
     /// (`<chart>/templates/…`, `<chart>/charts/<sub>/templates/…`).
-    pub fn new(chart: &Chart) -> TemplateIndex {
+    pub(crate) fn new(chart: &Chart) -> TemplateIndex {
         let mut index = TemplateIndex::default();
         index.add(chart, &chart.metadata.name);
         index
@@ -46,7 +46,7 @@ impl TemplateIndex {
     /// True when the template file, or a named template it reaches, contains `word`; also
     /// true for a file the index does not know (the caller then cannot tell, and must not
     /// excuse anything).
-    pub fn reaches(&self, source: &str, word: &str) -> bool {
+    pub(crate) fn reaches(&self, source: &str, word: &str) -> bool {
         let Some(text) = self.files.get(source) else { return true };
         let mut seen = BTreeSet::new();
         let mut pending = vec![text.as_str()];

@@ -2,5 +2,5 @@
 pub mod digest;
 pub mod scratch;
 pub mod timings;
-pub mod tree_files;
-pub mod writeback;
+pub(crate) mod tree_files;
+pub(crate) mod writeback;

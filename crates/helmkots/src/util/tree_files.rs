@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// A regular file found under a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeFile {
+pub(crate) struct TreeFile {
     /// Its path (the directory joined with `relative`).
     pub path: Utf8PathBuf,
     /// Its path below the directory, `/`-separated.
@@ -16,7 +16,7 @@ pub struct TreeFile {
 }
 
 /// Every regular file under `dir`, recursively, sorted by path; links are not followed.
-pub fn tree_files(dir: &Utf8Path) -> Result<Vec<TreeFile>> {
+pub(crate) fn tree_files(dir: &Utf8Path) -> Result<Vec<TreeFile>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|error| Error::Io {

@@ -13,11 +13,11 @@ use std::{
 };
 
 /// How many bytes are written between two writeback requests.
-pub const WRITEBACK_EVERY: u64 = 8 << 20;
+pub(crate) const WRITEBACK_EVERY: u64 = 8 << 20;
 
 /// Starts writing `length` bytes of `file` from `offset` to disk, without waiting; best effort
 /// (an error only means the final `fsync` has more to do).
-pub fn start(file: &File, offset: u64, length: u64) {
+pub(crate) fn start(file: &File, offset: u64, length: u64) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd as _;
@@ -34,14 +34,14 @@ pub fn start(file: &File, offset: u64, length: u64) {
 
 /// Where the next writeback request of a file starts, and when it is due.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     started: u64,
 }
 
 impl Progress {
     /// `file` now holds `written` bytes from its start: requests writeback of what it has not
     /// asked for yet, once that is [`WRITEBACK_EVERY`] or more.
-    pub fn wrote_up_to(&mut self, file: &File, written: u64) {
+    pub(crate) fn wrote_up_to(&mut self, file: &File, written: u64) {
         if written >= self.started + WRITEBACK_EVERY {
             start(file, self.started, written - self.started);
             self.started = written;
@@ -49,7 +49,7 @@ impl Progress {
     }
 
     /// The file was cut back to `length` bytes (a restarted download).
-    pub fn truncated_to(&mut self, length: u64) {
+    pub(crate) fn truncated_to(&mut self, length: u64) {
         self.started = self.started.min(length);
     }
 }

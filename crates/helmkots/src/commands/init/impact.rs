@@ -17,7 +17,7 @@ use crate::render::rendered_images;
 
 /// What flipping one boolean changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Impact {
+pub(super) struct Impact {
     /// Images that appear or disappear.
     pub images: BTreeSet<String>,
     /// Workloads (`Kind/name`) that appear or disappear.
@@ -26,14 +26,14 @@ pub struct Impact {
 
 impl Impact {
     /// How much the flip changes: images and workloads together.
-    pub fn weight(&self) -> usize {
+    pub(super) fn weight(&self) -> usize {
         self.images.len() + self.workloads.len()
     }
 }
 
 /// Why nothing could be measured.
 #[derive(Debug, thiserror::Error)]
-pub enum ImpactError {
+pub(super) enum ImpactError {
     /// No `helm` to render with.
     #[error("{0}")]
     CannotRun(String),
@@ -44,7 +44,7 @@ pub enum ImpactError {
 
 /// The impact of flipping each of `candidates` (values paths and their defaults), in order;
 /// `None` where the flipped chart does not render.
-pub fn measure(
+pub(super) fn measure(
     helm: &str,
     chart: &Utf8Path,
     release_name: &str,
@@ -101,20 +101,20 @@ pub fn measure(
 }
 
 /// Whether the chart renders with `values`.
-pub fn renders(helm: &str, chart: &Utf8Path, release_name: &str, values: &Value) -> bool {
+pub(super) fn renders(helm: &str, chart: &Utf8Path, release_name: &str, values: &Value) -> bool {
     let render = Render { helm, chart, release_name, namespace: "default", kube_version: None };
     render.run(&values.to_string()).is_ok()
 }
 
 /// `overlay` merged into `base` as Helm merges values files ([`crate::input::chart::merge_maps`]).
-pub fn merge(base: &mut Value, overlay: Value) {
+pub(super) fn merge(base: &mut Value, overlay: Value) {
     if let (Value::Object(map), Value::Object(over)) = (&mut *base, overlay) {
         *map = crate::input::chart::merge_maps(std::mem::take(map), over);
     }
 }
 
 /// A values document that sets only `path` to `value`.
-pub fn set_at(path: &[Segment], value: Value) -> Value {
+pub(super) fn set_at(path: &[Segment], value: Value) -> Value {
     let mut document = value;
     for segment in path.iter().rev() {
         if let Segment::Key(key) = segment {
@@ -135,7 +135,7 @@ fn flipped(path: &[Segment], value: bool) -> Value {
 /// annotation (with its `#` continuation lines) when there is one, else the plain comment
 /// lines right above the key. Keys inside lists are skipped. Hand-written: YAML parsers drop
 /// comments, and helm-docs' convention is line-based.
-pub fn values_comments(text: &str) -> std::collections::BTreeMap<String, String> {
+pub(super) fn values_comments(text: &str) -> std::collections::BTreeMap<String, String> {
     let mut comments = std::collections::BTreeMap::new();
     let mut stack: Vec<(usize, String)> = Vec::new();
     let mut pending: Vec<String> = Vec::new();

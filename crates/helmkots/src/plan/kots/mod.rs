@@ -11,8 +11,10 @@
 mod read_config;
 mod values;
 
-pub use read_config::read_config;
-pub use values::{collisions, kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues};
+pub(crate) use read_config::read_config;
+pub(crate) use values::{
+    collisions, kots_values, rewrite_paths, rewrite_targets, ImageCollision, KotsValues,
+};
 
 use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
 use serde_json::{json, Value};
@@ -20,16 +22,16 @@ use serde_json::{json, Value};
 use crate::{input::chart::ChartMetadata, input::release::Release};
 
 /// Name of the generated Application manifest.
-pub const APP_FILE: &str = "kots-app.yaml";
+pub(crate) const APP_FILE: &str = "kots-app.yaml";
 /// Name of the generated Config manifest.
-pub const CONFIG_FILE: &str = "kots-config.yaml";
+pub(crate) const CONFIG_FILE: &str = "kots-config.yaml";
 /// Name of the generated values ConfigMap/Secret manifest.
-pub const VALUES_FILE: &str = "helm-values.yaml";
+pub(crate) const VALUES_FILE: &str = "helm-values.yaml";
 /// Name of the generated Job manifest.
-pub const JOB_FILE: &str = "helm-cli-job.yaml";
+pub(crate) const JOB_FILE: &str = "helm-cli-job.yaml";
 
 /// The KOTS template for the pull secret KOTS creates for the app's registries.
-pub const PULL_SECRET_TEMPLATE: &str = "{{repl ImagePullSecretName }}";
+pub(crate) const PULL_SECRET_TEMPLATE: &str = "{{repl ImagePullSecretName }}";
 
 const TEMPLATES: [(&str, &str); 4] = [
     (APP_FILE, include_str!("templates/kots-app.yaml.hbs")),
@@ -40,7 +42,7 @@ const TEMPLATES: [(&str, &str); 4] = [
 
 /// Everything the manifests are made of.
 #[derive(Debug, Clone)]
-pub struct ManifestInputs<'a> {
+pub(crate) struct ManifestInputs<'a> {
     /// The validated release.
     pub release: &'a Release,
     /// The chart's metadata.
@@ -59,7 +61,7 @@ pub struct ManifestInputs<'a> {
 
 /// One generated file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// File name inside `manifests/`.
     pub file_name: &'static str,
     /// The YAML text.
@@ -69,7 +71,7 @@ pub struct Manifest {
 /// A manifest template failed to render: a bug in helmkots, not in the input.
 #[derive(Debug, thiserror::Error)]
 #[error("internal error rendering {template}: {message}")]
-pub struct RenderError {
+pub(crate) struct RenderError {
     /// The template.
     pub template: &'static str,
     /// What handlebars said.
@@ -77,7 +79,7 @@ pub struct RenderError {
 }
 
 /// Renders the four generated manifests, in a fixed order.
-pub fn render(inputs: &ManifestInputs<'_>) -> Result<Vec<Manifest>, RenderError> {
+pub(crate) fn render(inputs: &ManifestInputs<'_>) -> Result<Vec<Manifest>, RenderError> {
     let handlebars = registry()?;
     let data = [
         (APP_FILE, app_data(inputs)),
@@ -113,7 +115,7 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
 /// A YAML scalar for a string: single-quoted (so KOTS templates inside keep their double
 /// quotes unescaped, both before and after YAML parsing), or JSON-quoted when the text holds
 /// a single quote or a control character; numbers and booleans as they are.
-pub fn yaml_scalar(value: &Value) -> String {
+pub(crate) fn yaml_scalar(value: &Value) -> String {
     match value {
         Value::String(text) => {
             if text.contains('\'') || text.chars().any(char::is_control) {
@@ -215,7 +217,7 @@ fn config_data(inputs: &ManifestInputs<'_>) -> Value {
 }
 
 /// The name of the ConfigMap or Secret holding `kots-values.yaml`.
-pub fn values_object_name(release: &Release) -> String {
+pub(crate) fn values_object_name(release: &Release) -> String {
     format!("{}-helm-values", release.app.slug.get_ref())
 }
 
@@ -230,7 +232,7 @@ fn values_data(inputs: &ManifestInputs<'_>) -> Value {
 }
 
 /// The `helm upgrade --install` arguments the Job runs (no shell involved).
-pub fn helm_args(inputs: &ManifestInputs<'_>) -> Vec<String> {
+pub(crate) fn helm_args(inputs: &ManifestInputs<'_>) -> Vec<String> {
     let release = inputs.release;
     let workdir = release.helm_cli.workdir.trim_end_matches('/');
     let namespace = if release.chart.namespace.is_empty() {

@@ -61,7 +61,7 @@ struct ChoiceDocument {
 }
 
 /// The config groups of a `kots.io/v1beta1` Config manifest; `Err` says what is wrong.
-pub fn read_config(text: &str) -> Result<Vec<ConfigGroup>, String> {
+pub(crate) fn read_config(text: &str) -> Result<Vec<ConfigGroup>, String> {
     let document: Document = serde_saphyr::from_str(text).map_err(|error| error.to_string())?;
     if document.kind.as_deref() != Some("Config") {
         return Err(format!("not a KOTS Config (kind {:?})", document.kind.unwrap_or_default()));

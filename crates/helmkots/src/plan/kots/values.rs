@@ -64,7 +64,7 @@ pub struct ImageCollision {
 /// discovered images. The chart's default values keep numbers numbers and keep the pull
 /// secrets a chart already lists; its (and its subcharts') values tell which family
 /// conventions ([`crate::plan::conventions`]) the rewrites must honour.
-pub fn kots_values(
+pub(crate) fn kots_values(
     release: &Release,
     chart: &Chart,
     images: &ImageSet,
@@ -139,7 +139,7 @@ fn if_local_registry(local: &str, online: &str) -> String {
 /// The values paths rewritten for an image found at `path` (in [`ValuePath`] syntax) in
 /// `shape`, in the order [`rewrites`] sets them: the string itself, the map's `repository`,
 /// the sibling name, or the map's `registry` and `repository`.
-pub fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
+pub(crate) fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
     let base: Vec<Segment> = match ValuePath::parse(path) {
         Ok(parsed) => parsed.segments().to_vec(),
         Err(_) if path.is_empty() => Vec::new(),
@@ -162,7 +162,7 @@ pub fn rewrite_targets(path: &str, shape: &ImageShape) -> Vec<ValuePath> {
 }
 
 /// [`rewrite_targets`] as text, for messages.
-pub fn rewrite_paths(path: &str, shape: &ImageShape) -> Vec<String> {
+pub(crate) fn rewrite_paths(path: &str, shape: &ImageShape) -> Vec<String> {
     rewrite_targets(path, shape).iter().map(ToString::to_string).collect()
 }
 
@@ -326,7 +326,7 @@ fn check_collisions(images: &ImageSet) -> Result<(), ImageCollision> {
 
 /// Every pair of different repositories with the same last path component (each image
 /// against the first one with its last component).
-pub fn collisions(images: &ImageSet) -> Vec<ImageCollision> {
+pub(crate) fn collisions(images: &ImageSet) -> Vec<ImageCollision> {
     let mut by_last: BTreeMap<&str, &crate::plan::discover::DiscoveredImage> = BTreeMap::new();
     let mut found = Vec::new();
     for image in &images.images {
@@ -374,7 +374,7 @@ fn describe_sources(image: &crate::plan::discover::DiscoveredImage) -> String {
 /// An item left empty (no value and no item default) keeps `underlying`: Sprig's `default`
 /// falls back to it, so an optional password or text item never writes `""` over the chart's
 /// value. Lists and maps have no template literal; there an empty item still writes `""`.
-pub fn item_template(item: &ConfigItem, underlying: Option<&Value>) -> String {
+pub(super) fn item_template(item: &ConfigItem, underlying: Option<&Value>) -> String {
     let name = item.name.get_ref();
     match item.item_type {
         ItemType::Bool => format!("repl{{{{ ConfigOptionEquals \"{name}\" \"1\" }}}}"),
@@ -429,7 +429,7 @@ fn template_string(text: &str) -> String {
 }
 
 /// The value at `path` in a values document, if there is one.
-pub fn lookup<'a>(values: &'a Value, path: &ValuePath) -> Option<&'a Value> {
+pub(super) fn lookup<'a>(values: &'a Value, path: &ValuePath) -> Option<&'a Value> {
     path.segments().iter().try_fold(values, |current, segment| match segment {
         Segment::Key(key) => current.get(key),
         Segment::Index(index) => current.get(*index),
