@@ -194,7 +194,7 @@ fn bad_flags_exit_with_2() {
 // --- reproducibility ----------------------------------------------------------------------
 
 /// The example's tree, build record included, is byte-identical to the committed golden: a
-/// refactor changes no output (`HELMKOTS_BLESS=1` rewrites it after an intended change).
+/// refactor changes no output (`UPDATE_GOLDEN=1` rewrites it after an intended change).
 #[test]
 fn example_tree_is_byte_identical_to_its_golden() {
     let dir = example();

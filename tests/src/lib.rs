@@ -628,17 +628,17 @@ pub fn require_helm() {
 
 /// Compares `lines` (one output each, `<sha256>  <name>`) with the committed golden
 /// `tests/golden/outputs/<name>`: the release trees and bundles stay byte-identical across
-/// refactors. `HELMKOTS_BLESS=1` rewrites the golden after an intended change of output.
+/// refactors. `UPDATE_GOLDEN=1` rewrites the golden after an intended change of output.
 pub fn golden_outputs(name: &str, lines: &[String]) -> Result<(), String> {
     let path = repo_root().join("tests/golden/outputs").join(name);
     let actual: String = lines.iter().map(|line| format!("{line}\n")).collect();
-    if std::env::var_os("HELMKOTS_BLESS").is_some() {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
         fs::create_dir_all(path.parent().expect("golden folder")).expect("cannot create the golden folder");
         fs::write(&path, &actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         return Ok(());
     }
     let expected = fs::read_to_string(&path).map_err(|e| {
-        format!("cannot read {}: {e}; run the test with HELMKOTS_BLESS=1 to write it", path.display())
+        format!("cannot read {}: {e}; run the test with UPDATE_GOLDEN=1 to write it", path.display())
     })?;
     if expected == actual {
         return Ok(());
@@ -649,7 +649,7 @@ pub fn golden_outputs(name: &str, lines: &[String]) -> Result<(), String> {
     let new: Vec<&&str> = actual.difference(&expected).collect();
     Err(format!(
         "the outputs differ from {} (an unintended change of output; if intended, re-run with \
-         HELMKOTS_BLESS=1 and commit the golden)\nexpected, not written: {gone:#?}\nwritten, not expected: {new:#?}",
+         UPDATE_GOLDEN=1 and commit the golden)\nexpected, not written: {gone:#?}\nwritten, not expected: {new:#?}",
         path.display()
     ))
 }

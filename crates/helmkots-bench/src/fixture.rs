@@ -22,8 +22,8 @@ use helmkots::{
         layout::{blob_path, write_blob_bytes, write_index},
     },
     internals::oci::registry::media::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST},
-    internals::output::reproducible,
     internals::util::digest::{HashingWriter, Sha256Digest},
+    internals::util::reproducible,
 };
 use helmkots_e2e::registry::TestRegistry;
 use serde_json::json;

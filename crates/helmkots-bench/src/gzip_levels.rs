@@ -1,6 +1,6 @@
 //! What the bundle's gzip level buys: the bundle is decompressed once to its plain tar,
 //! then that tar is compressed at several levels with the same encoder helmkots uses
-//! ([`helmkots::internals::output::reproducible::gzip_writer`], flate2's pure-Rust backend), timing each.
+//! ([`helmkots::internals::util::reproducible::gzip_writer`], flate2's pure-Rust backend), timing each.
 //!
 //! The input is read from a file (warm in the page cache after the first level) and the
 //! output is counted, not stored, so the times are the compressor's.
@@ -43,7 +43,7 @@ pub fn unpack_bundle(bundle: &Utf8Path, tar_path: &Utf8Path) -> anyhow::Result<u
 pub fn measure(tar_path: &Utf8Path, level: u32) -> anyhow::Result<LevelResult> {
     let mut input = BufReader::with_capacity(1 << 20, File::open(tar_path)?);
     let start = Instant::now();
-    let mut encoder = helmkots::internals::output::reproducible::gzip_writer(CountingSink(0), level);
+    let mut encoder = helmkots::internals::util::reproducible::gzip_writer(CountingSink(0), level);
     io::copy(&mut input, &mut encoder)?;
     let bytes = encoder.finish()?.0;
     Ok(LevelResult { level, seconds: start.elapsed().as_secs_f64(), bytes })

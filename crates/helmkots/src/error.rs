@@ -73,12 +73,14 @@ pub enum Error {
         help: String,
     },
 
-    /// Image references in the chart that cannot be used (invalid, or without a tag).
-    #[error("the chart's images cannot be used as they are:\n  {}", problems.join("\n  "))]
-    Images {
-        /// One line per problem, naming the chart and the values path.
-        problems: Vec<String>,
-    },
+    /// Image references in the chart that cannot be used (invalid, or without a tag), each
+    /// naming the chart and the values path.
+    #[error("the chart's images cannot be used as they are:\n  {}", display_lines(.0))]
+    Images(Vec<crate::plan::discover::DiscoveryProblem>),
+
+    /// Rendered discovery was asked for and could not run.
+    #[error(transparent)]
+    Discovery(#[from] crate::commands::DiscoveryError),
 
     /// `--locked` was given and `helmkots.lock` would change, or does not hold what the run needs.
     #[error("helmkots.lock is out of date and --locked forbids changing it: {reason}")]
@@ -95,19 +97,29 @@ pub enum Error {
 
     /// KOTS templates could not be previewed.
     #[error("cannot preview the release: {0}")]
-    Preview(String),
+    Preview(#[from] crate::commands::PreviewError),
 
     /// The airgap proof could not run.
     #[error("the airgap proof could not run: {0}")]
-    Proof(String),
+    Proof(#[from] crate::proof::ProofError),
+
+    /// The KOTS manifests could not be rendered from helmkots's own templates: a bug.
+    #[error("internal error (please report it): cannot render the KOTS manifests: {0}")]
+    Manifests(#[from] crate::plan::kots::RenderError),
 
     /// The airgap proof found images that would fail at the customer.
     #[error("the airgap proof failed: {} problem(s); nothing was written", .0.failures().count())]
     ProofFailed(Box<crate::proof::ProofReport>),
 
     /// A broken invariant inside helmkots: a bug, not a problem with the input.
-    #[error("internal error (please report it): {0}")]
-    Internal(String),
+    #[error("internal error (please report it): {what}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+    Internal {
+        /// What went wrong.
+        what: String,
+        /// The error that revealed it, when one did.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// A capability this build of helmkots does not have yet.
     #[error("not supported yet: {what}")]
@@ -154,6 +166,26 @@ pub enum Error {
     /// The helm-cli image could not be built from its base image and the chart.
     #[error(transparent)]
     Image(#[from] crate::oci::image::ImageError),
+}
+
+impl Error {
+    /// A broken invariant (a bug) revealed by `source`.
+    pub(crate) fn internal(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Internal { what: what.into(), source: Some(source.into()) }
+    }
+
+    /// A broken invariant (a bug) with no error behind it.
+    pub(crate) fn bug(what: impl Into<String>) -> Error {
+        Error::Internal { what: what.into(), source: None }
+    }
+}
+
+/// One item a line.
+fn display_lines<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
 }
 
 /// The engine's result type.

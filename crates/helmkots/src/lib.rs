@@ -51,7 +51,7 @@ pub mod internals {
     }
     /// Build record and reproducible archives.
     pub mod output {
-        pub use crate::output::{build_record, reproducible};
+        pub use crate::output::build_record;
     }
     /// The Helm boundary.
     pub mod render {
@@ -59,6 +59,6 @@ pub mod internals {
     }
     /// Digests.
     pub mod util {
-        pub use crate::util::digest;
+        pub use crate::util::{digest, reproducible};
     }
 }

@@ -4,10 +4,10 @@ use camino::Utf8PathBuf;
 
 use super::{check::check, online, online::registry_for};
 use crate::{
-    error::{IoContext, Result},
+    error::Result,
     input::chart::{self},
     oci::image_lock,
-    output::reproducible,
+    util::reproducible,
 };
 
 /// What `image` needs.
@@ -50,20 +50,9 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let packaged = chart::package(&checked.chart, epoch)?;
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
     let layout_name = format!("{}-helm-cli", checked.tree_name());
-    let final_dir = out_dir.join(&layout_name);
-    std::fs::create_dir_all(&out_dir).io_context("create", &out_dir)?;
-    let staging = out_dir.join(format!(".{layout_name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let written = oci_image::write_layout(&registry, &built, &staging).and_then(|_| {
-        if final_dir.exists() {
-            std::fs::remove_dir_all(&final_dir).io_context("remove", &final_dir)?;
-        }
-        std::fs::rename(&staging, &final_dir).io_context("rename", &staging)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    written?;
+    let final_dir = crate::output::tree::replace_dir(&out_dir, &layout_name, |staging| {
+        oci_image::write_layout(&registry, &built, staging).map(drop)
+    })?;
     let pushed = match &name {
         Some(name) => Some(oci_image::push(&registry, &built, name, Some(&final_dir))?.reference.to_string()),
         None => None,

@@ -24,7 +24,7 @@ pub fn images(checked: &Checked) -> Result<ImageSet> {
     let set = discovered_images(checked)?;
     let fatal = fatal_image_problems(&set);
     if !fatal.is_empty() {
-        return Err(Error::Images { problems: fatal.iter().map(ToString::to_string).collect() });
+        return Err(Error::Images(fatal.into_iter().cloned().collect()));
     }
     Ok(set)
 }
@@ -184,13 +184,7 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
                     image_lock::FILE_NAME
                 ),
             }),
-            _ if mode == release::Discover::Rendered => Err(Error::Images {
-                problems: vec![format!(
-                    "[images] discover = \"rendered\" needs `{HELM_PROGRAM}` on PATH to render the chart (or renders \
-                     of the same inputs in {}); install Helm, or use discover = \"both\"",
-                    image_lock::FILE_NAME
-                )],
-            }),
+            _ if mode == release::Discover::Rendered => Err(DiscoveryError::NoHelm { helm: HELM_PROGRAM }.into()),
             stale => Ok(Renders::None { stale_lock: stale.is_some() }),
         };
     }
@@ -208,12 +202,7 @@ fn rendered_discovery(checked: &Checked) -> Result<Renders> {
         cache: cache.as_ref(),
     };
     let (discovery, cost) =
-        discover::rendered::discover_rendered(&inputs).map_err(|error| Error::Images {
-            problems: vec![format!(
-                "discovery cannot render the chart: {error}; check that `{HELM_PROGRAM}` on PATH runs, \
-                 or set [images] discover = \"values\""
-            )],
-        })?;
+        discover::rendered::discover_rendered(&inputs).map_err(|source| DiscoveryError::Render { source })?;
     let record = image_lock::RenderedRecord { inputs: inputs_digest, discovery };
     if checked.locked && lock.rendered.as_ref() != Some(&record) {
         return Err(Error::LockOutdated {
@@ -248,4 +237,31 @@ pub(super) fn record_renders(checked: &Checked, images: &ImageSet) -> Result<()>
     lock.rendered = Some(record.clone());
     lock.write(&path)?;
     Ok(())
+}
+
+/// Why rendered discovery, asked for, could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// `[images] discover = "rendered"` without Helm on PATH nor renders of the same inputs in
+    /// `helmkots.lock`.
+    #[error(
+        "[images] discover = \"rendered\" needs `{helm}` on PATH to render the chart (or renders of the same \
+         inputs in {}); install Helm, or use discover = \"both\"",
+        image_lock::FILE_NAME
+    )]
+    NoHelm {
+        /// The program looked for.
+        helm: &'static str,
+    },
+    /// Helm could not render the chart at all.
+    #[error(
+        "discovery cannot render the chart: {source}; check that `{HELM_PROGRAM}` on PATH runs, or set \
+         [images] discover = \"values\""
+    )]
+    Render {
+        /// What `helm template` said.
+        #[source]
+        source: crate::render::helm_template::RenderError,
+    },
 }

@@ -111,7 +111,7 @@ pub(super) fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
     let Some(unpushed) = online.unpushed.take() else { return Ok(None) };
     let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, None)?.reference;
     if pushed != online.helm_cli {
-        return Err(Error::Internal(format!(
+        return Err(Error::bug(format!(
             "the registry stored the helm-cli image as {pushed}, not as the {} the release names",
             online.helm_cli
         )));
@@ -214,8 +214,9 @@ impl HelmCliInputs {
     pub(super) fn of(checked: &Checked) -> Result<HelmCliInputs> {
         let release = &checked.release;
         // release.rs has already checked the platform's syntax.
-        let platform = Platform::parse(&release.helm_cli.platform)
-            .map_err(|error| Error::Internal(error.to_string()))?;
+        let platform = Platform::parse(&release.helm_cli.platform).map_err(|error| {
+            Error::internal("[helm_cli] platform passed validation but does not parse", error)
+        })?;
         Ok(HelmCliInputs {
             platform,
             chart_version: checked.chart.version_text(),
@@ -294,13 +295,10 @@ pub(super) fn bundle(
         });
     }
     requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None, blobs_only: false });
-    let platforms = release
-        .images
-        .platforms
-        .iter()
-        .map(|p| Platform::parse(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| Error::Internal(error.to_string()))?;
+    let platforms =
+        release.images.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>, _>>().map_err(
+            |error| Error::internal("[images] platforms passed validation but do not parse", error),
+        )?;
     let pull_options = PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) };
     let pull_plan = pull::resolve(&online.registry, &online.store, &requests, &pull_options)?;
     let pulled = &pull_plan.images;
@@ -327,12 +325,7 @@ pub(super) fn bundle(
             .unwrap_or(crate::input::release::defaults::UPDATE_CURSOR)
             .to_string(),
     };
-    // Not `.<name>.bundle-<pid>`: `dist::write_atomically` deletes such a file of its own
-    // process as a leftover of a killed run before it moves the file into the tree.
-    // Leftovers of killed runs under this name are removed here instead.
-    let prefix = format!(".{}.airgap-partial-", plan.checked.tree_name());
-    remove_stale_bundles(out_dir, &prefix);
-    let path = out_dir.join(format!("{prefix}{}", std::process::id()));
+    let path = crate::output::tree::staging_file(out_dir, &plan.checked.tree_name(), "airgap");
     let images_key = bundle::images_key(pulled, epoch);
     let reuse = online.fingerprints.get::<ReusableImages>(IMAGES_FINGERPRINT, &images_key);
     let record =
@@ -362,8 +355,7 @@ pub(super) fn bundle(
             &pending,
             progress.as_ref(),
         );
-        let fetched =
-            fetching.join().unwrap_or_else(|_| Err(Error::Internal("the pull panicked".to_string())));
+        let fetched = fetching.join().unwrap_or_else(|_| Err(Error::bug("the pull panicked")));
         (fetched, written)
     });
     // A failed pull stops the bundle too; its error says why.
@@ -398,44 +390,6 @@ pub(super) fn remember_bundle(online: &Online, bundle: &BundleFile, path: &Utf8P
     online.fingerprints.put(IMAGES_FINGERPRINT, key, &ReusableImages { bundle: stamp, span: *span })
 }
 
-/// Removes bundle files that killed runs left in `out_dir` (names `<prefix><pid>`), leaving
-/// those of a concurrent run that is still alive alone (as `dist` does with partial trees).
-fn remove_stale_bundles(out_dir: &Utf8Path, prefix: &str) {
-    let Ok(entries) = out_dir.read_dir_utf8() else { return };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().strip_prefix(prefix) else { continue };
-        let alive = pid.parse::<u32>().is_ok_and(|pid| {
-            pid != std::process::id() && Utf8Path::new("/proc").join(pid.to_string()).exists()
-        });
-        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_bundles_go_and_a_live_run_keeps_its_own() {
-        let temp = tempfile::tempdir().unwrap();
-        let dir = Utf8Path::from_path(temp.path()).unwrap();
-        let prefix = ".app-1.0.0.airgap-partial-";
-        // Ours (a leftover of an earlier process with our pid), a dead one, pid 1 (alive, not us).
-        let names =
-            [format!("{prefix}{}", std::process::id()), format!("{prefix}4294967"), format!("{prefix}1")];
-        for name in &names {
-            std::fs::write(dir.join(name), b"x").unwrap();
-        }
-        std::fs::write(dir.join("unrelated"), b"x").unwrap();
-        remove_stale_bundles(dir, prefix);
-        let mut left: Vec<String> =
-            dir.read_dir_utf8().unwrap().flatten().map(|e| e.file_name().to_string()).collect();
-        left.sort();
-        assert_eq!(left, vec![names[2].clone(), "unrelated".to_string()]);
-    }
-}
 /// The registry client of a release: the environment's settings, and the plain-HTTP
 /// registries `[images] insecure` lists.
 pub(crate) fn registry_for(

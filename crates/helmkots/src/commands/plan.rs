@@ -14,12 +14,12 @@ use crate::{
     input::image_ref::ImageRef,
     input::release::{self, Release},
     oci::image_lock,
-    output::reproducible,
     output::tree::OutputTree,
     plan::discover::ImageSet,
     plan::kots::{self, KotsValues},
     proof::{self},
     util::digest::Sha256Digest,
+    util::reproducible,
 };
 
 /// Every output of a release, computed before anything is written.
@@ -115,8 +115,7 @@ pub fn plan(
         helm_cli_image: &helm_cli_image,
         values: &values,
         additional_images: &additional_images,
-    })
-    .map_err(|error| Error::Internal(error.to_string()))?;
+    })?;
 
     let mut tree = OutputTree::new();
     tree.insert(format!("charts/{}", packaged.file_name), packaged.bytes.clone());

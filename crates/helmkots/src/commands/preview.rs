@@ -9,7 +9,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     input::chart::{self},
-    output::reproducible,
+    util::reproducible,
 };
 
 /// A release as KOTS would render it for one configuration.
@@ -39,8 +39,7 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
     let packaged = chart::package(&checked.chart, reproducible::source_date_epoch()?)?;
     let validated = validate(&checked)?;
     let plan = plan(checked, validated, packaged, None)?;
-    let mut ctx = Context::from_release(&plan.checked.release, &options.set)
-        .map_err(|error| Error::Preview(error.to_string()))?;
+    let mut ctx = Context::from_release(&plan.checked.release, &options.set).map_err(PreviewError::Config)?;
     if let Some(namespace) = &options.namespace {
         ctx.namespace = namespace.clone();
     }
@@ -49,7 +48,7 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
         ctx.airgap = true;
     }
     let render = |name: &str, text: &str| {
-        kots_template::render(text, &ctx, name).map_err(|error| Error::Preview(error.to_string()))
+        kots_template::render(text, &ctx, name).map_err(|error| Error::from(PreviewError::Template(error)))
     };
     let mut manifests = Vec::new();
     for (path, bytes) in plan.tree.files() {
@@ -59,4 +58,16 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
     }
     let values = render("kots-values.yaml", &plan.values.tree.to_yaml())?;
     Ok(Preview { manifests, values })
+}
+
+/// Why the KOTS templates could not be previewed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreviewError {
+    /// A `--set` item the Config screen does not have, or a value it does not take.
+    #[error(transparent)]
+    Config(#[from] crate::plan::kots_template::ContextError),
+    /// A template KOTS would refuse (located at its file and line).
+    #[error(transparent)]
+    Template(#[from] crate::plan::kots_template::TemplateError),
 }

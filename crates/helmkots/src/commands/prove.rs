@@ -41,7 +41,7 @@ pub(super) fn prove_plan(
         cache: cache.as_ref(),
         progress,
     };
-    proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
+    Ok(proof::prove(&inputs)?)
 }
 
 /// Runs the airgap proof on a written release tree (`dist/<slug>-<version>/`), with the
@@ -185,5 +185,5 @@ fn prove_written(
         cache: cache.as_ref(),
         progress,
     };
-    proof::prove(&inputs).map_err(|error| Error::Proof(error.to_string()))
+    Ok(proof::prove(&inputs)?)
 }

@@ -22,10 +22,10 @@ use crate::{
     oci::image_lock,
     output::build_record::{self as lock, BuildRecord, ChartRecord, FileRecord},
     output::fingerprint::{self, Fingerprints, KeyBuilder},
-    output::reproducible,
     output::tree::{self as dist, OutputTree},
     proof::ProofReport,
     util::digest::Sha256Digest,
+    util::reproducible,
 };
 
 /// What `release` needs besides the release file.

@@ -19,7 +19,11 @@ pub fn verify(path: &Utf8Path) -> Result<crate::oci::airgap::verify::VerifyRepor
     let record_path = path.join(lock::FILE_NAME);
     let record: BuildRecord =
         serde_json::from_str(&std::fs::read_to_string(&record_path).io_context("read", &record_path)?)
-            .map_err(|error| Error::Proof(format!("{record_path} is not a build record: {error}")))?;
+            .map_err(|error| Error::File {
+                path: record_path.clone(),
+                reason: format!("not a build record: {error}"),
+                help: Some("the tree was not written by this helmkots, or was changed since; build it again with `cargo xtask release`".to_string()),
+            })?;
     let tree_check = dist::check_checksums(path)?;
     let mut report = match &record.airgap {
         Some(airgap) => {

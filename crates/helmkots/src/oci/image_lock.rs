@@ -14,12 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Error, IoContext, Result},
-    plan::discover::rendered::RenderedDiscovery,
     util::digest::Sha256Digest,
 };
 
 /// The lock file's name, at the folder of the release file.
-pub const FILE_NAME: &str = "helmkots.lock";
+pub const FILE_NAME: &str = crate::input::IMAGE_LOCK_FILE;
+
+pub(crate) use crate::plan::discover::rendered::RenderedRecord;
 
 /// The lock's schema version.
 pub const VERSION: u32 = 1;
@@ -34,15 +35,6 @@ pub struct ImageLock {
     /// What rendered discovery found, so that a checkout without Helm makes the same release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered: Option<RenderedRecord>,
-}
-
-/// Rendered discovery's results and the digest of what they were rendered from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenderedRecord {
-    /// [`crate::plan::discover::rendered::inputs_digest`] of the renders.
-    pub inputs: String,
-    /// What the renders found.
-    pub discovery: RenderedDiscovery,
 }
 
 impl ImageLock {
@@ -78,7 +70,8 @@ impl ImageLock {
 
     /// Writes the lock atomically (temporary file, then rename), only when it changed.
     pub fn write(&self, path: &Utf8Path) -> Result<bool> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal("cannot serialise helmkots.lock", e))?;
         text.push('\n');
         if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
             return Ok(false);

@@ -372,7 +372,9 @@ pub enum CommitError {
 impl From<CommitError> for Error {
     fn from(error: CommitError) -> Error {
         match error {
-            CommitError::Mismatch(mismatch) => Error::Internal(mismatch.to_string()),
+            CommitError::Mismatch(mismatch) => {
+                Error::internal("a blob changed between its check and its commit", mismatch)
+            }
             CommitError::Io(source) => Error::Io { action: "store", path: Utf8PathBuf::from("blob"), source },
         }
     }

@@ -141,7 +141,7 @@ impl Fingerprints {
         fs::create_dir_all(&self.dir).io_context("create", &self.dir)?;
         let path = self.dir.join(format!("{name}.json"));
         let text = serde_json::to_vec_pretty(&Stored { key: key.clone(), record })
-            .map_err(|error| crate::error::Error::Internal(error.to_string()))?;
+            .map_err(|error| crate::error::Error::internal("cannot serialise a fingerprint", error))?;
         let mut temp = tempfile::NamedTempFile::new_in(&self.dir).io_context("create", &self.dir)?;
         temp.write_all(&text).io_context("write", &path)?;
         temp.persist(&path).map_err(|error| error.error).io_context("write", &path)?;

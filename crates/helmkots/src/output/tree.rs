@@ -163,11 +163,25 @@ pub(crate) fn write_file_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<()>
 /// Writes `tree` as `out_dir/name`, replacing any previous tree only once the new one is
 /// complete and synced. Returns the final directory.
 pub(crate) fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree) -> Result<Utf8PathBuf> {
+    replace_dir(out_dir, name, |staging| write_tree(staging, tree))
+}
+
+/// Makes `out_dir/name` with `fill`, which writes into a staging folder beside it (a path
+/// that does not exist yet); the staging folder then replaces any previous `name` with
+/// [`swap_into_place`], and is removed when `fill` fails. Leftovers of killed runs under
+/// this name are swept first. Returns the final directory.
+pub(crate) fn replace_dir(
+    out_dir: &Utf8Path,
+    name: &str,
+    fill: impl FnOnce(&Utf8Path) -> Result<()>,
+) -> Result<Utf8PathBuf> {
     fs::create_dir_all(out_dir).io_context("create", out_dir)?;
     let final_dir = out_dir.join(name);
     let staging = out_dir.join(format!(".{name}.partial-{}", std::process::id()));
-    remove_stale_siblings(out_dir, name);
-    let result = write_tree(&staging, tree).and_then(|()| {
+    sweep_leftovers(out_dir, name);
+    // A leftover of an earlier process that had this pid.
+    let _ = fs::remove_dir_all(&staging);
+    let result = fill(&staging).and_then(|()| {
         if std::env::var(INJECT_FAILURE_ENV).is_ok_and(|v| v == "before-swap") {
             return Err(Error::Io {
                 action: "finish",
@@ -181,6 +195,14 @@ pub(crate) fn write_atomically(out_dir: &Utf8Path, name: &str, tree: &OutputTree
         let _ = fs::remove_dir_all(&staging);
     }
     result.map(|()| final_dir)
+}
+
+/// A file that will be moved into the tree `out_dir/name` (the airgap bundle, written while
+/// the blobs arrive): `.<name>.<what>-partial-<pid>`, after the leftovers of killed runs
+/// under this name are swept.
+pub(crate) fn staging_file(out_dir: &Utf8Path, name: &str, what: &str) -> Utf8PathBuf {
+    sweep_leftovers(out_dir, name);
+    out_dir.join(format!(".{name}.{what}-partial-{}", std::process::id()))
 }
 
 fn write_tree(root: &Utf8Path, tree: &OutputTree) -> Result<()> {
@@ -209,7 +231,7 @@ fn write_tree(root: &Utf8Path, tree: &OutputTree) -> Result<()> {
 
 /// Moves `staging` to `final_dir`. An existing tree is first moved aside, and removed only
 /// once the new one is in place; a run killed between the two renames is repaired by the
-/// next run ([`remove_stale_siblings`] puts the old tree back).
+/// next run ([`sweep_leftovers`] puts the old tree back).
 fn swap_into_place(staging: &Utf8Path, final_dir: &Utf8Path) -> Result<()> {
     if !final_dir.exists() {
         return fs::rename(staging, final_dir).io_context("rename", staging);
@@ -228,37 +250,41 @@ fn swap_into_place(staging: &Utf8Path, final_dir: &Utf8Path) -> Result<()> {
     fs::remove_dir_all(&aside).io_context("remove", &aside)
 }
 
-/// Removes leftovers of killed runs (`.name.partial-*`), and restores a previous tree that a
-/// run killed between its two renames left aside (`.name.old-*` with no `name`).
-fn remove_stale_siblings(out_dir: &Utf8Path, name: &str) {
+/// Removes what killed runs left beside `out_dir/name` (`.name.partial-*` folders,
+/// `.name.<what>-partial-*` files), and restores a previous tree that a run killed between
+/// its two renames left aside (`.name.old-*` with no `name`). The one sweep of the out dir.
+fn sweep_leftovers(out_dir: &Utf8Path, name: &str) {
     let Ok(entries) = out_dir.read_dir_utf8() else { return };
     let final_dir = out_dir.join(name);
+    let prefix = format!(".{name}.");
     for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        if belongs_to_a_live_run(file_name) {
+        let Some(rest) = entry.file_name().strip_prefix(&prefix) else { continue };
+        if belongs_to_a_live_run(rest) {
             continue;
         }
-        if file_name.starts_with(&format!(".{name}.partial-")) {
-            let _ = fs::remove_dir_all(entry.path());
-        } else if file_name.starts_with(&format!(".{name}.bundle-")) {
-            let _ = fs::remove_file(entry.path());
-        } else if file_name.starts_with(&format!(".{name}.old-")) {
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if rest.starts_with("old-") {
             if final_dir.exists() {
                 let _ = fs::remove_dir_all(entry.path());
             } else {
                 let _ = fs::rename(entry.path(), &final_dir);
             }
+        } else if rest.starts_with("partial-") && is_dir {
+            let _ = fs::remove_dir_all(entry.path());
+        } else if rest.contains("-partial-") && !is_dir {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// Whether a leftover's name ends in the pid of another process that is still running (a
-/// concurrent run into the same directory), which must not lose its files.
+/// Whether a leftover's name ends in the pid of a process that is still running: this one
+/// (its bundle waits beside the tree) or a concurrent run into the same directory, which
+/// must not lose its files.
 fn belongs_to_a_live_run(file_name: &str) -> bool {
     let Some(pid) = file_name.rsplit('-').next().and_then(|pid| pid.parse::<u32>().ok()) else {
         return false;
     };
-    pid != std::process::id() && Utf8Path::new("/proc").join(pid.to_string()).exists()
+    pid == std::process::id() || Utf8Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
@@ -291,7 +317,7 @@ mod tests {
         let dir = write_atomically(out, "r", &tree("one"))?;
         fs::rename(&dir, out.join(".r.old-4000000001")).unwrap();
         fs::create_dir(out.join(".r.partial-4000000002")).unwrap();
-        remove_stale_siblings(out, "r");
+        sweep_leftovers(out, "r");
         assert_eq!(fs::read_to_string(dir.join("a.txt")).unwrap(), "one");
         assert!(!out.join(".r.partial-4000000002").exists());
         Ok(())
@@ -324,5 +350,26 @@ mod tests {
         let sums = tree("x").checksums();
         let paths: Vec<&str> = sums.lines().map(|l| l.split("  ").nth(1).unwrap()).collect();
         assert_eq!(paths, vec!["a.txt", "sub/b.txt"]);
+    }
+
+    #[test]
+    fn stale_staging_files_go_and_live_runs_keep_theirs() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap();
+        let prefix = ".app-1.0.0.airgap-partial-";
+        // This run's own bundle, a dead run's, pid 1's (alive, not us).
+        let names =
+            [format!("{prefix}{}", std::process::id()), format!("{prefix}4294967"), format!("{prefix}1")];
+        for name in &names {
+            fs::write(dir.join(name), b"x").unwrap();
+        }
+        fs::write(dir.join("unrelated"), b"x").unwrap();
+        assert_eq!(staging_file(dir, "app-1.0.0", "airgap"), dir.join(&names[0]));
+        let mut left: Vec<String> =
+            dir.read_dir_utf8().unwrap().flatten().map(|e| e.file_name().to_string()).collect();
+        left.sort();
+        let mut expected = vec![names[0].clone(), names[2].clone(), "unrelated".to_string()];
+        expected.sort();
+        assert_eq!(left, expected);
     }
 }

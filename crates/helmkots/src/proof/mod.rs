@@ -190,7 +190,7 @@ impl ProofReport {
 /// Why the proof could not run at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum ProofError {
+pub enum ProofError {
     /// No `helm` program to render the chart with.
     #[error("cannot run `{helm}`: {source}")]
     NoHelm {
@@ -200,9 +200,6 @@ pub(crate) enum ProofError {
         #[source]
         source: std::io::Error,
     },
-    /// A temporary file could not be written.
-    #[error("cannot write a temporary values file: {0}")]
-    TempFile(#[source] std::io::Error),
 }
 
 /// The items that change values and the values they can take.

@@ -1,5 +1,8 @@
-//! TODO
+//! What every folder may use and that imports no folder: digests, reproducible archives,
+//! timings, the scratch folder, the directory walk, writeback.
+
 pub mod digest;
+pub mod reproducible;
 pub mod scratch;
 pub mod timings;
 pub(crate) mod tree_files;

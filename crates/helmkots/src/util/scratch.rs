@@ -39,7 +39,7 @@ pub fn enter() -> Result<Utf8PathBuf> {
     let dir = Utf8PathBuf::from_path_buf(dir).map_err(|p| Error::NonUtf8Path(p.display().to_string()))?;
     if let Err(other) = tempfile::env::override_temp_dir(dir.as_std_path()) {
         let _ = std::fs::remove_dir(&dir);
-        return Err(Error::Internal(format!(
+        return Err(Error::bug(format!(
             "the default temporary folder was already set to {}",
             other.display()
         )));

@@ -776,10 +776,10 @@ fn render(data: &Value) -> Result<String> {
     handlebars.register_helper("comment", Box::new(comment_helper));
     handlebars
         .register_template_string("release.toml", TEMPLATE)
-        .map_err(|error| Error::Internal(format!("the release.toml template: {error}")))?;
+        .map_err(|error| Error::internal("the release.toml template does not compile", error))?;
     handlebars
         .render("release.toml", data)
-        .map_err(|error| Error::Internal(format!("rendering release.toml: {error}")))
+        .map_err(|error| Error::internal("cannot render release.toml", error))
 }
 
 /// A TOML value, quoted and escaped by the `toml` crate.

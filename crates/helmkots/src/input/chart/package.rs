@@ -4,7 +4,7 @@
 //! order: Chart.yaml, Chart.lock, values.yaml, values.schema.json, templates (sorted),
 //! other files (sorted), then subcharts sorted by name, each expanded under
 //! `<name>/charts/<subname>/` (a `.tgz` subchart too, as Helm does). Every header and the
-//! gzip framing come from [`crate::output::reproducible`], and file bytes are written as loaded
+//! gzip framing come from [`crate::util::reproducible`], and file bytes are written as loaded
 //! (Chart.yaml is not re-marshalled), so the output depends only on the chart's content
 //! and the given mtime, never on file timestamps or walk order.
 
@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use super::{Chart, ChartFile, PackagedChart};
 use crate::{
     error::{Error, Result},
-    output::reproducible::{append_file, gzip_writer, TEXT_LEVEL},
     util::digest::Sha256Digest,
+    util::reproducible::{append_file, gzip_writer, TEXT_LEVEL},
 };
 
 /// The files Helm writes first, in this order.

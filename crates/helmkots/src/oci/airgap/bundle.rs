@@ -22,9 +22,9 @@ use crate::{
     oci::airgap::{layout, pull::PendingBlobs, PulledImage},
     oci::store::{self, BlobStore},
     output::fingerprint::{FileStamp, Key, KeyBuilder},
-    output::reproducible,
     progress::{Event, Progress},
     util::digest::HashingWriter,
+    util::reproducible,
     util::timings::{self, Stage},
     util::writeback::WriteBehind,
 };
@@ -336,7 +336,7 @@ fn write_images_member(
             Some(layout::Content::Blob(digest)) => {
                 if !timings::timed(Stage::BundleWait, || pending.wait_for(digest)) {
                     // The pull failed: its error is the one the caller reports.
-                    return Err(Error::Internal(format!("the pull stopped before {digest} was stored")));
+                    return Err(Error::bug(format!("the pull stopped before {digest} was stored")));
                 }
                 blob_level(store, digest)?
             }
@@ -625,6 +625,9 @@ pub(crate) mod tests {
         let temp = tempfile::tempdir().unwrap();
         let dir = Utf8PathBuf::from_path_buf(temp.path().to_path_buf()).unwrap();
         let error = bundle_with_arrivals(&dir, Some(&[5, 0, 1])).unwrap_err();
-        assert!(matches!(error, Error::Internal(ref text) if text.contains("the pull stopped")), "{error}");
+        assert!(
+            matches!(error, Error::Internal { ref what, .. } if what.contains("the pull stopped")),
+            "{error}"
+        );
     }
 }

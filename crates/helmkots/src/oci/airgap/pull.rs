@@ -433,12 +433,12 @@ fn collect_blobs(
 /// (serde_json's map), so the bytes depend only on the input.
 fn filtered_index(bytes: &[u8], kept: &[&Descriptor]) -> Result<Vec<u8>> {
     let mut document: Value = serde_json::from_slice(bytes)
-        .map_err(|error| Error::Internal(format!("index is not JSON: {error}")))?;
+        .map_err(|error| Error::internal("a stored index is not JSON", error))?;
     let keep: BTreeSet<String> = kept.iter().map(|d| d.digest.oci()).collect();
     if let Some(Value::Array(entries)) = document.get_mut("manifests") {
         entries.retain(|entry| entry.get("digest").and_then(Value::as_str).is_some_and(|d| keep.contains(d)));
     }
-    serde_json::to_vec(&document).map_err(|error| Error::Internal(error.to_string()))
+    serde_json::to_vec(&document).map_err(|error| Error::internal("cannot serialise an index", error))
 }
 
 /// Fetches blobs with a bounded pool of workers.

@@ -544,9 +544,9 @@ mod tests {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()));
         for (name, bytes) in entries {
             let mut header = if name.ends_with('/') {
-                crate::output::reproducible::dir_header(0)
+                crate::util::reproducible::dir_header(0)
             } else {
-                crate::output::reproducible::file_header(bytes.len() as u64, 0, false)
+                crate::util::reproducible::file_header(bytes.len() as u64, 0, false)
             };
             builder.append_data(&mut header, name, *bytes).unwrap();
         }

@@ -1,6 +1,6 @@
 //! Reproducible image layers: a sorted list of entries → tar → gzip, with both digests.
 //!
-//! Every header comes from [`crate::output::reproducible`] (uid/gid 0, no user names, one mtime) and
+//! Every header comes from [`crate::util::reproducible`] (uid/gid 0, no user names, one mtime) and
 //! the gzip framing is the pinned one, so a layer's bytes depend only on its entries and the
 //! mtime. The layer's **diff_id** is the sha256 of the uncompressed tar (it goes into the
 //! config's `rootfs.diff_ids`); its **digest** is the sha256 of the gzip bytes (it goes into
@@ -9,8 +9,8 @@
 use std::io::{self, Write};
 
 use crate::{
-    output::reproducible::{dir_header, file_header, gzip_writer},
     util::digest::Sha256Digest,
+    util::reproducible::{dir_header, file_header, gzip_writer},
 };
 
 /// The gzip level for image layers (what the Go tools use by default).

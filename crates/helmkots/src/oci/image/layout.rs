@@ -129,8 +129,7 @@ fn relative_blob_path(digest: &Sha256Digest) -> String {
 fn temp_blob(dir: &Utf8Path) -> Result<(tempfile::NamedTempFile, Utf8PathBuf)> {
     let blobs = dir.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).io_context("create", &blobs)?;
-    let temp =
-        tempfile::Builder::new().prefix(".partial-").tempfile_in(&blobs).io_context("create", &blobs)?;
+    let temp = tempfile::Builder::new().prefix(".blob-").tempfile_in(&blobs).io_context("create", &blobs)?;
     Ok((temp, blobs))
 }
 

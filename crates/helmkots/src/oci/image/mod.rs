@@ -144,7 +144,7 @@ pub struct HelmCliSpec<'a> {
     /// The source location for `org.opencontainers.image.source`.
     pub source: Option<&'a str>,
     /// Seconds since the epoch for `created` and every layer entry
-    /// ([`crate::output::reproducible::source_date_epoch`]).
+    /// ([`crate::util::reproducible::source_date_epoch`]).
     pub created: u64,
 }
 

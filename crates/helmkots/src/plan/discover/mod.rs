@@ -87,7 +87,7 @@ pub struct RenderSummary {
     pub from_lock: bool,
     /// What `helmkots.lock` should record of renders made now (`None` when read from it).
     #[serde(skip)]
-    pub record: Option<crate::oci::image_lock::RenderedRecord>,
+    pub record: Option<rendered::RenderedRecord>,
     /// Configurations rendered.
     pub configurations: usize,
     /// `helm template` runs.
@@ -380,7 +380,7 @@ impl fmt::Display for ProblemSite {
             ProblemSite::Include { index } => write!(f, "[images] include[{index}]"),
             ProblemSite::Exclude { index } => write!(f, "[images] exclude[{index}]"),
             ProblemSite::Rendered { place } => write!(f, "rendered {place}"),
-            ProblemSite::Lock => f.write_str(crate::oci::image_lock::FILE_NAME),
+            ProblemSite::Lock => f.write_str(crate::input::IMAGE_LOCK_FILE),
         }
     }
 }
@@ -455,7 +455,7 @@ pub struct DiscoverOptions<'a> {
     /// `helmkots.lock` holds renders of other inputs and none could be made now.
     pub stale_renders: bool,
     /// The renders made now, as `helmkots.lock` records them.
-    pub record: Option<&'a crate::oci::image_lock::RenderedRecord>,
+    pub record: Option<&'a rendered::RenderedRecord>,
     /// What the renders made now cost.
     pub cost: Option<rendered::RenderCost>,
 }

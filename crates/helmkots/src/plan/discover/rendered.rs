@@ -465,3 +465,12 @@ mod tests {
         );
     }
 }
+
+/// Rendered discovery's results and the digest of what they were rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RenderedRecord {
+    /// [`inputs_digest`] of the renders.
+    pub inputs: String,
+    /// What the renders found.
+    pub discovery: RenderedDiscovery,
+}

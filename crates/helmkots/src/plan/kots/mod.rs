@@ -71,7 +71,7 @@ pub(crate) struct Manifest {
 /// A manifest template failed to render: a bug in helmkots, not in the input.
 #[derive(Debug, thiserror::Error)]
 #[error("internal error rendering {template}: {message}")]
-pub(crate) struct RenderError {
+pub struct RenderError {
     /// The template.
     pub template: &'static str,
     /// What handlebars said.

@@ -8,7 +8,7 @@
 //! of killing the run). Corpus: `tests/corpus/templates/*.txt`, each with an `## expect:` first
 //! line that is not part of the template.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::BTreeMap,

@@ -5,7 +5,7 @@
 //! pathological patterns finish quickly. Corpus: `tests/corpus/helmignore/*.helmignore`, each
 //! with `# expect:` and `# ignored:` / `# kept:` lines (comments, so the file is its own case).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! limit, huge strings, many items. Corpus: `tests/corpus/release_toml/*.toml`, each with an
 //! `# expect:` comment on its first line.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -310,7 +310,7 @@ fn multi_line_messages(problems: &FileProblems) -> Vec<String> {
 }
 
 /// A release with every table, for truncation.
-const FULL: &str = include_str!("corpus/release_toml/ok_every_table.toml");
+const FULL: &str = include_str!("../corpus/release_toml/ok_every_table.toml");
 
 proptest! {
     #![proptest_config(config(256))]

@@ -8,7 +8,7 @@
 //! (billion laughs), huge strings, many keys and many images. Corpus:
 //! `tests/corpus/values/*.yaml`, each with an `# expect:` first line.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

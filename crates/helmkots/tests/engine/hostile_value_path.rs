@@ -5,7 +5,7 @@
 //! survives `Display → parse`; a path built from segments displays as text that parses back to
 //! it, or to nothing, never to another path. Corpus: `tests/corpus/value_paths.txt`.
 
-mod common;
+use crate::common;
 
 use common::unescape;
 

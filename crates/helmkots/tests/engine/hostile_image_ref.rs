@@ -5,7 +5,7 @@
 //! built from the grammar's alphabet and from the grammar itself. Corpus:
 //! `tests/corpus/image_refs.txt`, one case a line.
 
-mod common;
+use crate::common;
 
 use common::unescape;
 
@@ -49,14 +49,14 @@ fn check(input: &str) -> Result<ImageRef, ImageRefError> {
     result
 }
 
-/// `familiar()` is what `additionalImages` lists (pipeline.rs), so it must name the same image.
+/// `familiar()` is what `additionalImages` lists (commands/plan.rs), so it must name the same image.
 fn check_familiar(reference: &ImageRef) -> Result<(), String> {
     let familiar = reference.familiar();
     match ImageRef::parse(&familiar) {
         Ok(back) if back == *reference => Ok(()),
         back => Err(format!(
             "`{reference}` has the familiar form `{familiar}`, which parses as {back:?}: another image, \
-             so KOTS would pull the wrong image from `additionalImages` (pipeline.rs lists familiar forms)"
+             so KOTS would pull the wrong image from `additionalImages` (commands/plan.rs lists familiar forms)"
         )),
     }
 }

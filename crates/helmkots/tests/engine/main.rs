@@ -1,0 +1,14 @@
+//! The engine's integration tests in one binary: the hostile-input property tests of every
+//! parser and walker (`hostile_*`, with their committed corpus in `tests/corpus/`) and the
+//! architecture's folder rules (`tidy`). `scratch_dir` stays a binary of its own: it changes
+//! the temporary folder of the whole process.
+
+mod common;
+mod hostile_chart_archive;
+mod hostile_helmignore;
+mod hostile_image_ref;
+mod hostile_kots_template;
+mod hostile_release_toml;
+mod hostile_value_path;
+mod hostile_values;
+mod tidy;
