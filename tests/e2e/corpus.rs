@@ -17,7 +17,7 @@
 //! the corpus could not vendor. `images` and `release` may each refuse it with exit code 2 and
 //! an error naming Chart.yaml and `mysql` and saying how to fix it, or pass like any other chart.
 //!
-//! One `#[test]` per chart (`cargo test -p helmkots-e2e --test corpus wordpress`); cargo's
+//! One `#[test]` per chart (`cargo test -p helmkots-e2e corpus::wordpress`); cargo's
 //! harness runs them in parallel, one thread per CPU (`--test-threads` / `RUST_TEST_THREADS`).
 //! A chart's test runs every step it can and then fails once, listing every failed check of
 //! that chart; each test prints one `corpus: <chart>: PASS|FAIL` line, and cargo's summary

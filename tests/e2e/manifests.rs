@@ -264,7 +264,7 @@ fn generated_manifests_match_golden_files() {
     assert!(
         mismatches.is_empty(),
         "generated manifests differ from tests/golden/demo-app (run \
-         `UPDATE_GOLDEN=1 cargo test -p helmkots-e2e --test manifests` to accept, then review the diff):\n{}",
+         `UPDATE_GOLDEN=1 cargo test -p helmkots-e2e manifests::` to accept, then review the diff):\n{}",
         mismatches.join("\n")
     );
 }

@@ -7,7 +7,7 @@
 //! and where the case says so `release --offline` (proof passes or fails, and why) and the
 //! written tree: `additionalImages` of `manifests/kots-app.yaml` and the `kots-values.yaml` of
 //! `manifests/helm-values.yaml`. One `#[test]` per case, so cargo runs them in parallel:
-//! `cargo test -p helmkots-e2e --test rendered_discovery kube_version`.
+//! `cargo test -p helmkots-e2e rendered_discovery::kube_version`.
 
 use std::{
     path::{Path, PathBuf},

@@ -56,7 +56,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cargo xtask bench --images 24 --size 1408   # twice the images, 4x the bytes",
         ],
     ),
-    ("test", &["cargo xtask test", "cargo xtask test --no-install --test-arg --test --test-arg init"]),
+    ("test", &["cargo xtask test", "cargo xtask test --no-install --test-arg init::"]),
 ];
 
 const EXIT_CODES: &str =

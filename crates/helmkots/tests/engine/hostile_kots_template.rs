@@ -375,7 +375,12 @@ fn exponential_output_is_refused() {
             .arg("-c")
             .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
             .arg(&exe)
-            .args(["--exact", "blow_up_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                &crate::test_name(module_path!(), "blow_up_child"),
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("HOSTILE_BLOW_UP", name)
             .env("RUST_BACKTRACE", "0")
             .output()

@@ -435,7 +435,12 @@ fn large_values_are_handled_in_time() {
 fn deep_values_in_code_do_not_overflow() {
     let exe = std::env::current_exe().unwrap();
     let output = std::process::Command::new(exe)
-        .args(["--exact", "deep_values_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &crate::test_name(module_path!(), "deep_values_child"),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HOSTILE_DEEP_VALUES", "1")
         .env("RUST_BACKTRACE", "0")
         .output()

@@ -12,3 +12,10 @@ mod hostile_release_toml;
 mod hostile_value_path;
 mod hostile_values;
 mod tidy;
+
+/// The harness's name of test `function` in module `module` (`module_path!()`, which starts
+/// with this binary's name), for tests that run one of their own in a child process.
+fn test_name(module: &str, function: &str) -> String {
+    let module = module.split_once("::").map_or(module, |(_, rest)| rest);
+    format!("{module}::{function}")
+}
