@@ -8,7 +8,6 @@ use crate::render::helm_template::{RenderCache, HELM_PROGRAM};
 use crate::{
     error::{Error, IoContext, Result},
     input::chart::{self},
-    output::fingerprint::{self},
     plan::kots::{self},
     proof::{self, ProofInputs, ProofReport},
     util::digest::Sha256Digest,
@@ -49,7 +48,7 @@ pub(super) fn prove_plan(
 pub fn prove_tree(tree_dir: &Utf8Path, progress: &dyn crate::progress::Progress) -> Result<ProofReport> {
     // Beside the tree's folder (`dist/`): the release's own cache when the tree is where
     // `release` wrote it.
-    let absolute = fingerprint::absolute(tree_dir);
+    let absolute = crate::util::paths::absolute(tree_dir);
     let cache_root = absolute.parent().and_then(Utf8Path::parent).unwrap_or(&absolute);
     prove_written(tree_dir, None, Some(cache_root), progress)
 }

@@ -126,7 +126,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let tree_name = checked.tree_name();
     let fingerprints = Fingerprints::new(&checked.release.root);
     // Absolute, so fingerprints and their file stamps mean the same tree from any directory.
-    let tree_dir = fingerprint::absolute(&out_dir.join(&tree_name));
+    let tree_dir = crate::util::paths::absolute(&out_dir.join(&tree_name));
     let fingerprint_name = format!("release-{}", fingerprint::name_hash(tree_dir.as_str()));
     let prove = options.proof && on_path(HELM_PROGRAM);
     // The inputs are read and hashed once: for the key now, the record and the key at the end.
@@ -376,7 +376,7 @@ fn input_records(checked: &Checked) -> Result<Vec<FileRecord>> {
     )];
     for path in paths {
         let bytes = std::fs::read(&path).io_context("read", &path)?;
-        records.push(file_record(&relative_path(&release.root, &path), &bytes));
+        records.push(file_record(&crate::util::paths::relative_path(&release.root, &path), &bytes));
     }
     records.sort();
     Ok(records)
@@ -394,19 +394,6 @@ fn collect_chart_inputs(chart: &Chart, paths: &mut std::collections::BTreeSet<Ut
             }
         }
     }
-}
-
-/// `path` relative to `base`, climbing with `..` where needed; both made absolute first.
-fn relative_path(base: &Utf8Path, path: &Utf8Path) -> String {
-    let absolute =
-        |p: &Utf8Path| -> Utf8PathBuf { p.canonicalize_utf8().unwrap_or_else(|_| p.to_path_buf()) };
-    let (base, path) = (absolute(base), absolute(path));
-    let base_parts: Vec<&str> = base.components().map(|c| c.as_str()).collect();
-    let path_parts: Vec<&str> = path.components().map(|c| c.as_str()).collect();
-    let common = base_parts.iter().zip(&path_parts).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<&str> = vec![".."; base_parts.len() - common];
-    parts.extend(&path_parts[common..]);
-    parts.join("/")
 }
 
 fn file_record(path: &str, bytes: &[u8]) -> FileRecord {

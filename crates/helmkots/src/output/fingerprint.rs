@@ -154,14 +154,6 @@ impl Fingerprints {
     }
 }
 
-/// `path` made absolute against the current directory (not resolved: it need not exist).
-pub(crate) fn absolute(path: &Utf8Path) -> Utf8PathBuf {
-    std::path::absolute(path)
-        .ok()
-        .and_then(|absolute| Utf8PathBuf::from_path_buf(absolute).ok())
-        .unwrap_or_else(|| path.to_path_buf())
-}
-
 /// A short, file-name-safe hash of `text` (to name a fingerprint after, e.g., an output path).
 pub(crate) fn name_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])

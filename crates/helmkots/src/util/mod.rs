@@ -2,6 +2,7 @@
 //! timings, the scratch folder, the directory walk, writeback.
 
 pub mod digest;
+pub(crate) mod paths;
 pub mod reproducible;
 pub mod scratch;
 pub mod timings;

@@ -32,6 +32,7 @@ use handlebars::{Handlebars, Helper, HelperResult, Output, RenderContext, Render
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::util::paths::relative_path;
 use crate::{
     error::{Error, IoContext, Result},
     input::chart::{self, Chart},
@@ -144,7 +145,7 @@ pub fn starter(options: &InitOptions) -> Result<Starter> {
     let release_dir =
         options.release_file.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_path_buf);
     let release_dir = if release_dir.as_str().is_empty() { Utf8PathBuf::from(".") } else { release_dir };
-    let chart_path = relative_path(&options.chart, &release_dir);
+    let chart_path = relative_path(&release_dir, &options.chart);
     let slug = options.slug.clone().unwrap_or_else(|| dns_label(&chart.metadata.name));
     let title = chart
         .metadata
@@ -733,38 +734,6 @@ fn item_line(item: &StarterItem) -> String {
     fields.push(format!("value = {}", quote(&item.value)));
     fields.push(format!("help_text = {}", quote(&item.help_text)));
     format!("{{ {} }}", fields.join(", "))
-}
-
-/// `path` relative to `base` (both made absolute); `path` as given when they share no root.
-fn relative_path(path: &Utf8Path, base: &Utf8Path) -> String {
-    let (path_abs, base_abs) = (absolute(path), absolute(base));
-    let path_parts: Vec<&str> = path_abs.components().map(|c| c.as_str()).collect();
-    let base_parts: Vec<&str> = base_abs.components().map(|c| c.as_str()).collect();
-    let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
-    if common == 0 {
-        return path.as_str().to_string();
-    }
-    let mut parts: Vec<&str> = vec![".."; base_parts.len() - common];
-    parts.extend(&path_parts[common..]);
-    if parts.is_empty() {
-        ".".to_string()
-    } else {
-        parts.join("/")
-    }
-}
-
-/// A path made absolute through its nearest existing ancestor (links resolved there).
-fn absolute(path: &Utf8Path) -> Utf8PathBuf {
-    if let Ok(canonical) = path.canonicalize_utf8() {
-        return canonical;
-    }
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) if !parent.as_str().is_empty() => absolute(parent).join(name),
-        _ => match Utf8PathBuf::from_path_buf(std::env::current_dir().unwrap_or_default()) {
-            Ok(cwd) => cwd.join(path),
-            Err(_) => path.to_path_buf(),
-        },
-    }
 }
 
 fn render(data: &Value) -> Result<String> {

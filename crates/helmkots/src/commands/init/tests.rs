@@ -44,8 +44,8 @@ fn names_and_titles() {
 #[test]
 fn relative_chart_paths() {
     let root = repo_root();
-    assert_eq!(relative_path(&root.join("charts/demo-app"), &root), "charts/demo-app");
-    assert_eq!(relative_path(&root.join("charts/demo-app"), &root.join("manifests")), "../charts/demo-app");
+    assert_eq!(relative_path(&root, &root.join("charts/demo-app")), "charts/demo-app");
+    assert_eq!(relative_path(&root.join("manifests"), &root.join("charts/demo-app")), "../charts/demo-app");
 }
 
 #[test]

@@ -186,7 +186,7 @@ fn walk(root: &Utf8Path, budget: &mut Budget) -> Result<FileSet> {
         }
         let path = Utf8Path::from_path(entry.path())
             .ok_or_else(|| Error::NonUtf8Path(entry.path().display().to_string()))?;
-        let relative = relative_path(root, path);
+        let relative = path_in_chart(root, path);
         let file_type = entry.file_type();
         if rules.is_ignored(&relative, file_type.is_dir()) {
             if file_type.is_dir() {
@@ -263,8 +263,8 @@ fn chart_too_big(root: &Utf8Path) -> Error {
     }
 }
 
-/// `path` relative to `root`, `/`-separated.
-fn relative_path(root: &Utf8Path, path: &Utf8Path) -> String {
+/// `path` inside the chart folder `root`, `/`-separated, as the chart names its files.
+fn path_in_chart(root: &Utf8Path, path: &Utf8Path) -> String {
     let relative = path.strip_prefix(root).unwrap_or(path);
     relative.components().map(|component| component.as_str()).collect::<Vec<_>>().join("/")
 }
