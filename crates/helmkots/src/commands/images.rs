@@ -13,7 +13,6 @@ use crate::{
     input::image_ref::ImageRef,
     input::release::{self},
     oci::image_lock,
-    oci::registry::Platform,
     oci::store::{self, BlobStore},
     plan::discover::{self, ImageSet},
     util::digest::Sha256Digest,
@@ -104,8 +103,7 @@ pub fn image_sizes(checked: &Checked, images: &ImageSet) -> BTreeMap<ImageRef, u
     let Ok(lock) = image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME)) else {
         return BTreeMap::new();
     };
-    let platforms: Vec<Platform> =
-        release.images.platforms.iter().filter_map(|platform| Platform::parse(platform).ok()).collect();
+    let platforms = &release.images.platforms;
     images
         .references()
         .filter_map(|reference| {

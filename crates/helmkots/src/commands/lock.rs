@@ -14,9 +14,7 @@ pub fn lock_images(release_file: &Utf8Path, update: bool) -> Result<(image_lock:
     let mut lock = image_lock::ImageLock::read(&path)?;
     let registry = registry_for(&checked.release)?;
     let mut references: Vec<crate::input::image_ref::ImageRef> = images.references().cloned().collect();
-    if let Ok(base) = crate::input::image_ref::ImageRef::parse(checked.release.helm_cli.base.get_ref()) {
-        references.push(base);
-    }
+    references.push(checked.release.helm_cli.base.get_ref().clone());
     for reference in &references {
         if reference.digest().is_some() || (!update && lock.get(&reference.to_string()).is_some()) {
             continue;

@@ -129,16 +129,14 @@ fn helm_cli_key(
     epoch: u64,
 ) -> Key {
     let helm_cli = &checked.release.helm_cli;
-    let base = helm_cli.base.get_ref();
-    // The lock holds references normalised, as `build_helm_cli` pins them.
-    let normalised = ImageRef::parse(base).map(|base| base.to_string()).unwrap_or_else(|_| base.clone());
-    let pinned = lock.get(&normalised).map(|digest| digest.oci()).unwrap_or_default();
+    let base = helm_cli.base.get_ref().to_string();
+    let pinned = lock.get(&base).map(|digest| digest.oci()).unwrap_or_default();
     let mut key = KeyBuilder::new("helm-cli-image");
     key.program()
         .field("base", base.as_bytes())
         .field("base-pinned", pinned.as_bytes())
         .field("workdir", helm_cli.workdir.as_bytes())
-        .field("platform", helm_cli.platform.as_bytes())
+        .field("platform", helm_cli.platform.to_string().as_bytes())
         .field("chart", packaged.sha256.oci().as_bytes())
         .field("chart-version", checked.chart.version_text().as_bytes())
         .field("revision", git_revision(&checked.release.root).unwrap_or_default().as_bytes())
@@ -177,15 +175,7 @@ pub(super) fn build_helm_cli(
     epoch: u64,
 ) -> Result<HelmCliImage> {
     let release = &checked.release;
-    let base_text = release.helm_cli.base.get_ref();
-    let base = ImageRef::parse(base_text).map_err(|error| {
-        located(
-            checked,
-            release.helm_cli.base.span(),
-            format!("`{base_text}` is not an image reference: {error}"),
-            "write a reference like \"docker.io/alpine/helm:3.16.2\"",
-        )
-    })?;
+    let base = release.helm_cli.base.get_ref().clone();
     let inputs = HelmCliInputs::of(checked)?;
     let base_pinned = match lock.get(&base.to_string()) {
         Some(digest) if base.digest().is_none() => {
@@ -213,12 +203,8 @@ impl HelmCliInputs {
     /// `[helm_cli] platform`, the chart's version and the git commit of the release's folder.
     pub(super) fn of(checked: &Checked) -> Result<HelmCliInputs> {
         let release = &checked.release;
-        // release.rs has already checked the platform's syntax.
-        let platform = Platform::parse(&release.helm_cli.platform).map_err(|error| {
-            Error::internal("[helm_cli] platform passed validation but does not parse", error)
-        })?;
         Ok(HelmCliInputs {
-            platform,
+            platform: release.helm_cli.platform.clone(),
             chart_version: checked.chart.version_text(),
             revision: git_revision(&release.root),
         })
@@ -295,11 +281,8 @@ pub(super) fn bundle(
         });
     }
     requests.push(PullRequest { reference: online.helm_cli.clone(), locked: None, blobs_only: false });
-    let platforms =
-        release.images.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>, _>>().map_err(
-            |error| Error::internal("[images] platforms passed validation but do not parse", error),
-        )?;
-    let pull_options = PullOptions { progress: progress.clone(), ..PullOptions::new(platforms) };
+    let pull_options =
+        PullOptions { progress: progress.clone(), ..PullOptions::new(release.images.platforms.clone()) };
     let pull_plan = pull::resolve(&online.registry, &online.store, &requests, &pull_options)?;
     let pulled = &pull_plan.images;
     for image in pulled {

@@ -11,7 +11,6 @@ use crate::render::helm_template::HELM_PROGRAM;
 use crate::{
     error::{Error, IoContext, Result},
     input::chart::PackagedChart,
-    input::image_ref::ImageRef,
     input::release::{self, Release},
     oci::image_lock,
     output::tree::OutputTree,
@@ -226,19 +225,13 @@ fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> Result<String>
     };
     let inputs = online::HelmCliInputs::of(checked)?;
     let spec = inputs.spec(checked, packaged, reproducible::source_date_epoch()?);
-    let base_text = release.helm_cli.base.get_ref();
-    let (repository, pinned) = match ImageRef::parse(base_text) {
-        Ok(base) => {
-            let pinned = base.digest().and_then(Sha256Digest::parse).or_else(|| {
-                image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME))
-                    .ok()
-                    .and_then(|lock| lock.get(&base.to_string()))
-            });
-            (base.repository(), pinned)
-        }
-        Err(_) => (base_text.clone(), None),
-    };
-    let tag = crate::oci::image::helm_cli_tag(&spec, &repository, pinned.as_ref());
+    let base = release.helm_cli.base.get_ref();
+    let pinned = base.digest().and_then(Sha256Digest::parse).or_else(|| {
+        image_lock::ImageLock::read(&release.root.join(image_lock::FILE_NAME))
+            .ok()
+            .and_then(|lock| lock.get(&base.to_string()))
+    });
+    let tag = crate::oci::image::helm_cli_tag(&spec, &base.repository(), pinned.as_ref());
     Ok(format!("{name}:{tag}"))
 }
 

@@ -71,10 +71,7 @@ pub struct ReleaseOutcome {
 /// Every reference `helmkots.lock` keeps a pin for: the bundled images and the helm-cli base.
 fn used_images(plan: &Plan) -> Vec<String> {
     let mut used: Vec<String> = plan.images.references().map(ToString::to_string).collect();
-    used.extend(
-        crate::input::image_ref::ImageRef::parse(plan.checked.release.helm_cli.base.get_ref())
-            .map(|b| b.to_string()),
-    );
+    used.push(plan.checked.release.helm_cli.base.get_ref().to_string());
     used
 }
 

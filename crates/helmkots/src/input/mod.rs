@@ -11,3 +11,4 @@ pub mod value_path;
 /// `helmkots.lock`, beside the release file: the vendor commits it with release.toml
 /// (written and read by [`crate::oci::image_lock`]).
 pub(crate) const IMAGE_LOCK_FILE: &str = "helmkots.lock";
+pub(crate) mod platform;

@@ -14,6 +14,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::input::{image_ref::ImageRef, platform::Platform};
 use crate::{
     diagnostic::{nearest, FileProblems, Problem, ProblemSink, SourceFile},
     error::{IoContext, Result},
@@ -95,14 +96,14 @@ impl Release {
 /// `[helm_cli]`.
 #[derive(Debug, Clone)]
 pub struct HelmCli {
-    /// Base image: any image with `/bin/sh` and `helm` on PATH.
-    pub base: Spanned<String>,
+    /// Base image: any image with `/bin/sh` and `helm` on PATH (parsed once, here).
+    pub base: Spanned<ImageRef>,
     /// Name of the built image (registry/repository), needed to push it.
     pub name: Option<Spanned<String>>,
     /// Where the chart is placed in the image.
     pub workdir: String,
     /// Platform picked from a multi-platform base, e.g. `linux/amd64`.
-    pub platform: String,
+    pub platform: Platform,
 }
 
 /// `[job]`.
@@ -130,7 +131,7 @@ pub struct Images {
     /// Registries (globs) whose images go through `proxy` online.
     pub private: Vec<String>,
     /// Platforms kept from multi-platform images in the airgap bundle.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// Bundle and rewrite the images that only `helm test` pods pull.
     pub ship_test_images: bool,
     /// Registries (`host` or `host:port`) reached over plain HTTP, besides loopback ones.
@@ -839,6 +840,25 @@ fn kube_version(version: &Spanned<String>, sink: &mut ProblemSink) -> Option<Str
     None
 }
 
+/// [`defaults::HELM_CLI_BASE`] as a reference (a unit test checks it parses).
+fn default_base() -> ImageRef {
+    ImageRef::parse(defaults::HELM_CLI_BASE)
+        .unwrap_or_else(|error| panic!("the default base does not parse: {error}"))
+}
+
+/// `[helm_cli] base` as a reference, or the default (with a problem at its span) when it is
+/// not one: the release is refused with every problem, so the stand-in is never used.
+fn check_base(base: &Spanned<String>, sink: &mut ProblemSink) -> Spanned<ImageRef> {
+    let parsed = ImageRef::parse(base.get_ref()).unwrap_or_else(|error| {
+        sink.push(
+            Problem::at(base.span(), format!("`{}` is not an image reference: {error}", base.get_ref()))
+                .with_help("write a reference like \"docker.io/alpine/helm:3.16.2\""),
+        );
+        default_base()
+    });
+    Spanned::new(base.span(), parsed)
+}
+
 fn resolve_helm_cli(raw: Option<RawHelmCli>, sink: &mut ProblemSink) -> HelmCli {
     let raw = raw.unwrap_or(RawHelmCli { base: None, name: None, workdir: None, platform: None });
     let workdir = raw.workdir.map_or_else(
@@ -853,15 +873,13 @@ fn resolve_helm_cli(raw: Option<RawHelmCli>, sink: &mut ProblemSink) -> HelmCli 
             workdir.into_inner()
         },
     );
-    let platform = raw.platform.map_or_else(
-        || defaults::PLATFORM.to_string(),
-        |platform| {
-            check_platform(&platform, sink);
-            platform.into_inner()
-        },
-    );
+    let platform =
+        raw.platform.map_or_else(Platform::linux_amd64, |platform| check_platform(&platform, sink));
     HelmCli {
-        base: raw.base.unwrap_or_else(|| Spanned::new(0..0, defaults::HELM_CLI_BASE.to_string())),
+        base: match raw.base {
+            Some(base) => check_base(&base, sink),
+            None => Spanned::new(0..0, default_base()),
+        },
         name: raw.name,
         workdir,
         platform,
@@ -911,11 +929,8 @@ fn resolve_images(raw: Option<RawImages>, sink: &mut ProblemSink) -> Images {
         }
     };
     let platforms = raw.platforms.map_or_else(
-        || vec![defaults::PLATFORM.to_string()],
-        |platforms| {
-            platforms.iter().for_each(|p| check_platform(p, sink));
-            platforms.into_iter().map(Spanned::into_inner).collect()
-        },
+        || vec![Platform::linux_amd64()],
+        |platforms| platforms.iter().map(|p| check_platform(p, sink)).collect(),
     );
     Images {
         discover,
@@ -1260,16 +1275,17 @@ fn is_config_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn check_platform(platform: &Spanned<String>, sink: &mut ProblemSink) {
-    let parts: Vec<&str> = platform.get_ref().split('/').collect();
-    let valid = (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-    if !valid {
+/// The platform as written, or `linux/amd64` (with a problem at its span) when it is not
+/// one: the release reports every problem at once and is refused, so the stand-in is never used.
+fn check_platform(platform: &Spanned<String>, sink: &mut ProblemSink) -> Platform {
+    Platform::parse(platform.get_ref()).unwrap_or_else(|_| {
         sink.push(
-            Problem::at(platform.span(), format!("`{}` is not a platform", platform.get_ref()))
-                .with_help("write `os/arch[/variant]`, e.g. \"linux/amd64\" or \"linux/arm64/v8\""),
+            Problem::at(platform.span(), format!("`{}` is not a platform", platform.get_ref())).with_help(
+                "write `os/arch[/variant]` in lower case, e.g. \"linux/amd64\" or \"linux/arm64/v8\"",
+            ),
         );
-    }
+        Platform::linux_amd64()
+    })
 }
 
 fn check_dns_label(value: &Spanned<String>, max_len: usize, what: &str, sink: &mut ProblemSink) {
@@ -1406,7 +1422,7 @@ release_name = "demo"
         assert_eq!(release.root, "x");
         assert_eq!(release.job.name, "kots-helm-cli");
         assert_eq!(release.helm_cli.workdir, "/apps");
-        assert_eq!(release.images.platforms, vec!["linux/amd64"]);
+        assert_eq!(release.images.platforms, vec![Platform::linux_amd64()]);
         assert_eq!(release.chart_path(), "x/charts/demo-app");
     }
 
@@ -1597,5 +1613,15 @@ title = \"G\"
     #[test]
     fn syntax_error_is_located() {
         check_fails("[app]\nslug = \"x\n", 2, "");
+    }
+
+    #[test]
+    fn base_and_platforms_are_parsed_once_and_located_when_wrong() {
+        assert_eq!(default_base().to_string(), ImageRef::parse(defaults::HELM_CLI_BASE).unwrap().to_string());
+        let text = format!("{MINIMAL}\n[helm_cli]\nbase = \"Not A Ref\"\nplatform = \"linux/AMD64\"\n");
+        let problems = parse(Utf8Path::new("release.toml"), &text).unwrap_err();
+        let messages: Vec<String> = problems.problems.iter().map(|p| p.message.clone()).collect();
+        assert!(messages.iter().any(|m| m.contains("`Not A Ref` is not an image reference")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("`linux/AMD64` is not a platform")), "{messages:?}");
     }
 }
