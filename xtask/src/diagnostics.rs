@@ -56,28 +56,8 @@ pub fn print_file_problems(problems: &FileProblems) {
 
 fn print_engine_error(error: &Error) {
     let mut diagnostic = MietteDiagnostic::new(error.to_string());
-    match error {
-        Error::Chart { help: Some(help), .. }
-        | Error::LockOutdated { help, .. }
-        | Error::File { help: Some(help), .. }
-        | Error::Unsupported { help, .. }
-        | Error::Environment { help, .. }
-        | Error::InvalidArgument { help, .. } => {
-            diagnostic = diagnostic.with_help(help.clone());
-        }
-        Error::NotAChart { enclosing_chart, .. } => {
-            diagnostic = diagnostic.with_help(match enclosing_chart {
-                Some(dir) => format!("point at the chart directory, {dir}"),
-                None => {
-                    "point at the chart directory (the one holding Chart.yaml) or at a chart .tgz".to_string()
-                }
-            });
-        }
-        Error::UnsafeArchive { .. } => {
-            diagnostic = diagnostic
-                .with_help("only use chart archives you trust; repackage the chart from its sources");
-        }
-        _ => {}
+    if let Some(help) = error.help() {
+        diagnostic = diagnostic.with_help(help);
     }
     eprintln!("{:?}", Report::new(diagnostic));
 }

@@ -79,6 +79,7 @@ pub fn error(error: &anyhow::Error, exit_code: u8) -> Value {
                 Some(engine) => engine.to_string(),
                 None => format!("{error:#}"),
             },
+            "help": engine.and_then(helmkots::Error::help),
             "exit_code": exit_code,
             "problems": problems,
             "proof": proof,

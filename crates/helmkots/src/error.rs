@@ -169,6 +169,28 @@ pub enum Error {
 }
 
 impl Error {
+    /// How to fix it, when the error knows (the CLI's `help:` line, `--json`'s `help`).
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::Chart { help, .. } | Error::File { help, .. } => help.clone(),
+            Error::LockOutdated { help, .. }
+            | Error::Unsupported { help, .. }
+            | Error::Environment { help, .. }
+            | Error::InvalidArgument { help, .. } => Some(help.clone()),
+            Error::NotAChart { enclosing_chart, .. } => Some(match enclosing_chart {
+                Some(dir) => format!("point at the chart directory, {dir}"),
+                None => {
+                    "point at the chart directory (the one holding Chart.yaml) or at a chart .tgz".to_string()
+                }
+            }),
+            Error::UnsafeArchive { .. } => {
+                Some("only use chart archives you trust; repackage the chart from its sources".to_string())
+            }
+            Error::Registry(error) => Some(error.help()),
+            _ => None,
+        }
+    }
+
     /// A broken invariant (a bug) revealed by `source`.
     pub(crate) fn internal(
         what: impl Into<String>,

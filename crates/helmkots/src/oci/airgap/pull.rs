@@ -31,7 +31,8 @@ use crate::{
     oci::airgap::PulledImage,
     oci::registry::{
         media::{self, Descriptor, ManifestKind},
-        BlobSink, Platform, RangeAnswer, RawManifest, Registry, RegistryError, MAX_RETRY_AFTER,
+        BlobSink, Operation, Platform, RangeAnswer, RawManifest, Registry, RegistryError, RetryPolicy,
+        Retrying,
     },
     oci::store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
     progress::{Event, Progress, SharedProgress},
@@ -48,7 +49,7 @@ pub struct PullOptions {
     pub concurrency: usize,
     /// How many times a blob or manifest fetch is tried on 5xx or a dropped connection.
     pub attempts: u32,
-    /// The first wait between attempts; it doubles each time, up to [`MAX_BACKOFF`].
+    /// The first wait between attempts; it doubles each time, up to 10 s (the registry's retry policy).
     pub backoff: Duration,
     /// Where progress goes.
     pub progress: SharedProgress,
@@ -66,9 +67,6 @@ impl PullOptions {
         }
     }
 }
-
-/// The longest wait between two attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// One image to pull: the reference, and the digest the lock pins it to, if any.
 #[derive(Debug, Clone)]
@@ -656,59 +654,24 @@ impl BlobSink for Reporting<'_, BlobWriter> {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or runs out of attempts; reports each
-/// retry.
+/// Runs `attempt` with the pull's [`RetryPolicy`], reporting each retry.
 fn retry<T>(
     options: &PullOptions,
     image: &str,
     digest: Option<&str>,
-    mut attempt: impl FnMut() -> Result<T, RegistryError>,
+    attempt: impl FnMut() -> Result<T, RegistryError>,
 ) -> Result<T> {
-    let mut wait = options.backoff;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match attempt() {
-            Ok(value) => return Ok(value),
-            Err(error) if tries < options.attempts && is_transient(&error) => {
-                // A registry that says how long to wait is believed, up to a cap.
-                if let RegistryError::Busy { retry_after: Some(asked), .. } = &error {
-                    wait = wait.max((*asked).min(MAX_RETRY_AFTER));
-                }
-                let reason = first_line(&error);
-                options.progress.event(&Event::Retry {
-                    image,
-                    digest,
-                    attempt: tries,
-                    reason: &reason,
-                    wait,
-                });
-                std::thread::sleep(wait);
-                wait = wait.saturating_mul(2).min(MAX_BACKOFF);
-            }
-            Err(error) => return Err(registry_error(error)),
-        }
-    }
-}
-
-/// The error without its `; fix: ...` advice, for a one-line retry reason.
-fn first_line(error: &RegistryError) -> String {
-    let text = error.to_string();
-    let text = text.split("; fix: ").next().unwrap_or(&text);
-    text.lines().next().unwrap_or(text).to_string()
-}
-
-/// 5xx, 429, a dropped, refused or stalled connection, and a body cut short are worth another try;
-/// wrong bytes, a missing image, refused credentials or a name that does not resolve are not.
-fn is_transient(error: &RegistryError) -> bool {
-    match error {
-        RegistryError::Unreachable { .. } if error.is_unresolved_name() => false,
-        RegistryError::Unreachable { .. }
-        | RegistryError::SizeMismatch { .. }
-        | RegistryError::Busy { .. } => true,
-        RegistryError::Protocol { status, .. } => status.is_none_or(|s| s >= 500 || s == 429 || s == 408),
-        _ => false,
-    }
+    let policy = RetryPolicy { attempts: options.attempts, backoff: options.backoff };
+    let report = |retrying: &Retrying<'_>| {
+        options.progress.event(&Event::Retry {
+            image,
+            digest,
+            attempt: retrying.attempt,
+            reason: &retrying.error.to_string(),
+            wait: retrying.wait,
+        })
+    };
+    policy.run(Operation::Pull, report, attempt).map_err(registry_error)
 }
 
 fn registry_error(error: RegistryError) -> Error {

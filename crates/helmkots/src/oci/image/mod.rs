@@ -37,7 +37,7 @@ use crate::{
     input::image_ref::ImageRef,
     oci::registry::{
         media::{self, Descriptor},
-        Platform, RawManifest, Registry, RegistryError, ResolvedImage,
+        Operation, Platform, RawManifest, Registry, ResolvedImage, RetryPolicy,
     },
     util::digest::Sha256Digest,
 };
@@ -399,26 +399,11 @@ pub fn push(
     name: &ImageRef,
     layout: Option<&Utf8Path>,
 ) -> Result<PushSummary> {
-    let mut wait = std::time::Duration::from_millis(250);
-    let mut attempt = 1;
-    loop {
-        match push_once(registry, image, name, layout) {
-            Err(Error::Registry(
-                error @ (RegistryError::Protocol { .. }
-                | RegistryError::Unreachable { .. }
-                | RegistryError::Busy { .. }),
-            )) if attempt < PUSH_ATTEMPTS && !error.is_unresolved_name() => {
-                std::thread::sleep(wait);
-                wait *= 2;
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
+    PUSH_RETRIES.run(Operation::Push, |_| {}, || push_once(registry, image, name, layout))
 }
 
-/// How many times [`push`] tries before its error is final.
-const PUSH_ATTEMPTS: u32 = 4;
+/// How [`push`] retries (see [`Operation::is_transient`] for what it retries).
+const PUSH_RETRIES: RetryPolicy = RetryPolicy { attempts: 4, backoff: std::time::Duration::from_millis(250) };
 
 fn push_once(
     registry: &Registry,

@@ -1019,7 +1019,9 @@ mod tests {
         assert!(matches!(error, RegistryError::Unreachable { .. }), "{error:?}");
         let message = error.to_string();
         assert!(message.contains(&format!("127.0.0.1:{port}/acme/base:1")), "{message}");
-        assert!(message.contains("--offline") && message.contains("mirror"), "{message}");
+        let help = error.help();
+        assert!(help.contains("--offline") && help.contains("mirror"), "{help}");
+        assert!(!message.contains("--offline"), "the fix is help, not part of the message: {message}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ mod client;
 pub mod credentials;
 pub mod media;
 pub mod platform;
+mod retry;
+pub(crate) use self::retry::{RetryPolicy, Retrying};
 
 use std::fmt;
 
@@ -352,7 +354,8 @@ impl fmt::Display for RegistryError {
             }
             RegistryError::Setup { cause } => write!(f, "cannot set up the registry client: {cause}")?,
         }
-        write!(f, "; fix: {}", self.help())
+        // The fix is not part of the message: it is `help()`, which the CLI shows as help.
+        Ok(())
     }
 }
 
