@@ -204,6 +204,30 @@ fn example_tree_is_byte_identical_to_its_golden() {
     }
 }
 
+/// `release -v` says why a release was built: the first time, and then which input changed.
+#[test]
+fn release_verbose_says_which_input_made_it_run_again() {
+    let dir = example();
+    let run = || dir.xtask("release").args(["--offline", "--no-proof", "-v"]).run();
+    run()
+        .assert_success()
+        .assert_stderr_contains("built because no earlier release of this tree is recorded");
+    run().assert_success().assert_stderr_contains("is up to date");
+    let values = dir.read("charts/demo-app/values.yaml");
+    dir.write("charts/demo-app/values.yaml", format!("{values}\n# a comment\n"));
+    let output = run();
+    output
+        .assert_success()
+        .assert_stderr_contains("built because inputs changed: charts/demo-app/values.yaml");
+    assert!(
+        !output.stderr.contains("release.toml,"),
+        "only the changed input is named:\n{}",
+        output.describe()
+    );
+    dir.write("release.toml", dir.read("release.toml").replace("title = ", "# edited\ntitle = "));
+    run().assert_success().assert_stderr_contains("built because inputs changed: release-file, release.toml");
+}
+
 #[test]
 fn chart_is_identical_across_runs() {
     let dir = example();

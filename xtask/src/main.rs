@@ -194,6 +194,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                         outcome.dir
                     ));
                 } else {
+                    if let Some(reason) = &outcome.rerun {
+                        ui::detail(&format!("built because {reason}"));
+                    }
                     if let Some(pushed) = &outcome.pushed {
                         ui::info(&format!("pushed {pushed}"));
                     }

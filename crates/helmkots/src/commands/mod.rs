@@ -27,7 +27,7 @@ pub use lock::lock_images;
 pub use plan::{plan, Plan, MANIFESTS_DIR};
 pub use preview::{preview, Preview, PreviewError, PreviewOptions};
 pub use prove::{prove_bundle, prove_tree};
-pub use release::{release, ReleaseOptions, ReleaseOutcome};
+pub use release::{release, ReleaseOptions, ReleaseOutcome, RerunReason};
 pub use verify::verify;
 
 // The report types of the commands, where the CLI finds them.

@@ -63,6 +63,8 @@ pub struct ReleaseOutcome {
     pub proof: Option<ProofReport>,
     /// Nothing had changed since the last release into this tree: nothing was written.
     pub up_to_date: bool,
+    /// Why the release was built, when it was (`None` when it was up to date).
+    pub rerun: Option<RerunReason>,
     /// The helm-cli image this run pushed (`name:tag@digest`); `None` when it pushed nothing
     /// (offline, or an earlier run pushed the same image).
     pub pushed: Option<String>,
@@ -130,10 +132,11 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let inputs = input_records(&checked)?;
     let key_inputs = release_key_inputs(&checked, options, epoch, &inputs)?;
     let key = release_key(&key_inputs, &checked.release, options.offline);
-    if let Some(outcome) = up_to_date(&key, &fingerprints, &fingerprint_name, &tree_dir, prove) {
+    let rerun = match up_to_date(&key, &fingerprints, &fingerprint_name, &tree_dir, prove) {
         // Named as a run that writes it would name it.
-        return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome });
-    }
+        Ok(outcome) => return Ok(ReleaseOutcome { dir: out_dir.join(&tree_name), ..outcome }),
+        Err(reason) => reason,
+    };
     // Every mistake `check` catches stops the run before anything is built or pushed.
     let validated = timings::timed(Stage::Check, || validate(&checked))?;
     let planning = timings::span(Stage::Plan);
@@ -245,6 +248,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         proof,
         up_to_date: false,
         pushed: pushed.map(|image| image.to_string()),
+        rerun: Some(rerun),
     })
 }
 
@@ -267,21 +271,57 @@ fn up_to_date(
     name: &str,
     dir: &Utf8Path,
     prove: bool,
-) -> Option<ReleaseOutcome> {
-    let stamp = fingerprints.get::<ReleaseStamp>(name, key)?;
-    if (prove && !stamp.proved) || !fingerprint::tree_is_current(dir, &stamp.outputs) {
-        return None;
+) -> Result<ReleaseOutcome, RerunReason> {
+    let stamp = fingerprints.lookup::<ReleaseStamp>(name, key).map_err(|miss| match miss {
+        fingerprint::Miss::NoFingerprint => RerunReason::FirstRun,
+        fingerprint::Miss::Changed(fields) => RerunReason::InputsChanged(fields),
+    })?;
+    if prove && !stamp.proved {
+        return Err(RerunReason::ProofNotRun);
     }
-    let bytes = std::fs::read(dir.join(lock::FILE_NAME)).ok()?;
-    let record = serde_json::from_slice::<BuildRecord>(&bytes).ok()?;
-    Some(ReleaseOutcome {
+    if !fingerprint::tree_is_current(dir, &stamp.outputs) {
+        return Err(RerunReason::TreeChanged);
+    }
+    let record = std::fs::read(dir.join(lock::FILE_NAME))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
+        .ok_or(RerunReason::TreeChanged)?;
+    Ok(ReleaseOutcome {
         dir: dir.to_path_buf(),
         record,
         warnings: stamp.warnings,
         proof: None,
         up_to_date: true,
         pushed: None,
+        rerun: None,
     })
+}
+
+/// Why a release was built rather than found up to date (`release -v` says it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RerunReason {
+    /// No earlier release of this tree is recorded (or an older helmkots recorded it).
+    FirstRun,
+    /// These inputs of the release fingerprint changed: files by path (`release.toml`,
+    /// chart files, `manifests/...`), or `program` (another build of helmkots), `offline`,
+    /// `epoch`, `channel-id`, `update-cursor`, `revision`, `rendered-discovery`, `image-lock`.
+    InputsChanged(Vec<String>),
+    /// The tree was changed, or files were added to it, since it was written.
+    TreeChanged,
+    /// The tree was written without the airgap proof, which this run wants.
+    ProofNotRun,
+}
+
+impl std::fmt::Display for RerunReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RerunReason::FirstRun => f.write_str("no earlier release of this tree is recorded"),
+            RerunReason::InputsChanged(fields) => write!(f, "inputs changed: {}", fields.join(", ")),
+            RerunReason::TreeChanged => f.write_str("the tree was changed since it was written"),
+            RerunReason::ProofNotRun => f.write_str("the tree was written without the airgap proof"),
+        }
+    }
 }
 
 /// Everything a release tree depends on but the image lock: this build of helmkots, the

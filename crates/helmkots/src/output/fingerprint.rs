@@ -22,22 +22,50 @@ use crate::error::{IoContext, Result};
 pub(crate) const DIR: &str = "target/helmkots/fingerprints";
 
 /// Bumped whenever what a fingerprint covers changes, so old fingerprints miss.
-const FORMAT: &str = "helmkots-fingerprint-1";
+const FORMAT: &str = "helmkots-fingerprint-2";
 
-/// The hash of a step's inputs.
+/// The hash of a step's inputs, with a digest of each field kept (as cargo keeps the fields
+/// of a fingerprint) so that a miss can say which input changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Key(pub String);
+pub struct Key {
+    /// sha256 over every field, framed.
+    digest: String,
+    /// Each field's name and the first 16 hex digits of its value's sha256, in the order added.
+    fields: Vec<(String, String)>,
+}
+
+impl Key {
+    /// The names of the fields that differ between `self` (the stored key) and `now`: changed,
+    /// added or gone. Empty when the keys are the same.
+    pub(crate) fn changed_fields(&self, now: &Key) -> Vec<String> {
+        if self.digest == now.digest {
+            return Vec::new();
+        }
+        let before: std::collections::BTreeMap<&str, &str> =
+            self.fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let after: std::collections::BTreeMap<&str, &str> =
+            now.fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let names: std::collections::BTreeSet<&str> = before
+            .keys()
+            .chain(after.keys())
+            .copied()
+            .filter(|name| before.get(name) != after.get(name))
+            .collect();
+        names.into_iter().map(str::to_string).collect()
+    }
+}
 
 /// Builds a [`Key`] field by field.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyBuilder {
     hasher: Sha256,
+    fields: Vec<(String, String)>,
 }
 
 impl KeyBuilder {
     /// A key for the step `step`.
     pub(crate) fn new(step: &str) -> KeyBuilder {
-        let mut builder = KeyBuilder { hasher: Sha256::new() };
+        let mut builder = KeyBuilder { hasher: Sha256::new(), fields: Vec::new() };
         builder.field("format", FORMAT.as_bytes());
         builder.field("helmkots", env!("CARGO_PKG_VERSION").as_bytes());
         builder.field("step", step.as_bytes());
@@ -50,6 +78,8 @@ impl KeyBuilder {
             self.hasher.update((part.len() as u64).to_le_bytes());
             self.hasher.update(part);
         }
+        let value_digest = hex::encode(&Sha256::digest(value)[..8]);
+        self.fields.push((name.to_string(), value_digest));
         self
     }
 
@@ -66,7 +96,7 @@ impl KeyBuilder {
 
     /// The key.
     pub(crate) fn finish(&self) -> Key {
-        Key(hex::encode(self.hasher.clone().finalize()))
+        Key { digest: hex::encode(self.hasher.clone().finalize()), fields: self.fields.clone() }
     }
 }
 
@@ -115,6 +145,15 @@ pub(crate) struct Fingerprints {
     dir: Utf8PathBuf,
 }
 
+/// Why a fingerprint did not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// None was stored, or it cannot be read (an older helmkots wrote it, or it is damaged).
+    NoFingerprint,
+    /// It was stored under another key: these inputs changed.
+    Changed(Vec<String>),
+}
+
 /// A stored fingerprint: the key it was written under, and the step's record.
 #[derive(Serialize, Deserialize)]
 struct Stored<T> {
@@ -130,9 +169,19 @@ impl Fingerprints {
 
     /// The record stored as `name`, when it was stored under `key`.
     pub(crate) fn get<T: DeserializeOwned>(&self, name: &str, key: &Key) -> Option<T> {
-        let text = fs::read(self.dir.join(format!("{name}.json"))).ok()?;
-        let stored: Stored<T> = serde_json::from_slice(&text).ok()?;
-        (stored.key == *key).then_some(stored.record)
+        self.lookup(name, key).ok()
+    }
+
+    /// The record stored as `name` under `key`, or why there is none: no usable fingerprint,
+    /// or one stored under another key (with the fields that changed).
+    pub(crate) fn lookup<T: DeserializeOwned>(&self, name: &str, key: &Key) -> Result<T, Miss> {
+        let text = fs::read(self.dir.join(format!("{name}.json"))).map_err(|_| Miss::NoFingerprint)?;
+        let stored: Stored<T> = serde_json::from_slice(&text).map_err(|_| Miss::NoFingerprint)?;
+        if stored.key == *key {
+            Ok(stored.record)
+        } else {
+            Err(Miss::Changed(stored.key.changed_fields(key)))
+        }
     }
 
     /// Stores `record` as `name` under `key`, replacing what was there (written to a temporary
@@ -170,6 +219,25 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, KeyBuilder::new("s").field("a", b"bc").finish());
         assert_ne!(a, KeyBuilder::new("t").field("a", b"bc").finish());
+    }
+
+    #[test]
+    fn a_miss_names_the_fields_that_changed() {
+        let temp = tempfile::tempdir().unwrap();
+        let prints = Fingerprints::new(Utf8Path::from_path(temp.path()).unwrap());
+        let before = KeyBuilder::new("s").field("release-file", b"a").field("values.yaml", b"x").finish();
+        assert_eq!(prints.lookup::<u32>("x", &before), Err(Miss::NoFingerprint));
+        prints.put("x", &before, &1u32).unwrap();
+        let now = KeyBuilder::new("s")
+            .field("release-file", b"a")
+            .field("values.yaml", b"y")
+            .field("new", b"")
+            .finish();
+        assert_eq!(
+            prints.lookup::<u32>("x", &now),
+            Err(Miss::Changed(vec!["new".into(), "values.yaml".into()]))
+        );
+        assert_eq!(prints.lookup::<u32>("x", &before), Ok(1));
     }
 
     #[test]
