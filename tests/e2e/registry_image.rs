@@ -17,6 +17,7 @@ use helmkots::{
         self as oci_image, HelmCliImage, HelmCliSpec, LABEL_CHART_SHA256, LABEL_REVISION, LABEL_VERSION,
     },
     internals::oci::registry::{Platform, Registry, RegistryError, RegistryOptions},
+    internals::oci::store,
     Error,
 };
 use helmkots_e2e::{
@@ -33,6 +34,11 @@ const PASSWORD: &str = "pw-Zq83-never-in-output";
 
 /// A registry client whose Docker config directory is `docker_config` (anonymous when it has
 /// no `config.json`).
+/// The blob store of a test's work folder (the base layers the layout and the push use).
+fn store(work: &std::path::Path) -> store::BlobStore {
+    store::BlobStore::open(Utf8Path::from_path(&work.join("store")).unwrap()).expect("open the store")
+}
+
 fn client(docker_config: &Path) -> Registry {
     Registry::new(RegistryOptions {
         insecure_registries: Vec::new(),
@@ -155,7 +161,7 @@ fn builds_pushes_and_reads_back_with_skopeo_and_umoci() {
     assert_eq!(image.chart_path, format!("{WORKDIR}/{}", chart.file_name));
 
     let name = ImageRef::parse(&registry.image("acme/demo-app-helm-cli")).unwrap();
-    let summary = oci_image::push(&client, &image, &name, None).expect("push");
+    let summary = oci_image::push(&client, &image, &name, &store(work.path())).expect("push");
     let expected =
         format!("{}:{}@{}", registry.image("acme/demo-app-helm-cli"), image.tag, image.digest().oci());
     assert_eq!(summary.reference.to_string(), expected);
@@ -166,7 +172,7 @@ fn builds_pushes_and_reads_back_with_skopeo_and_umoci() {
     );
 
     // Pushing again finds everything there.
-    let again = oci_image::push(&client, &image, &name, None).expect("second push");
+    let again = oci_image::push(&client, &image, &name, &store(work.path())).expect("second push");
     assert_eq!((again.present, again.mounted, again.uploaded), (3, 0, 0));
 
     let tagged = format!("{}:{}", registry.image("acme/demo-app-helm-cli"), image.tag);
@@ -243,7 +249,8 @@ fn the_local_oci_layout_is_read_by_skopeo_and_umoci() {
 
     let layout = work.path().join("helm-cli");
     let layout_dir = Utf8Path::from_path(&layout).unwrap();
-    let files = oci_image::write_layout(&client, &image, layout_dir).expect("write layout");
+    let files =
+        oci_image::write_layout(&client, &store(work.path()), &image, layout_dir).expect("write layout");
     let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
     assert!(paths.contains(&"oci-layout") && paths.contains(&"index.json"), "{paths:?}");
     assert_eq!(
@@ -288,13 +295,13 @@ fn the_local_oci_layout_is_read_by_skopeo_and_umoci() {
 
     // Writing again into the same directory fetches nothing new and changes nothing.
     let before = helmkots_e2e::tree_digests(&layout);
-    oci_image::write_layout(&client, &image, layout_dir).expect("rewrite layout");
+    oci_image::write_layout(&client, &store(work.path()), &image, layout_dir).expect("rewrite layout");
     assert_eq!(helmkots_e2e::tree_digests(&layout), before);
 
-    // The layout doubles as the upload source when pushing to another registry.
+    // The store the layout was written from is the upload source when pushing to another registry.
     let other = TestRegistry::start();
     let name = ImageRef::parse(&other.image("mirror/helm-cli")).unwrap();
-    let summary = oci_image::push(&client, &image, &name, Some(layout_dir)).expect("push from layout");
+    let summary = oci_image::push(&client, &image, &name, &store(work.path())).expect("push from the store");
     assert_eq!((summary.mounted, summary.uploaded), (0, 3));
     assert_eq!(summary.reference.digest(), Some(image.digest().oci().as_str()));
 }
@@ -313,21 +320,23 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     std::fs::create_dir_all(&anonymous_dir).unwrap();
     let anonymous = client(&anonymous_dir);
     let image = build(&anonymous, &base.reference, "linux/amd64", &chart, &version).unwrap();
-    let error = oci_image::push(&anonymous, &image, &name, None).expect_err("push without credentials");
+    let error = oci_image::push(&anonymous, &image, &name, &store(work.path()))
+        .expect_err("push without credentials");
     let message = error.to_string();
     eprintln!("without credentials: {message}");
     assert!(matches!(error, Error::Registry(RegistryError::Unauthorized { .. })), "{error:?}");
     assert!(message.contains(&locked.host()) && message.contains("acme/helm-cli"), "{message}");
-    assert!(message.contains("docker login"), "{message}");
+    let help = error.help().unwrap_or_default();
+    assert!(help.contains("docker login"), "the fix is the error's help: {help}");
 
     // With a wrong password: refused, and the wrong password is nowhere in the message.
     let wrong_dir = work.path().join("wrong-credentials");
     write_docker_config(&wrong_dir, &locked.host(), USER, "wrong-Pw-77");
-    let error =
-        oci_image::push(&client(&wrong_dir), &image, &name, None).expect_err("push with a wrong password");
-    let message = format!("{error} {error:?}");
+    let error = oci_image::push(&client(&wrong_dir), &image, &name, &store(work.path()))
+        .expect_err("push with a wrong password");
+    let message = format!("{error} {error:?} {}", error.help().unwrap_or_default());
     eprintln!("wrong password: {message}");
-    assert!(message.contains("were refused"), "{message}");
+    assert!(message.contains("were refused"), "the help says the credentials were refused: {message}");
     assert!(
         !message.contains("wrong-Pw-77") && !message.contains(&base64(format!("{USER}:wrong-Pw-77"))),
         "{message}"
@@ -339,8 +348,10 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     let authed = client(&docker_config);
     let image = build(&authed, &base.reference, "linux/amd64", &chart, &version).unwrap();
     let out = work.path().join("out");
-    oci_image::write_layout(&authed, &image, Utf8Path::from_path(&out).unwrap()).unwrap();
-    let summary = oci_image::push(&authed, &image, &name, None).expect("push with credentials");
+    oci_image::write_layout(&authed, &store(work.path()), &image, Utf8Path::from_path(&out).unwrap())
+        .unwrap();
+    let summary =
+        oci_image::push(&authed, &image, &name, &store(work.path())).expect("push with credentials");
     assert_eq!((summary.mounted, summary.uploaded), (0, 3), "another host: everything is uploaded");
     let reference = format!("{}:{}", locked.image("acme/helm-cli"), image.tag);
     let creds = format!("{USER}:{PASSWORD}");
@@ -366,7 +377,8 @@ fn basic_auth_uses_docker_config_and_never_shows_the_password() {
             assert!(!contains(&bytes, secret.as_bytes()), "{} contains a credential", file.display());
         }
     }
-    let again = oci_image::push(&authed, &image, &name, None).expect("push again with credentials");
+    let again =
+        oci_image::push(&authed, &image, &name, &store(work.path())).expect("push again with credentials");
     assert_eq!(again.present, 3);
     let error = build(
         &authed,
@@ -402,7 +414,7 @@ fn a_multi_platform_base_gives_the_requested_platform() {
         assert_eq!(config["architecture"], architecture);
 
         let name = ImageRef::parse(&registry.image(&format!("acme/helm-cli-{architecture}"))).unwrap();
-        let summary = oci_image::push(&client, &image, &name, None).expect("push");
+        let summary = oci_image::push(&client, &image, &name, &store(work.path())).expect("push");
         let tagged = format!("{}:{}", registry.image(&format!("acme/helm-cli-{architecture}")), image.tag);
         let inspect = skopeo_json(&["inspect", "--tls-verify=false", &format!("docker://{tagged}")]);
         assert_eq!(inspect["Architecture"], architecture);
@@ -414,7 +426,8 @@ fn a_multi_platform_base_gives_the_requested_platform() {
     let message = error.to_string();
     assert!(matches!(error, Error::Registry(RegistryError::NoMatchingPlatform { .. })), "{error:?}");
     assert!(message.contains("linux/amd64") && message.contains("linux/arm64/v8"), "{message}");
-    assert!(message.contains("[helm_cli] platform"), "{message}");
+    let help = error.help().unwrap_or_default();
+    assert!(help.contains("[helm_cli] platform"), "the fix is the error's help: {help}");
 }
 
 #[test]
@@ -434,8 +447,13 @@ fn an_unreachable_registry_names_the_image_the_host_and_the_fix() {
     assert!(!cause.is_empty());
     let message = error.to_string();
     eprintln!("unreachable: {message}");
-    for needle in [base.as_str(), &format!("127.0.0.1:{port}"), "--offline", "mirror", "docker login"] {
+    for needle in [base.as_str(), &format!("127.0.0.1:{port}")] {
         assert!(message.contains(needle), "`{needle}` missing from: {message}");
+    }
+    // The fix is the error's help (the CLI's `help:` line), not part of its message.
+    let help = error.help().unwrap_or_default();
+    for needle in ["--offline", "mirror", "docker login"] {
+        assert!(help.contains(needle), "`{needle}` missing from the help: {help}");
     }
 }
 

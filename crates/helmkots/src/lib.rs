@@ -47,7 +47,7 @@ pub mod internals {
     }
     /// Registries, images, the store and the bundle.
     pub mod oci {
-        pub use crate::oci::{airgap, image, image_lock, registry};
+        pub use crate::oci::{airgap, image, image_lock, registry, store};
     }
     /// Build record and reproducible archives.
     pub mod output {

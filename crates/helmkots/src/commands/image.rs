@@ -3,6 +3,7 @@
 use camino::Utf8PathBuf;
 
 use super::{check::check, online, online::registry_for};
+use crate::oci::store::{self, BlobStore};
 use crate::{
     error::Result,
     input::chart::{self},
@@ -43,6 +44,7 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
     let registry = registry_for(&checked.release)?;
+    let store = BlobStore::open(&release.root.join(store::DEFAULT_DIR))?;
     let lock_path = release.root.join(image_lock::FILE_NAME);
     let mut lock = image_lock::ImageLock::read(&lock_path)?;
     let name = if options.push { Some(online::helm_cli_name(&checked)?) } else { None };
@@ -51,10 +53,10 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
     let layout_name = format!("{}-helm-cli", checked.tree_name());
     let final_dir = crate::output::tree::replace_dir(&out_dir, &layout_name, |staging| {
-        oci_image::write_layout(&registry, &built, staging).map(drop)
+        oci_image::write_layout(&registry, &store, &built, staging).map(drop)
     })?;
     let pushed = match &name {
-        Some(name) => Some(oci_image::push(&registry, &built, name, Some(&final_dir))?.reference.to_string()),
+        Some(name) => Some(oci_image::push(&registry, &built, name, &store)?.reference.to_string()),
         None => None,
     };
     lock.write(&lock_path)?;

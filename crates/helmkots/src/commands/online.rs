@@ -109,7 +109,7 @@ pub(super) fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -
 /// pushed the same image.
 pub(super) fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
     let Some(unpushed) = online.unpushed.take() else { return Ok(None) };
-    let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, None)?.reference;
+    let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, &online.store)?.reference;
     if pushed != online.helm_cli {
         return Err(Error::bug(format!(
             "the registry stored the helm-cli image as {pushed}, not as the {} the release names",

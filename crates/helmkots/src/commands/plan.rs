@@ -45,11 +45,13 @@ pub struct Plan {
 /// The folder of extra KOTS manifests passed through unchanged, beside the release file.
 pub const MANIFESTS_DIR: &str = "manifests";
 
-/// Computes every output without writing anything, around the packaged chart.
+/// Computes every output without writing anything, around the packaged chart and the files
+/// of `manifests/` ([`passthrough_manifests`], read once by the caller).
 pub fn plan(
     checked: Checked,
     validated: Validated,
     packaged: PackagedChart,
+    passthrough: Vec<(String, Vec<u8>)>,
     pinned_helm_cli: Option<String>,
 ) -> Result<Plan> {
     let Validated { images, values } = validated;
@@ -129,7 +131,7 @@ pub fn plan(
     for manifest in manifests {
         tree.insert(format!("manifests/{}", manifest.file_name), manifest.text.into_bytes());
     }
-    for (name, bytes) in passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))? {
+    for (name, bytes) in passthrough {
         let path = format!("manifests/{name}");
         if let Some(warning) = example_leftover(&checked.release, &name, &bytes) {
             warnings.push(warning);

@@ -5,6 +5,7 @@ use camino::Utf8Path;
 use super::{
     check::{check, validate},
     plan::plan,
+    plan::{passthrough_manifests, MANIFESTS_DIR},
 };
 use crate::{
     error::{Error, Result},
@@ -38,7 +39,8 @@ pub fn preview(release_file: &Utf8Path, options: &PreviewOptions) -> Result<Prev
     let checked = check(release_file)?;
     let packaged = chart::package(&checked.chart, reproducible::source_date_epoch()?)?;
     let validated = validate(&checked)?;
-    let plan = plan(checked, validated, packaged, None)?;
+    let manifests = passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))?;
+    let plan = plan(checked, validated, packaged, manifests, None)?;
     let mut ctx = Context::from_release(&plan.checked.release, &options.set).map_err(PreviewError::Config)?;
     if let Some(namespace) = &options.namespace {
         ctx.namespace = namespace.clone();

@@ -130,7 +130,8 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let prove = options.proof && on_path(HELM_PROGRAM);
     // The inputs are read and hashed once: for the key now, the record and the key at the end.
     let inputs = input_records(&checked)?;
-    let key_inputs = release_key_inputs(&checked, options, epoch, &inputs)?;
+    let manifests = passthrough_manifests(&checked.release.root.join(MANIFESTS_DIR))?;
+    let key_inputs = release_key_inputs(&checked, options, epoch, &inputs, &manifests)?;
     let key = release_key(&key_inputs, &checked.release, options.offline);
     let rerun = match up_to_date(&key, &fingerprints, &fingerprint_name, &tree_dir, prove) {
         // Named as a run that writes it would name it.
@@ -142,7 +143,8 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     let planning = timings::span(Stage::Plan);
     let packaged = chart::package(&checked.chart, epoch)?;
     let mut online = if options.offline { None } else { Some(online::prepare(&checked, &packaged, epoch)?) };
-    let plan = plan(checked, validated, packaged, online.as_ref().map(|o| o.helm_cli.to_string()))?;
+    let plan =
+        plan(checked, validated, packaged, manifests, online.as_ref().map(|o| o.helm_cli.to_string()))?;
     drop(planning);
     let mut warnings = plan.warnings.clone();
     if online.is_some() && plan.checked.release.airgap.update_cursor.is_none() {
@@ -333,6 +335,7 @@ fn release_key_inputs(
     options: &ReleaseOptions,
     epoch: u64,
     inputs: &[FileRecord],
+    manifests: &[(String, Vec<u8>)],
 ) -> Result<KeyBuilder> {
     let release = &checked.release;
     let mut key = KeyBuilder::new("release");
@@ -346,8 +349,8 @@ fn release_key_inputs(
     for input in inputs {
         key.field(&input.path, input.sha256.as_bytes());
     }
-    for (name, bytes) in passthrough_manifests(&release.root.join(MANIFESTS_DIR))? {
-        key.field(&format!("manifests/{name}"), &bytes);
+    for (name, bytes) in manifests {
+        key.field(&format!("manifests/{name}"), bytes);
     }
     if !options.offline {
         key.field("revision", online::git_revision(&release.root).unwrap_or_default().as_bytes());

@@ -5,4 +5,4 @@ pub mod airgap;
 pub mod image;
 pub mod image_lock;
 pub mod registry;
-pub(crate) mod store;
+pub mod store;

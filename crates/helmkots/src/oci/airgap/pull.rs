@@ -479,6 +479,21 @@ fn fetch_blobs(
     }
 }
 
+/// Puts one blob of `image` into the store unless it is there: the one way any blob reaches
+/// this machine (resumed, retried and verified as the pull does it), for the helm-cli
+/// image's base layers too.
+pub(crate) fn fetch_into_store(
+    registry: &Registry,
+    store: &BlobStore,
+    image: &ImageRef,
+    descriptor: &Descriptor,
+) -> Result<()> {
+    if store.contains(&descriptor.digest) {
+        return Ok(());
+    }
+    fetch_one(registry, store, image, descriptor, &PullOptions::new(Vec::new()))
+}
+
 /// One blob, with retries; each attempt resumes what the previous one left.
 fn fetch_one(
     registry: &Registry,

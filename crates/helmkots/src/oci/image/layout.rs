@@ -6,8 +6,8 @@
 //! The tag goes into `index.json` as `org.opencontainers.image.ref.name`, as the tag alone
 //! (skopeo's convention: `skopeo copy oci:DIR:TAG` finds it).
 //!
-//! Used for the helm-cli image (`dist/<slug>-<version>-helm-cli/`); the functions are generic
-//! so the airgap bundle can put many images into one layout, each blob once.
+//! Used for the helm-cli image (`dist/<slug>-<version>-helm-cli/`), whose base layers come
+//! from the store ([`copy_blob`]): a layout is an output, never a second store.
 
 use std::io::Write;
 
@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use super::json::to_canonical_vec;
 use crate::{
     error::{Error, IoContext, Result},
-    input::image_ref::ImageRef,
-    oci::registry::{media::Descriptor, media::OCI_INDEX, Registry},
+    oci::registry::{media::Descriptor, media::OCI_INDEX},
+    oci::store::BlobStore,
     util::digest::Sha256Digest,
 };
 
@@ -66,21 +66,13 @@ pub fn write_blob_bytes(dir: &Utf8Path, bytes: &[u8]) -> Result<LayoutFile> {
     Ok(LayoutFile { path: relative_blob_path(&digest), sha256: digest, size })
 }
 
-/// Streams a blob of `image` from the registry into the layout, verified, unless it is
-/// already there. A failed download leaves nothing behind.
-pub fn fetch_blob(
-    registry: &Registry,
-    dir: &Utf8Path,
-    image: &ImageRef,
-    blob: &Descriptor,
-) -> Result<LayoutFile> {
+/// Copies a blob from the store (where every blob is what its name says) into the layout,
+/// unless it is already there.
+pub(crate) fn copy_blob(store: &BlobStore, dir: &Utf8Path, blob: &Descriptor) -> Result<LayoutFile> {
     if !has_blob(dir, &blob.digest, blob.size) {
         let (mut temp, blobs) = temp_blob(dir)?;
-        {
-            let mut buffered = std::io::BufWriter::new(&mut temp);
-            registry.fetch_blob(image, blob, &mut buffered)?;
-            buffered.flush().io_context("write", &blobs)?;
-        }
+        let mut source = crate::oci::store::open_blob(store, &blob.digest)?;
+        std::io::copy(&mut source, &mut temp).io_context("write", &blobs)?;
         persist(temp, &blob_path(dir, &blob.digest))?;
     }
     Ok(LayoutFile { path: relative_blob_path(&blob.digest), sha256: blob.digest, size: blob.size })

@@ -32,13 +32,14 @@ use self::{
     layout::LayoutFile,
 };
 use crate::{
-    error::{Error, Result},
+    error::Result,
     input::chart::PackagedChart,
     input::image_ref::ImageRef,
     oci::registry::{
         media::{self, Descriptor},
         Operation, Platform, RawManifest, Registry, ResolvedImage, RetryPolicy,
     },
+    oci::{airgap::pull::fetch_into_store, store::BlobStore},
     util::digest::Sha256Digest,
 };
 
@@ -356,11 +357,17 @@ pub fn build_helm_cli_image(
 /// streamed from the base's registry (verified; skipped when already there), the new blobs,
 /// `oci-layout`, and `index.json` naming the image by its tag. Returns every file written,
 /// sorted by path, for the build record.
-pub fn write_layout(registry: &Registry, image: &HelmCliImage, dir: &Utf8Path) -> Result<Vec<LayoutFile>> {
+pub fn write_layout(
+    registry: &Registry,
+    store: &BlobStore,
+    image: &HelmCliImage,
+    dir: &Utf8Path,
+) -> Result<Vec<LayoutFile>> {
     let source = image.base.pinned();
     let mut files = Vec::new();
     for blob in image.base_layers() {
-        files.push(layout::fetch_blob(registry, dir, &source, blob)?);
+        fetch_into_store(registry, store, &source, blob)?;
+        files.push(layout::copy_blob(store, dir, blob)?);
     }
     files.push(layout::write_blob_bytes(dir, &image.layer.blob)?);
     files.push(layout::write_blob_bytes(dir, &image.config.bytes)?);
@@ -386,9 +393,8 @@ pub struct PushSummary {
 
 /// Pushes the image to `name` (`[helm_cli] name`; its tag, if any, is replaced by the image's
 /// tag) and returns the pinned reference. Blobs the target has are skipped, base layers are
-/// mounted from the base's repository where the registry allows, and otherwise uploaded —
-/// from `layout` when it holds them (see [`write_layout`]), else streamed through a
-/// temporary file.
+/// mounted from the base's repository where the registry allows, and otherwise uploaded from
+/// `store` (fetched into it first when missing, resumed and verified like any pull).
 ///
 /// Pushing is idempotent, so an error a concurrent push of the same blobs can cause is tried
 /// again: two releases pushing one image at once made docker-registry answer `DIGEST_INVALID`
@@ -397,9 +403,9 @@ pub fn push(
     registry: &Registry,
     image: &HelmCliImage,
     name: &ImageRef,
-    layout: Option<&Utf8Path>,
+    store: &BlobStore,
 ) -> Result<PushSummary> {
-    PUSH_RETRIES.run(Operation::Push, |_| {}, || push_once(registry, image, name, layout))
+    PUSH_RETRIES.run(Operation::Push, |_| {}, || push_once(registry, image, name, store))
 }
 
 /// How [`push`] retries (see [`Operation::is_transient`] for what it retries).
@@ -409,7 +415,7 @@ fn push_once(
     registry: &Registry,
     image: &HelmCliImage,
     name: &ImageRef,
-    layout: Option<&Utf8Path>,
+    store: &BlobStore,
 ) -> Result<PushSummary> {
     let target = push_target(image, name)?;
     let source = image.base.pinned();
@@ -420,7 +426,7 @@ fn push_once(
         } else if registry.mount_blob(&target, &source, &blob.digest)? {
             summary.mounted += 1;
         } else {
-            upload_base_layer(registry, &target, &source, blob, layout)?;
+            upload_base_layer(registry, &target, &source, blob, store)?;
             summary.uploaded += 1;
         }
     }
@@ -471,21 +477,10 @@ fn upload_base_layer(
     target: &ImageRef,
     source: &ImageRef,
     blob: &Descriptor,
-    layout: Option<&Utf8Path>,
+    store: &BlobStore,
 ) -> Result<()> {
-    if let Some(dir) = layout.filter(|dir| layout::has_blob(dir, &blob.digest, blob.size)) {
-        registry.push_blob_file(target, &blob.digest, &layout::blob_path(dir, &blob.digest))?;
-        return Ok(());
-    }
-    let temp = tempfile::Builder::new().prefix("helmkots-blob-").tempdir().map_err(|source| Error::Io {
-        action: "create",
-        path: std::env::temp_dir().to_string_lossy().into_owned().into(),
-        source,
-    })?;
-    let dir = Utf8Path::from_path(temp.path())
-        .ok_or_else(|| Error::NonUtf8Path(temp.path().display().to_string()))?;
-    layout::fetch_blob(registry, dir, source, blob)?;
-    registry.push_blob_file(target, &blob.digest, &layout::blob_path(dir, &blob.digest))?;
+    fetch_into_store(registry, store, source, blob)?;
+    registry.push_blob_file(target, &blob.digest, &store.path(&blob.digest))?;
     Ok(())
 }
 
@@ -502,6 +497,7 @@ fn pin(image: &ImageRef, digest: &Sha256Digest) -> ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::oci::registry::media::{parse_manifest, ManifestKind};
 
     const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"User":"1000","Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:1111111111111111111111111111111111111111111111111111111111111111"]},"history":[{"created_by":"base"}]}"#;
