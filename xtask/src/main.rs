@@ -254,7 +254,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if !cmd.proof {
                 let report = helmkots::commands::verify(&dir)?;
                 if cmd.json {
-                    outln!("{}", serde_json::to_string_pretty(&report)?);
+                    outln!("{}", serde_json::to_string_pretty(&json_output::verify(&report))?);
                 } else {
                     for problem in &report.problems {
                         ui::error(problem);
@@ -283,7 +283,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
                 }
             };
             if cmd.json {
-                outln!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&json_output::proof(&report))?);
             } else {
                 proof_report::print(&report);
             }

@@ -31,13 +31,16 @@ pub use release::{release, ReleaseOptions, ReleaseOutcome, RerunReason};
 pub use verify::verify;
 
 // The report types of the commands, where the CLI finds them.
-pub use crate::input::image_ref::ImageRef;
+pub use crate::input::image_ref::{ImageRef, ImageRefError, ImageRefErrorKind};
 pub use crate::oci::airgap::verify::VerifyReport;
 pub use crate::oci::image_lock::FILE_NAME as IMAGE_LOCK_FILE;
 pub use crate::output::build_record::{BuildRecord, FILE_NAME as BUILD_RECORD_FILE};
 pub use crate::output::tree::{check_checksums, CHECKSUMS_FILE};
 pub use crate::plan::discover::DiscoveryProblem;
-pub use crate::plan::discover::{DiscoveredImage, FoundBy, ImageSet, ImageShape};
+pub use crate::plan::discover::{
+    DiscoveredImage, DiscoveryProblemKind as ProblemKind, FoundBy, ImageSet, ImageShape, ImageSource,
+    ProblemSite,
+};
 pub use crate::plan::kots::RenderError as ManifestRenderError;
 pub use crate::plan::kots_template::{ContextError, TemplateError};
 pub use crate::proof::{Coverage, ProofError, ProofFailure, ProofReport};

@@ -64,7 +64,7 @@ pub struct ImageRef {
 }
 
 /// Why a string is not a valid image reference.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[error(
     "invalid image reference `{input}`: {reason}{}",
     offset.map(|offset| format!(" (at byte {offset})")).unwrap_or_default()
@@ -79,8 +79,7 @@ pub struct ImageRefError {
 }
 
 /// The kinds of mistakes in an image reference.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImageRefErrorKind {
     /// The string is empty.

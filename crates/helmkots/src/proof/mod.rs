@@ -27,7 +27,6 @@ pub(crate) use spec::{
 use std::collections::{BTreeMap, BTreeSet};
 
 use camino::Utf8Path;
-use serde::Serialize;
 
 use crate::{
     input::chart::Chart,
@@ -48,8 +47,7 @@ pub(crate) const PROOF_REGISTRY_NAMESPACE: &str = "proof-ns";
 pub(crate) const PROOF_NAMESPACE: &str = "helmkots-proof";
 
 /// How the configurations were chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coverage {
     /// Every combination.
     Exhaustive,
@@ -58,8 +56,7 @@ pub enum Coverage {
 }
 
 /// One way the customer's cluster may be set up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// An airgap install with a local registry.
     Airgap {
@@ -117,7 +114,7 @@ pub(crate) struct ProofInputs<'a> {
 }
 
 /// One failed check.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ProofFailure {
     /// The configuration, as `item=value` pairs.
     pub configuration: String,
@@ -136,7 +133,7 @@ pub struct ProofFailure {
 }
 
 /// The result of one configuration in one mode.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ProofRun {
     /// The configuration, as `item=value` pairs.
     pub configuration: String,
@@ -148,12 +145,11 @@ pub struct ProofRun {
     pub failures: Vec<ProofFailure>,
     /// What this run could not check or chose not to (test pods, pods the chart gives no
     /// pull secret); gathered, deduplicated, into [`ProofReport::notes`].
-    #[serde(skip)]
     pub notes: Vec<String>,
 }
 
 /// The whole proof.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ProofReport {
     /// How configurations were chosen.
     pub coverage: Coverage,

@@ -6,11 +6,10 @@
 //! also inside `kind: List`); an `image` string anywhere in another kind is reported as
 //! *possible*, because operators and CRDs often carry images the cluster pulls later.
 
-use serde::Serialize;
 use serde_json::Value;
 
 /// One image found in a rendered object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct RenderedImage {
     /// The image string as rendered.
     pub image: String,

@@ -220,6 +220,25 @@ fn only_output_names_what_goes_into_the_out_dir() {
 }
 
 #[test]
+fn only_on_disk_formats_derive_serialize() {
+    only_in(
+        &[
+            "output/",                    // build record, fingerprints
+            "oci/image_lock.rs",          // helmkots.lock
+            "oci/airgap/bundle.rs",       // airgap.yaml, the bundle's fingerprint record
+            "plan/discover/rendered.rs",  // the renders helmkots.lock records
+            "plan/discover/mod.rs",       // ImageShape, inside that record
+            "proof/spec.rs",              // helmkots-proof.json
+            "input/image_ref.rs",         // a reference as the string those files hold
+            "commands/release.rs",        // the release fingerprint's record
+            "commands/init/mod.rs",       // the data of the release.toml template (handlebars)
+        ],
+        &["Serialize"],
+        "JSON shapes of reports are the CLI's (xtask/src/json_output.rs); the engine serialises only what it writes",
+    );
+}
+
+#[test]
 fn engine_never_prints() {
     only_in(&[], &["println!", "eprintln!", "print!(", "dbg!"], "the engine returns data; only xtask prints");
 }

@@ -14,7 +14,6 @@ use std::{
 };
 
 use camino::Utf8Path;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
@@ -28,7 +27,7 @@ use crate::{
 pub const KEEP_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// What `verify` found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
     /// How many files of a release tree were checked against its `SHA256SUMS` (0 for a
     /// bundle given alone).
@@ -46,7 +45,7 @@ pub struct VerifyReport {
 }
 
 /// An image of `savedImages` as the bundle holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedImage {
     /// The `savedImages` entry.
     pub reference: String,

@@ -61,7 +61,7 @@ use crate::plan::image_routing::glob_match;
 pub const IMAGE_ANNOTATIONS: [&str; 2] = ["artifacthub.io/images", "helm.sh/images"];
 
 /// Every image found, with provenance, plus what was excluded and what went wrong.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageSet {
     /// The images, one per normalised reference, sorted by reference: what the bundle holds.
     pub images: Vec<DiscoveredImage>,
@@ -81,12 +81,11 @@ pub struct ImageSet {
 }
 
 /// How many renders rendered discovery made, and what Helm refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderSummary {
     /// The renders were read from `helmkots.lock` (no Helm on PATH).
     pub from_lock: bool,
     /// What `helmkots.lock` should record of renders made now (`None` when read from it).
-    #[serde(skip)]
     pub record: Option<rendered::RenderedRecord>,
     /// Configurations rendered.
     pub configurations: usize,
@@ -95,13 +94,11 @@ pub struct RenderSummary {
     /// Configurations Helm refused, with its error.
     pub failures: Vec<String>,
     /// What the renders made now cost (`None` when read from the lock); varies run to run.
-    #[serde(skip)]
     pub cost: Option<rendered::RenderCost>,
 }
 
 /// How an image was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FoundBy {
     /// In the values only: no rendered configuration pulls it (an optional part the Config
     /// screen does not reach, or discovery did not render).
@@ -129,7 +126,7 @@ impl fmt::Display for FoundBy {
 }
 
 /// One image and every place it was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscoveredImage {
     /// The normalised reference.
     pub reference: ImageRef,
@@ -138,7 +135,7 @@ pub struct DiscoveredImage {
 }
 
 /// An image dropped by an exclude pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExcludedImage {
     /// The image as it would have been listed.
     pub image: DiscoveredImage,
@@ -147,7 +144,7 @@ pub struct ExcludedImage {
 }
 
 /// One place an image was found.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageSource {
     /// The name (from Chart.yaml) of the chart whose values or annotations hold the image;
     /// `None` for `[images] include`.
@@ -219,7 +216,7 @@ pub enum ImageShape {
 }
 
 /// A values path that holds image pull secrets.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PullSecretPath {
     /// The path in the root chart's values, in [`ValuePath`] syntax, e.g. `image.pullSecrets`.
     pub values_path: String,
@@ -232,7 +229,7 @@ pub struct PullSecretPath {
 }
 
 /// Something discovery could not understand.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DiscoveryProblem {
     /// Where.
     pub site: ProblemSite,
@@ -241,8 +238,7 @@ pub struct DiscoveryProblem {
 }
 
 /// Where a discovery problem is.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "in", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemSite {
     /// A chart's values.
     Values {
@@ -278,8 +274,7 @@ pub enum ProblemSite {
 }
 
 /// The kinds of discovery problems.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DiscoveryProblemKind {
     /// The text (as written, or as assembled from a map) is not a valid reference.

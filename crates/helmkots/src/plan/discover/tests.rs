@@ -517,37 +517,6 @@ fn glob_patterns() {
     }
 }
 
-#[test]
-fn output_serializes_as_tagged_json() {
-    let set = discover(
-        &build(spec(json!({"image": {"repository": "busybox", "tag": "1.31.1", "sha": ""}}))),
-        &[],
-        &[],
-    );
-    let json = serde_json::to_value(&set).unwrap();
-    assert_eq!(
-        json,
-        json!({
-            "images": [{
-                "reference": "docker.io/library/busybox:1.31.1",
-                "sources": [{
-                    "chart": "demo",
-                    "values_path": "image",
-                    "shape": {"kind": "repository_tag", "digest_key": "sha"},
-                    "tag_from_app_version": false,
-                    "found_by": "values",
-                }],
-            }],
-            "test_only": [],
-            "tag_pins": [],
-            "rendered": null,
-            "excluded": [],
-            "pull_secret_paths": [],
-            "problems": [],
-        })
-    );
-}
-
 // -----------------------------------------------------------------------------------------
 // The grafana 6.1.16 fixture.
 
