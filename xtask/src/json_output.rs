@@ -4,13 +4,13 @@
 
 use camino::Utf8Path;
 use helmkots::{
-    commands::{self as pipeline, init::Starter},
+    commands::{self, init::Starter},
     diagnostic::FileProblems,
 };
 use serde_json::{json, Value};
 
 /// `check --json` when the release is valid.
-pub fn check(file: &Utf8Path, checked: &pipeline::Checked) -> Value {
+pub fn check(file: &Utf8Path, checked: &commands::Checked) -> Value {
     json!({
         "release_file": file.as_str(),
         "valid": true,
@@ -89,7 +89,7 @@ pub fn error(error: &anyhow::Error, exit_code: u8) -> Value {
 
 /// `release --json`: the tree, whether it was already up to date, the warnings, the proof
 /// (when it ran) and the build record as written to `release.lock.json`.
-pub fn release(outcome: &pipeline::ReleaseOutcome) -> Value {
+pub fn release(outcome: &commands::ReleaseOutcome) -> Value {
     json!({
         "dir": outcome.dir.as_str(),
         "up_to_date": outcome.up_to_date,
@@ -101,7 +101,7 @@ pub fn release(outcome: &pipeline::ReleaseOutcome) -> Value {
 }
 
 /// `preview --json`: every manifest by file name, and the resolved values.
-pub fn preview(preview: &pipeline::Preview) -> Value {
+pub fn preview(preview: &commands::Preview) -> Value {
     let manifests: Vec<Value> =
         preview.manifests.iter().map(|(name, text)| json!({ "file": name, "text": text })).collect();
     json!({ "manifests": manifests, "values": preview.values })

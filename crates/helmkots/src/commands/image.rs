@@ -39,7 +39,6 @@ pub struct ImageOutcome {
 /// Builds the helm-cli image and writes it as an OCI layout (written into a temporary
 /// sibling and renamed into place), pushing it when asked.
 pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
-    use crate::oci::image as oci_image;
     let checked = check(&options.release_file)?;
     let release = &checked.release;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| release.root.join("dist"));
@@ -53,10 +52,10 @@ pub fn image(options: &ImageOptions) -> Result<ImageOutcome> {
     let built = online::build_helm_cli(&checked, &registry, &mut lock, &packaged, epoch)?;
     let layout_name = format!("{}-helm-cli", checked.tree_name());
     let final_dir = crate::output::tree::replace_dir(&out_dir, &layout_name, |staging| {
-        oci_image::write_layout(&registry, &store, &built, staging).map(drop)
+        crate::oci::image::write_layout(&registry, &store, &built, staging).map(drop)
     })?;
     let pushed = match &name {
-        Some(name) => Some(oci_image::push(&registry, &built, name, &store)?.reference.to_string()),
+        Some(name) => Some(crate::oci::image::push(&registry, &built, name, &store)?.reference.to_string()),
         None => None,
     };
     lock.write(&lock_path)?;

@@ -19,7 +19,7 @@ use crate::{
     error::{Error, IoContext, Result},
     input::release::ConfigGroup,
     oci::airgap::verify,
-    output::build_record::{self as lock, BuildRecord},
+    output::build_record::{self, BuildRecord},
     plan::kots,
 };
 
@@ -46,8 +46,10 @@ impl Artifact {
             }
             Err(error) => Err(error).io_context("read", path),
             Ok(metadata) if metadata.is_file() => Ok(Artifact::Bundle(path.to_path_buf())),
-            Ok(_) if path.join(lock::FILE_NAME).is_file() => Ok(Artifact::Tree(path.to_path_buf())),
-            Ok(_) => Err(refuse(format!("a directory without {}, so not a release tree", lock::FILE_NAME))),
+            Ok(_) if path.join(build_record::FILE_NAME).is_file() => Ok(Artifact::Tree(path.to_path_buf())),
+            Ok(_) => {
+                Err(refuse(format!("a directory without {}, so not a release tree", build_record::FILE_NAME)))
+            }
         }
     }
 
@@ -122,8 +124,8 @@ fn inspect_tree(tree: Utf8PathBuf) -> Result<Inspection> {
         let path = tree.join(relative);
         std::fs::read_to_string(&path).map_err(|error| unreadable(path, error.to_string()))
     };
-    let record_path = tree.join(lock::FILE_NAME);
-    let record: BuildRecord = serde_json::from_str(&read(lock::FILE_NAME)?)
+    let record_path = tree.join(build_record::FILE_NAME);
+    let record: BuildRecord = serde_json::from_str(&read(build_record::FILE_NAME)?)
         .map_err(|error| unreadable(record_path, format!("not a build record: {error}")))?;
     if let Some(airgap) = &record.airgap {
         let mut inspection = inspect_bundle(&tree.join(&airgap.path), Some(&airgap.app_tar_gz))?;

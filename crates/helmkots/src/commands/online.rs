@@ -13,7 +13,7 @@ use crate::{
         bundle::{self, AirgapMeta, BundleContents, MemberSpan, ReusableImages},
         pull::{self, PullOptions, PullRequest},
     },
-    oci::image::{self as oci_image, HelmCliImage, HelmCliSpec},
+    oci::image::{HelmCliImage, HelmCliSpec},
     oci::image_lock::{self, ImageLock},
     oci::registry::{Platform, Registry},
     oci::store::{self, BlobStore},
@@ -94,8 +94,8 @@ pub(super) fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -
         Some(reference) => (reference, None),
         None => {
             let image = build_helm_cli(checked, &registry, &mut lock, packaged, epoch)?;
-            oci_image::store_own_blobs(&image, &store)?;
-            let reference = oci_image::pushed_reference(&image, &name)?;
+            crate::oci::image::store_own_blobs(&image, &store)?;
+            let reference = crate::oci::image::pushed_reference(&image, &name)?;
             // Keyed after the build, when the lock pins the base the build resolved.
             let key = helm_cli_key(checked, &lock, &name, packaged, epoch);
             (reference, Some(Unpushed { image, name, key }))
@@ -109,7 +109,8 @@ pub(super) fn prepare(checked: &Checked, packaged: &PackagedChart, epoch: u64) -
 /// pushed the same image.
 pub(super) fn push_helm_cli(online: &mut Online) -> Result<Option<ImageRef>> {
     let Some(unpushed) = online.unpushed.take() else { return Ok(None) };
-    let pushed = oci_image::push(&online.registry, &unpushed.image, &unpushed.name, &online.store)?.reference;
+    let pushed =
+        crate::oci::image::push(&online.registry, &unpushed.image, &unpushed.name, &online.store)?.reference;
     if pushed != online.helm_cli {
         return Err(Error::bug(format!(
             "the registry stored the helm-cli image as {pushed}, not as the {} the release names",
@@ -184,7 +185,7 @@ pub(super) fn build_helm_cli(
         _ => base.clone(),
     };
     let spec = inputs.spec(checked, packaged, epoch);
-    let image = oci_image::build_helm_cli_image(registry, &base_pinned, &spec)?;
+    let image = crate::oci::image::build_helm_cli_image(registry, &base_pinned, &spec)?;
     if base.digest().is_none() {
         lock.set(&base.to_string(), &image.base.resolved.top.digest);
     }

@@ -20,9 +20,9 @@ use crate::{
     input::chart::{self, Chart},
     input::release::{self, Release},
     oci::image_lock,
-    output::build_record::{self as lock, BuildRecord, ChartRecord, FileRecord},
+    output::build_record::{self, BuildRecord, ChartRecord, FileRecord},
     output::fingerprint::{self, Fingerprints, KeyBuilder},
-    output::tree::{self as dist, OutputTree},
+    output::tree::{self, OutputTree},
     proof::ProofReport,
     util::digest::Sha256Digest,
     util::reproducible,
@@ -182,7 +182,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     warnings.extend(values_only_warning(&plan.checked, &plan.images));
     let mut record = build_record(&plan.checked, &tree, epoch, inputs);
     if let (Some(bundle), Some(online)) = (&bundle_temp, &online) {
-        record.airgap = Some(lock::AirgapRecord {
+        record.airgap = Some(build_record::AirgapRecord {
             path: format!("{tree_name}.airgap"),
             app_tar_gz: bundle.app_tar_gz.oci(),
             saved_images: bundle.saved_images.clone(),
@@ -206,9 +206,9 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
         }
     };
     let checksums = timings::span(Stage::Checksums);
-    tree.insert(lock::FILE_NAME, record.to_json().into_bytes());
+    tree.insert(build_record::FILE_NAME, record.to_json().into_bytes());
     let sums = tree.checksums();
-    tree.insert(dist::CHECKSUMS_FILE, sums.into_bytes());
+    tree.insert(tree::CHECKSUMS_FILE, sums.into_bytes());
     drop(checksums);
     // An offline tree has no bundle: replacing an online build's tree deletes its bundle.
     let old_bundle = out_dir.join(&tree_name).join(format!("{tree_name}.airgap"));
@@ -222,7 +222,7 @@ pub fn release(options: &ReleaseOptions) -> Result<ReleaseOutcome> {
     });
     // The tree is about to change: a run killed from here on must not find it up to date.
     fingerprints.remove(&fingerprint_name);
-    let written = timings::timed(Stage::TreeWrite, || dist::write_atomically(&out_dir, &tree_name, &tree));
+    let written = timings::timed(Stage::TreeWrite, || tree::write_atomically(&out_dir, &tree_name, &tree));
     if written.is_err() {
         bundle_temp.iter().for_each(online::BundleFile::discard);
     }
@@ -284,7 +284,7 @@ fn up_to_date(
     if !fingerprint::tree_is_current(dir, &stamp.outputs) {
         return Err(RerunReason::TreeChanged);
     }
-    let record = std::fs::read(dir.join(lock::FILE_NAME))
+    let record = std::fs::read(dir.join(build_record::FILE_NAME))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<BuildRecord>(&bytes).ok())
         .ok_or(RerunReason::TreeChanged)?;
@@ -376,7 +376,7 @@ fn build_record(checked: &Checked, tree: &OutputTree, epoch: u64, inputs: Vec<Fi
     let chart_path = format!("charts/{}-{}.tgz", metadata.name, checked.chart.version_text());
     let chart_sha = tree.get(&chart_path).map(Sha256Digest::of).map(|d| d.oci()).unwrap_or_default();
     BuildRecord {
-        schema_version: lock::SCHEMA_VERSION,
+        schema_version: build_record::SCHEMA_VERSION,
         generator: format!("helmkots {}", env!("CARGO_PKG_VERSION")),
         slug: checked.release.app.slug.get_ref().clone(),
         version: checked.version(),

@@ -5,8 +5,8 @@ use camino::Utf8Path;
 
 use crate::{
     error::{Error, IoContext, Result},
-    output::build_record::{self as lock, BuildRecord},
-    output::tree::{self as dist},
+    output::build_record::{self, BuildRecord},
+    output::tree,
 };
 
 /// Verifies an airgap bundle; or a release tree: every file against `SHA256SUMS`, and its
@@ -16,7 +16,7 @@ pub fn verify(path: &Utf8Path) -> Result<crate::oci::airgap::verify::VerifyRepor
     {
         return crate::oci::airgap::verify::verify_bundle(&bundle, None);
     }
-    let record_path = path.join(lock::FILE_NAME);
+    let record_path = path.join(build_record::FILE_NAME);
     let record: BuildRecord =
         serde_json::from_str(&std::fs::read_to_string(&record_path).io_context("read", &record_path)?)
             .map_err(|error| Error::File {
@@ -24,7 +24,7 @@ pub fn verify(path: &Utf8Path) -> Result<crate::oci::airgap::verify::VerifyRepor
                 reason: format!("not a build record: {error}"),
                 help: Some("the tree was not written by this helmkots, or was changed since; build it again with `cargo xtask release`".to_string()),
             })?;
-    let tree_check = dist::check_checksums(path)?;
+    let tree_check = tree::check_checksums(path)?;
     let mut report = match &record.airgap {
         Some(airgap) => {
             let mut report = crate::oci::airgap::verify::verify_bundle(
