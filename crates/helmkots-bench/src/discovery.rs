@@ -280,9 +280,13 @@ fn proof_run(
     let mut leaves = Vec::new();
     bool_leaves(&chart.values, "", &mut leaves);
     bools.extend(leaves.into_iter().filter(|leaf| !switches.contains(leaf)));
+    // Padding items set values of their own, declared in [chart] values: `check` refuses an
+    // item whose value path neither the values nor the templates know.
+    let mut padding = String::from("\n[chart.values.helmkotsBench]\n");
     let mut index = 0;
     while bools.len() < 12 {
         bools.push(format!("helmkotsBench.flag{index}"));
+        padding.push_str(&format!("flag{index} = false\n"));
         index += 1;
     }
     bools.truncate(12);
@@ -293,7 +297,9 @@ fn proof_run(
              default = \"x\"\nvalue = \"helmkotsBench.select{select}\"\n\
              choices = [{{ name = \"x\", title = \"X\" }}, {{ name = \"y\", title = \"Y\" }}, {{ name = \"z\", title = \"Z\" }}]\n"
         ));
+        padding.push_str(&format!("select{select} = \"x\"\n"));
     }
+    text.push_str(&padding);
     std::fs::write(dir.join("release.toml"), text)?;
     let release_file = dir.join("release.toml");
     let mut release = Command::new(xtask);
