@@ -10,7 +10,7 @@
 
 use std::{fs, path::Path};
 
-use helmkots_e2e::{path_with_tools, repo_root, testdir, TestCommand, TestDir};
+use helmkots_e2e::{golden_file, path_with_tools, testdir, TestCommand, TestDir};
 use serde_json::{json, Value};
 
 /// Every task, in the order `cargo xtask` lists them.
@@ -19,27 +19,13 @@ const TASKS: [&str; 12] = [
     "test",
 ];
 
-fn golden_dir() -> std::path::PathBuf {
-    repo_root().join("tests/golden/cli")
-}
-
-/// Compares `actual` with the golden file `relative`, or rewrites it with `UPDATE_GOLDEN=1`.
+/// Compares `actual` with the golden file `tests/golden/cli/<relative>` ([`golden_file`]).
 fn check_golden(relative: &str, actual: &str) {
-    let path = golden_dir().join(relative);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        fs::create_dir_all(path.parent().unwrap()).expect("cannot create the golden folder");
-        fs::write(&path, actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        eprintln!("UPDATE_GOLDEN=1: rewrote {}", path.display());
-        return;
+    if let Err(expected) = golden_file(&format!("cli/{relative}"), actual) {
+        panic!(
+            "tests/golden/cli/{relative} differs from the output (run with UPDATE_GOLDEN=1 to accept it):\n--- golden\n{expected}\n--- actual\n{actual}"
+        );
     }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {} ({e}); run with UPDATE_GOLDEN=1 to create it", path.display())
-    });
-    assert!(
-        expected == actual,
-        "{} differs from the output (run with UPDATE_GOLDEN=1 to accept it):\n--- golden\n{expected}\n--- actual\n{actual}",
-        path.display()
-    );
 }
 
 /// The shape of a JSON value: every scalar replaced by its type, every list by the merged

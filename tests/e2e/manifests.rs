@@ -13,7 +13,8 @@ use std::{
 };
 
 use helmkots_e2e::{
-    assert_tree_intact, files_under, kotscheck, kotscheck_checked, repo_root, shared_dir, testdir, TestDir,
+    assert_tree_intact, files_under, golden_file, kotscheck, kotscheck_checked, repo_root, shared_dir,
+    testdir, TestDir,
 };
 use serde_json::{json, Value};
 
@@ -240,24 +241,11 @@ fn generated_manifests_parse_and_validate() {
 fn generated_manifests_match_golden_files() {
     let dir = example();
     let manifests = release_into(&dir, "out", EXAMPLE_TREE);
-    let golden_dir = repo_root().join("tests/golden/demo-app");
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|value| value == "1");
     let mut mismatches = Vec::new();
     for file in GENERATED {
         let actual = fs::read_to_string(manifests.join(file))
             .unwrap_or_else(|e| panic!("cannot read the generated {file}: {e}"));
-        let golden_path = golden_dir.join(file);
-        if update {
-            fs::create_dir_all(&golden_dir).expect("cannot create tests/golden/demo-app");
-            fs::write(&golden_path, &actual)
-                .unwrap_or_else(|e| panic!("cannot write {}: {e}", golden_path.display()));
-            eprintln!("UPDATE_GOLDEN=1: rewrote {}", golden_path.display());
-            continue;
-        }
-        let expected = fs::read_to_string(&golden_path).unwrap_or_else(|e| {
-            panic!("cannot read {}: {e}; run with UPDATE_GOLDEN=1 to create it", golden_path.display())
-        });
-        if actual != expected {
+        if let Err(expected) = golden_file(&format!("demo-app/{file}"), &actual) {
             mismatches.push(format!("{file}:\n{}", first_difference(&expected, &actual)));
         }
     }

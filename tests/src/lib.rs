@@ -626,31 +626,42 @@ pub fn require_helm() {
     }
 }
 
-/// Compares `lines` (one output each, `<sha256>  <name>`) with the committed golden
-/// `tests/golden/outputs/<name>`: the release trees and bundles stay byte-identical across
-/// refactors. `UPDATE_GOLDEN=1` rewrites the golden after an intended change of output.
-pub fn golden_outputs(name: &str, lines: &[String]) -> Result<(), String> {
-    let path = repo_root().join("tests/golden/outputs").join(name);
-    let actual: String = lines.iter().map(|line| format!("{line}\n")).collect();
+/// Compares `actual` with the committed golden `tests/golden/<relative>`, or rewrites the
+/// golden with `UPDATE_GOLDEN=1` (then it passes). `Err(expected)` when they differ; a
+/// golden that cannot be read panics, saying how to write it. The one golden mechanism of
+/// the tests: each caller words its own difference.
+pub fn golden_file(relative: &str, actual: &str) -> Result<(), String> {
+    let path = repo_root().join("tests/golden").join(relative);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         fs::create_dir_all(path.parent().expect("golden folder")).expect("cannot create the golden folder");
-        fs::write(&path, &actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        fs::write(&path, actual).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        eprintln!("UPDATE_GOLDEN=1: rewrote {}", path.display());
         return Ok(());
     }
-    let expected = fs::read_to_string(&path).map_err(|e| {
-        format!("cannot read {}: {e}; run the test with UPDATE_GOLDEN=1 to write it", path.display())
-    })?;
+    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read {} ({e}); run with UPDATE_GOLDEN=1 to create it", path.display())
+    });
     if expected == actual {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(expected)
     }
+}
+
+/// Compares `lines` (one output each, `<sha256>  <name>`) with the committed golden
+/// `tests/golden/outputs/<name>` ([`golden_file`]): the release trees and bundles stay
+/// byte-identical across refactors.
+pub fn golden_outputs(name: &str, lines: &[String]) -> Result<(), String> {
+    let relative = format!("outputs/{name}");
+    let actual: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let Err(expected) = golden_file(&relative, &actual) else { return Ok(()) };
     let expected: BTreeSet<&str> = expected.lines().collect();
     let actual: BTreeSet<&str> = actual.lines().collect();
     let gone: Vec<&&str> = expected.difference(&actual).collect();
     let new: Vec<&&str> = actual.difference(&expected).collect();
     Err(format!(
-        "the outputs differ from {} (an unintended change of output; if intended, re-run with \
-         UPDATE_GOLDEN=1 and commit the golden)\nexpected, not written: {gone:#?}\nwritten, not expected: {new:#?}",
-        path.display()
+        "the outputs differ from tests/golden/{relative} (an unintended change of output; if intended, re-run with \
+         UPDATE_GOLDEN=1 and commit the golden)\nexpected, not written: {gone:#?}\nwritten, not expected: {new:#?}"
     ))
 }
 
