@@ -15,7 +15,7 @@ use crate::{
     },
     oci::image::{HelmCliImage, HelmCliSpec},
     oci::image_lock::{self, ImageLock},
-    oci::registry::{Platform, Registry},
+    oci::registry::Registry,
     oci::store::{self, BlobStore},
     output::fingerprint::{FileStamp, Fingerprints, Key, KeyBuilder},
     util::digest::Sha256Digest,
@@ -177,7 +177,7 @@ pub(super) fn build_helm_cli(
 ) -> Result<HelmCliImage> {
     let release = &checked.release;
     let base = release.helm_cli.base.get_ref().clone();
-    let inputs = HelmCliInputs::of(checked)?;
+    let inputs = HelmCliInputs::of(checked);
     let base_pinned = match lock.get(&base.to_string()) {
         Some(digest) if base.digest().is_none() => {
             ImageRef::parse(&format!("{}@{}", base.repository(), digest.oci())).unwrap_or(base.clone())
@@ -195,20 +195,17 @@ pub(super) fn build_helm_cli(
 /// What the helm-cli image is made from besides the chart and the base, read from the
 /// release once: what a build uses, and what an offline tree computes the image's tag from.
 pub(super) struct HelmCliInputs {
-    platform: Platform,
     chart_version: String,
     revision: Option<String>,
 }
 
 impl HelmCliInputs {
-    /// `[helm_cli] platform`, the chart's version and the git commit of the release's folder.
-    pub(super) fn of(checked: &Checked) -> Result<HelmCliInputs> {
-        let release = &checked.release;
-        Ok(HelmCliInputs {
-            platform: release.helm_cli.platform.clone(),
+    /// The chart's version and the git commit of the release's folder.
+    pub(super) fn of(checked: &Checked) -> HelmCliInputs {
+        HelmCliInputs {
             chart_version: checked.chart.version_text(),
-            revision: git_revision(&release.root),
-        })
+            revision: git_revision(&checked.release.root),
+        }
     }
 
     /// The image's spec for `packaged`, created at `epoch`.
@@ -220,7 +217,7 @@ impl HelmCliInputs {
     ) -> HelmCliSpec<'a> {
         HelmCliSpec {
             workdir: &checked.release.helm_cli.workdir,
-            platform: &self.platform,
+            platform: &checked.release.helm_cli.platform,
             chart: packaged,
             chart_version: &self.chart_version,
             revision: self.revision.as_deref(),

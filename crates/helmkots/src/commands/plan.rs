@@ -225,7 +225,7 @@ fn helm_cli_image(checked: &Checked, packaged: &PackagedChart) -> Result<String>
         Some(name) => name.get_ref().clone(),
         None => format!("{}-helm-cli", release.app.slug.get_ref()),
     };
-    let inputs = online::HelmCliInputs::of(checked)?;
+    let inputs = online::HelmCliInputs::of(checked);
     let spec = inputs.spec(checked, packaged, reproducible::source_date_epoch()?);
     let base = release.helm_cli.base.get_ref();
     let pinned = base.digest().and_then(Sha256Digest::parse).or_else(|| {

@@ -319,6 +319,8 @@ impl std::fmt::Display for RerunReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RerunReason::FirstRun => f.write_str("no earlier release of this tree is recorded"),
+            // No names when the stored key was made by fields this build no longer adds.
+            RerunReason::InputsChanged(fields) if fields.is_empty() => f.write_str("inputs changed"),
             RerunReason::InputsChanged(fields) => write!(f, "inputs changed: {}", fields.join(", ")),
             RerunReason::TreeChanged => f.write_str("the tree was changed since it was written"),
             RerunReason::ProofNotRun => f.write_str("the tree was written without the airgap proof"),
