@@ -219,8 +219,8 @@ pub fn clean(cleaned: &[helmkots::commands::clean::Cleaned], dry_run: bool) -> V
 // shapes are the CLI's contract, written out here and pinned by `tests/golden/cli/json/`.
 
 use helmkots::commands::{
-    DiscoveredImage, DiscoveryProblem, ImageRefError, ImageRefErrorKind, ImageSet, ImageSource, ProblemKind,
-    ProblemSite, ProofFailure, ProofReport, VerifyReport,
+    DiscoveredImage, DiscoveryProblem, DiscoveryProblemKind, ImageRefError, ImageRefErrorKind, ImageSet,
+    ImageSource, ProblemSite, ProofFailure, ProofReport, VerifyReport,
 };
 
 /// `verify --json`.
@@ -339,24 +339,30 @@ fn discovery_problem(problem: &DiscoveryProblem) -> Value {
         ProblemSite::Lock => json!({"in": "lock"}),
     };
     let kind = match &problem.kind {
-        ProblemKind::InvalidReference { error } => {
+        DiscoveryProblemKind::InvalidReference { error } => {
             json!({"kind": "invalid_reference", "error": image_ref_error(error)})
         }
-        ProblemKind::MissingTag { image, tag_path, tag_key, app_version_fallback } => json!({
+        DiscoveryProblemKind::MissingTag { image, tag_path, tag_key, app_version_fallback } => json!({
             "kind": "missing_tag",
             "image": image,
             "tag_path": tag_path,
             "tag_key": tag_key,
             "app_version_fallback": app_version_fallback,
         }),
-        ProblemKind::InvalidAnnotation { reason } => json!({"kind": "invalid_annotation", "reason": reason}),
-        ProblemKind::UnusedExclude { pattern } => json!({"kind": "unused_exclude", "pattern": pattern}),
-        ProblemKind::NotRewritable { reason } => json!({"kind": "not_rewritable", "reason": reason}),
-        ProblemKind::StaleRenders => json!({"kind": "stale_renders"}),
-        ProblemKind::LeftOut { image, collides_with } => {
+        DiscoveryProblemKind::InvalidAnnotation { reason } => {
+            json!({"kind": "invalid_annotation", "reason": reason})
+        }
+        DiscoveryProblemKind::UnusedExclude { pattern } => {
+            json!({"kind": "unused_exclude", "pattern": pattern})
+        }
+        DiscoveryProblemKind::NotRewritable { reason } => json!({"kind": "not_rewritable", "reason": reason}),
+        DiscoveryProblemKind::StaleRenders => json!({"kind": "stale_renders"}),
+        DiscoveryProblemKind::LeftOut { image, collides_with } => {
             json!({"kind": "left_out", "image": image, "collides_with": collides_with})
         }
-        ProblemKind::UntaggedGuess { tag_key } => json!({"kind": "untagged_guess", "tag_key": tag_key}),
+        DiscoveryProblemKind::UntaggedGuess { tag_key } => {
+            json!({"kind": "untagged_guess", "tag_key": tag_key})
+        }
         _ => json!({"kind": "other", "message": problem.to_string()}),
     };
     json!({"site": site, "kind": kind})

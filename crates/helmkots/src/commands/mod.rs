@@ -38,8 +38,7 @@ pub use crate::output::build_record::{BuildRecord, FILE_NAME as BUILD_RECORD_FIL
 pub use crate::output::tree::{check_checksums, CHECKSUMS_FILE};
 pub use crate::plan::discover::DiscoveryProblem;
 pub use crate::plan::discover::{
-    DiscoveredImage, DiscoveryProblemKind as ProblemKind, FoundBy, ImageSet, ImageShape, ImageSource,
-    ProblemSite,
+    DiscoveredImage, DiscoveryProblemKind, FoundBy, ImageSet, ImageShape, ImageSource, ProblemSite,
 };
 pub use crate::plan::kots::RenderError as ManifestRenderError;
 pub use crate::plan::kots_template::{ContextError, TemplateError};
