@@ -107,6 +107,11 @@ impl TestRegistry {
         format!("{}/{repository}", self.host())
     }
 
+    /// The registry's process id (the bench measures the CPU time it spends serving).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The registry's temporary directory (storage, config, htpasswd, log).
     pub fn dir(&self) -> &Path {
         self.dir.path()

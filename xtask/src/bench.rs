@@ -18,6 +18,8 @@ pub fn run(root: &Utf8Path, args: &[String]) -> anyhow::Result<ExitCode> {
     sh.change_dir(root);
     let cargo = crate::nested_cargo::cargo();
     let command = cmd!(sh, "{cargo} run -p helmkots-bench -- {args...}").quiet();
-    let status = crate::nested_cargo::without_package_env(command).run();
-    Ok(if status.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    // Run as a std Command: xshell gives a child a null stdin, and `--serve` waits on stdin.
+    let mut command = std::process::Command::from(crate::nested_cargo::without_package_env(command));
+    let status = command.status();
+    Ok(if status.is_ok_and(|status| status.success()) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

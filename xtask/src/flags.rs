@@ -129,6 +129,8 @@ xflags::xflags! {
             optional --size mib: String
             /// Keep the benchmark's temporary directory.
             optional --keep
+            /// Set up the registry and the release, print the release command, and wait (to profile by hand).
+            optional --serve
         }
         /// Install the test tools that are missing, then run every test.
         cmd test {

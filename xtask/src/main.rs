@@ -380,6 +380,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if cmd.keep {
                 args.push("--keep".to_string());
             }
+            if cmd.serve {
+                args.push("--serve".to_string());
+            }
             bench::run(&project_root(), &args)
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),

@@ -189,7 +189,7 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
         .args(["images", "--json", "-f", dir.join("release.toml").as_str()])
         .env("PATH", &path)
         .env("NO_COLOR", "1");
-    let measured = measure::run(&mut images, &dir.join("images.log"))?;
+    let measured = measure::run(&mut images, &dir.join("images.log"), None)?;
     if !measured.status.success() {
         return Err(format_err!(
             "xtask images failed ({}):\n{}",
@@ -203,7 +203,7 @@ pub fn run(xtask: &Utf8Path, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result
 
     let mut template = Command::new(tools.join("helm"));
     template.args(["template", "rel", archive.as_str()]).env("PATH", &path);
-    let peer = measure::run(&mut template, &dir.join("helm-template.log"))?;
+    let peer = measure::run(&mut template, &dir.join("helm-template.log"), None)?;
     if !peer.status.success() {
         return Err(format_err!("helm template failed: {}", peer.log_tail(20).trim()));
     }
@@ -257,7 +257,7 @@ fn engine_run(
     for index in 0..RENDERS {
         let mut template = Command::new(tools.join("helm"));
         template.args(["template", "rel", archive.as_str()]).env("PATH", path);
-        total += measure::run(&mut template, &dir.join(format!("engine-{index}.log")))?.seconds;
+        total += measure::run(&mut template, &dir.join(format!("engine-{index}.log")), None)?.seconds;
     }
     Ok(Some((in_process, total / RENDERS as f64)))
 }
@@ -316,7 +316,7 @@ fn proof_run(
         ])
         .env("PATH", path)
         .env("NO_COLOR", "1");
-    let built = measure::run(&mut release, &dir.join("release.log"))?;
+    let built = measure::run(&mut release, &dir.join("release.log"), None)?;
     if !built.status.success() {
         return Err(format_err!("xtask release failed ({}):\n{}", built.status, built.log_tail(30).trim()));
     }
@@ -334,7 +334,7 @@ fn proof_run(
             .arg(&tree)
             .env("PATH", path)
             .env("NO_COLOR", "1");
-        let measured = measure::run(&mut command, &dir.join(log))?;
+        let measured = measure::run(&mut command, &dir.join(log), None)?;
         // 1 is a failed proof: still measured.
         if !matches!(measured.status.code(), Some(0 | 1)) {
             return Err(format_err!(

@@ -14,6 +14,7 @@ use std::{
 use anyhow::{format_err, Context};
 use camino::Utf8Path;
 use helmkots::internals::util::digest::{HashingWriter, Sha256Digest};
+use helmkots_e2e::registry::TestRegistry;
 
 use crate::fixture::DistinctBlob;
 
@@ -24,12 +25,14 @@ pub struct FetchRun {
     pub seconds: f64,
     /// Bytes fetched.
     pub bytes: u64,
+    /// CPU time the registry used serving them.
+    pub registry_cpu_seconds: Option<f64>,
 }
 
-/// Fetches every blob from `registry_host` into `dir` (created empty), `concurrency` at a
+/// Fetches every blob from `registry` into `dir` (created empty), `concurrency` at a
 /// time, each hashed while written and checked against its digest.
 pub fn fetch(
-    registry_host: &str,
+    registry: &TestRegistry,
     blobs: &[DistinctBlob],
     concurrency: usize,
     dir: &Utf8Path,
@@ -39,6 +42,8 @@ pub fn fetch(
     let agent: ureq::Agent =
         ureq::Agent::config_builder().max_idle_connections_per_host(concurrency).build().into();
     let queue = Mutex::new(blobs.iter());
+    let registry_host = &registry.host();
+    let registry_before = crate::measure::process_cpu_seconds(registry.pid());
     let start = Instant::now();
     let results: Vec<anyhow::Result<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..concurrency.max(1))
@@ -59,11 +64,12 @@ pub fn fetch(
             .collect()
     });
     let seconds = start.elapsed().as_secs_f64();
+    let registry_cpu_seconds = crate::measure::cpu_since(Some(registry.pid()), registry_before);
     let mut bytes = 0;
     for result in results {
         bytes += result?;
     }
-    Ok(FetchRun { seconds, bytes })
+    Ok(FetchRun { seconds, bytes, registry_cpu_seconds })
 }
 
 fn fetch_one(

@@ -46,7 +46,7 @@ against its floor (the distinct blobs fetched and hashed once, plus one sha256 p
 bundle) and `skopeo copy` of the same images, medians of 3; the bundle's size at gzip
 levels 0/1/6/9; rendered discovery of the largest corpus chart against one `helm template`.
 
-USAGE: cargo xtask bench [--quick] [--images N] [--size MIB] [--keep]
+USAGE: cargo xtask bench [--quick] [--images N] [--size MIB] [--keep] [--serve]
 
 OPTIONS:
   --quick           44 MiB of distinct layers (the same as --size 44)
@@ -56,6 +56,9 @@ OPTIONS:
                     the base, the middle layers and the images' own layers
   --keep            keep the work directory (release trees, store, logs); kept
                     anyway when a run fails
+  --serve           set up the registry and the release, print the command of a cold
+                    release, and measure nothing: the registry serves until stdin ends
+                    (Enter or Ctrl-D), to profile a release by hand (perf, strace)
   -h, --help        print this help
 
 Needs docker-registry, skopeo and /bin/busybox (Debian: docker-registry skopeo busybox-static);
@@ -76,6 +79,7 @@ struct Args {
     size_mib: u64,
     quick: bool,
     keep: bool,
+    serve: bool,
 }
 
 impl Args {
@@ -86,6 +90,7 @@ impl Args {
             size_mib: fixture::DEFAULT_SIZE_MIB,
             quick: false,
             keep: false,
+            serve: false,
         };
         let mut size = None;
         let positive = |flag: &str, value: Option<String>| -> anyhow::Result<u64> {
@@ -100,6 +105,7 @@ impl Args {
             match arg.as_str() {
                 "--quick" => parsed.quick = true,
                 "--keep" => parsed.keep = true,
+                "--serve" => parsed.serve = true,
                 "--images" => parsed.images = positive("--images", args.next())? as usize,
                 "--size" => size = Some(positive("--size", args.next())?),
                 "-h" | "--help" => return Ok(None),
@@ -155,6 +161,10 @@ fn run() -> anyhow::Result<ExitCode> {
         report::mib(fixture.unique_layer_bytes()),
         report::seconds(setup_seconds)
     );
+    if args.serve {
+        serve(&xtask, &work)?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let mut releases = vec![
         ReleaseRun::new("cold", "cold release"),
@@ -168,10 +178,10 @@ fn run() -> anyhow::Result<ExitCode> {
     for round in 0..RUNS {
         forget_release(&work)?;
         fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
-        release_run(&xtask, &work, &mut releases[0], round, &[])?;
-        release_run(&xtask, &work, &mut releases[1], round, &[])?;
+        release_run(&xtask, &work, &registry, &mut releases[0], round, &[])?;
+        release_run(&xtask, &work, &registry, &mut releases[1], round, &[])?;
         fixture::write_release_toml(&work, &fixture, &registry.host(), &format!("hello, changed {round}"))?;
-        release_run(&xtask, &work, &mut releases[2], round, &[])?;
+        release_run(&xtask, &work, &registry, &mut releases[2], round, &[])?;
         let bundle = releases.iter().rev().find_map(ReleaseRun::bundle).map(|b| b.path.clone());
         floor = floor.and_then(|mut floor| {
             floor_round(&registry, &fixture, &work, bundle.as_deref(), round, &mut floor)?;
@@ -182,17 +192,17 @@ fn run() -> anyhow::Result<ExitCode> {
             .find_map(ReleaseRun::bundle)
             .map(|bundle| bundle.saved_images.clone())
             .unwrap_or_else(|| fixture.images.iter().map(|image| image.reference.clone()).collect());
-        peers.push(skopeo_run(&work, &saved_images, round)?);
+        peers.push(skopeo_run(&work, &registry, &saved_images, round)?);
     }
     let _ = std::fs::remove_dir_all(work.join("floor"));
     // One more cold and one-change run each, with --timings: where the time goes.
     forget_release(&work)?;
     fixture::write_release_toml(&work, &fixture, &registry.host(), "hello")?;
     let mut timed_cold = ReleaseRun::new("cold_timings", "cold release --timings");
-    release_run(&xtask, &work, &mut timed_cold, 0, &["--timings"])?;
+    release_run(&xtask, &work, &registry, &mut timed_cold, 0, &["--timings"])?;
     fixture::write_release_toml(&work, &fixture, &registry.host(), "hello, changed")?;
     let mut timed_change = ReleaseRun::new("one_change_timings", "one-change release --timings");
-    release_run(&xtask, &work, &mut timed_change, 0, &["--timings"])?;
+    release_run(&xtask, &work, &registry, &mut timed_change, 0, &["--timings"])?;
     let timings = [timed_cold, timed_change]
         .iter()
         .filter_map(|run| Some((run.label, timings_table(&run.runs.first()?.log_tail(40)))))
@@ -237,6 +247,21 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// `--serve`: prints how to run a cold release of the work directory by hand, then keeps the
+/// registry up until stdin ends.
+fn serve(xtask: &Utf8Path, work: &Utf8Path) -> anyhow::Result<()> {
+    println!("work directory: {work}");
+    println!("a cold release (run it again for the next one):");
+    println!(
+        "  cd {work} && rm -rf target dist {lock} && {xtask} release -f release.toml --out dist --no-proof --timings",
+        lock = helmkots::internals::oci::image_lock::FILE_NAME
+    );
+    println!("the registry serves until stdin ends (Enter or Ctrl-D)");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read stdin")?;
+    Ok(())
+}
+
 /// Empties what a cold release starts without: the store and fingerprints (`target/`), the
 /// output (`dist/`) and the image lock.
 fn forget_release(work: &Utf8Path) -> anyhow::Result<()> {
@@ -269,6 +294,7 @@ fn timings_table(log_tail: &str) -> String {
 fn release_run(
     xtask: &Utf8Path,
     work: &Utf8Path,
+    registry: &TestRegistry,
     run: &mut ReleaseRun,
     round: usize,
     extra: &[&str],
@@ -287,7 +313,8 @@ fn release_run(
         .args(extra)
         .env_remove("SOURCE_DATE_EPOCH")
         .env("NO_COLOR", "1");
-    let measured = measure::run(&mut command, &work.join(format!("{}-{round}.log", run.key)))?;
+    let log = work.join(format!("{}-{round}.log", run.key));
+    let measured = measure::run(&mut command, &log, Some(registry.pid()))?;
     let outcome = if measured.status.success() {
         bundle_facts(&work.join("dist").join(fixture::TREE_NAME))
     } else {
@@ -303,11 +330,12 @@ fn release_run(
         Err(error) => format!("FAILED\n{error}"),
     };
     eprintln!(
-        "[bench] {} ({}/{RUNS}): {} wall, {} cpu, peak RSS {}, {result}",
+        "[bench] {} ({}/{RUNS}): {} wall, {} cpu (registry {}), peak RSS {}, {result}",
         run.label,
         round + 1,
         report::seconds(measured.seconds),
         report::seconds(measured.cpu_seconds),
+        report::optional_seconds(measured.watched_cpu_seconds),
         report::mib(measured.peak_rss_bytes)
     );
     run.runs.push(measured);
@@ -329,15 +357,16 @@ fn floor_round(
     floor: &mut FloorRun,
 ) -> Result<(), String> {
     let bundle = bundle.ok_or_else(|| "no release wrote a bundle to hash".to_string())?;
-    let fetched = floor::fetch(&registry.host(), &fixture.blobs, floor.concurrency, &work.join("floor"))
+    let fetched = floor::fetch(registry, &fixture.blobs, floor.concurrency, &work.join("floor"))
         .map_err(|e| format!("{e:#}"))?;
     let hashed = floor::hash_pass(bundle).map_err(|e| format!("{e:#}"))?;
     eprintln!(
-        "[bench] floor ({}/{RUNS}): fetch {} of {} in {}, one sha256 pass over the bundle {}",
+        "[bench] floor ({}/{RUNS}): fetch {} of {} in {} (registry cpu {}), one sha256 pass over the bundle {}",
         round + 1,
         fixture.blobs.len(),
         report::mib(fetched.bytes),
         report::seconds(fetched.seconds),
+        report::optional_seconds(fetched.registry_cpu_seconds),
         report::seconds(hashed)
     );
     floor.fetches.push(fetched);
@@ -368,7 +397,12 @@ fn bundle_facts(tree: &Utf8Path) -> Result<BundleFacts, String> {
 
 /// The peer: one `skopeo copy` per image into one shared OCI layout (so shared layers are
 /// stored once, as in our store), starting empty. Stops at the first failure.
-fn skopeo_run(work: &Utf8Path, references: &[String], round: usize) -> anyhow::Result<PeerRun> {
+fn skopeo_run(
+    work: &Utf8Path,
+    registry: &TestRegistry,
+    references: &[String],
+    round: usize,
+) -> anyhow::Result<PeerRun> {
     let layout = work.join("skopeo-layout");
     if layout.exists() {
         std::fs::remove_dir_all(&layout).with_context(|| format!("cannot remove {layout}"))?;
@@ -386,7 +420,8 @@ fn skopeo_run(work: &Utf8Path, references: &[String], round: usize) -> anyhow::R
             &format!("docker://{source}"),
             &format!("oci:{layout}:{tag}"),
         ]);
-        let measured = measure::run(&mut command, &work.join(format!("skopeo-{round}-{index}.log")))?;
+        let log = work.join(format!("skopeo-{round}-{index}.log"));
+        let measured = measure::run(&mut command, &log, Some(registry.pid()))?;
         eprintln!(
             "[bench] skopeo copy ({}/{RUNS}) {source}: {} wall, {} cpu, peak RSS {}{}",
             round + 1,

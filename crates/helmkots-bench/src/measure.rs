@@ -28,6 +28,8 @@ pub struct Measured {
     pub status: ExitStatus,
     /// Where its stdout and stderr went.
     pub log: Utf8PathBuf,
+    /// CPU time the watched process (the registry serving the run) used meanwhile.
+    pub watched_cpu_seconds: Option<f64>,
 }
 
 impl Measured {
@@ -39,8 +41,11 @@ impl Measured {
     }
 }
 
-/// Runs `command` to completion with stdin closed and stdout and stderr in `log`.
-pub fn run(command: &mut Command, log: &Utf8Path) -> anyhow::Result<Measured> {
+/// Runs `command` to completion with stdin closed and stdout and stderr in `log`; the CPU
+/// time `watched` (a process serving the child, such as the registry) used meanwhile is
+/// measured too.
+pub fn run(command: &mut Command, log: &Utf8Path, watched: Option<u32>) -> anyhow::Result<Measured> {
+    let watched_before = watched.and_then(process_cpu_seconds);
     let log_file = File::create(log).with_context(|| format!("cannot create {log}"))?;
     command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
     let start = Instant::now();
@@ -71,7 +76,25 @@ pub fn run(command: &mut Command, log: &Utf8Path) -> anyhow::Result<Measured> {
         cpu_seconds: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         status: ExitStatus::from_raw(raw_status),
         log: log.to_path_buf(),
+        watched_cpu_seconds: cpu_since(watched, watched_before),
     })
+}
+
+/// The user plus system CPU time a running process has used so far (`/proc/<pid>/stat`).
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf reads a constant and touches no memory of ours.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks as f64 / per_second as f64)
+}
+
+/// The CPU time `pid` used since it had used `before`.
+pub fn cpu_since(pid: Option<u32>, before: Option<f64>) -> Option<f64> {
+    Some(process_cpu_seconds(pid?)? - before?)
 }
 
 /// Builds the `xtask` binary with `$CARGO build -p xtask`, the dev build that `cargo xtask`

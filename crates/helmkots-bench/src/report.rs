@@ -91,6 +91,12 @@ impl FloorRun {
     pub fn seconds(&self) -> f64 {
         self.fetch_seconds() + self.hash_seconds()
     }
+
+    /// Median CPU time the registry spent serving a fetch.
+    pub fn fetch_registry_cpu_seconds(&self) -> Option<f64> {
+        let measured: Vec<f64> = self.fetches.iter().filter_map(|f| f.registry_cpu_seconds).collect();
+        (!measured.is_empty()).then(|| median(measured.into_iter()))
+    }
 }
 
 /// The peer: `skopeo copy` of each image into one OCI layout.
@@ -116,6 +122,11 @@ impl PeerRun {
     /// The largest peak RSS of any copy.
     pub fn max_peak_rss_bytes(&self) -> u64 {
         self.copies.iter().map(|(_, m)| m.peak_rss_bytes).max().unwrap_or(0)
+    }
+
+    /// CPU time the registry spent serving all copies.
+    pub fn registry_cpu_seconds(&self) -> Option<f64> {
+        self.copies.iter().map(|(_, m)| m.watched_cpu_seconds).sum()
     }
 }
 
@@ -238,12 +249,14 @@ impl Report {
         );
         let ratios = self.ratios();
         println!();
+        // `registry cpu`: what the registry spent serving the run, on the same cores.
         println!(
-            "{:<34} {:>10} {:>19} {:>10} {:>12}   against / result",
-            "run", "time", "(min-max)", "cpu", "peak RSS"
+            "{:<34} {:>10} {:>19} {:>10} {:>13} {:>12}   against / result",
+            "run", "time", "(min-max)", "cpu", "registry cpu", "peak RSS"
         );
-        let row = |label: &str, time: String, range: String, cpu: String, rss: String, note: String| {
-            println!("{label:<34} {time:>10} {range:>19} {cpu:>10} {rss:>12}   {note}");
+        let row = |label: &str, time: String, range: String, cpu: Cpu, rss: String, note: String| {
+            let Cpu(cpu, registry) = cpu;
+            println!("{label:<34} {time:>10} {range:>19} {cpu:>10} {registry:>13} {rss:>12}   {note}");
         };
         for run in &self.releases {
             let (Some(median_run), Some(outcome)) = (run.median(), &run.outcome) else { continue };
@@ -264,7 +277,7 @@ impl Report {
                 run.label,
                 seconds(median_run.seconds),
                 format!("({:.2}-{:.2} s)", low, high),
-                seconds(median_run.cpu_seconds),
+                Cpu(seconds(median_run.cpu_seconds), optional_seconds(median_run.watched_cpu_seconds)),
                 mib(run.max_peak_rss_bytes()),
                 note,
             );
@@ -275,7 +288,7 @@ impl Report {
                     "floor: fetch + one hash pass",
                     seconds(floor.seconds()),
                     String::new(),
-                    String::new(),
+                    Cpu(String::new(), optional_seconds(floor.fetch_registry_cpu_seconds())),
                     String::new(),
                     format!(
                         "fetch {} + hash {} ({} threads, plain HTTP client)",
@@ -288,7 +301,7 @@ impl Report {
                     "one sha256 pass over the bundle",
                     seconds(floor.hash_seconds()),
                     String::new(),
-                    String::new(),
+                    Cpu::none(),
                     String::new(),
                     String::new(),
                 );
@@ -297,7 +310,7 @@ impl Report {
                 "floor",
                 String::new(),
                 String::new(),
-                String::new(),
+                Cpu::none(),
                 String::new(),
                 format!("FAILED: {}", first_line(error)),
             ),
@@ -317,7 +330,12 @@ impl Report {
                     times.iter().copied().fold(f64::INFINITY, f64::min),
                     times.iter().copied().fold(0.0, f64::max)
                 ),
-                seconds(median(self.peers.iter().map(PeerRun::cpu_seconds))),
+                Cpu(
+                    seconds(median(self.peers.iter().map(PeerRun::cpu_seconds))),
+                    optional_seconds(Some(median(
+                        self.peers.iter().filter_map(PeerRun::registry_cpu_seconds),
+                    ))),
+                ),
                 mib(self.peer_peak_rss_bytes()),
                 note,
             );
@@ -336,7 +354,7 @@ impl Report {
                         &format!("gzip level {}", level.level),
                         seconds(level.seconds),
                         String::new(),
-                        String::new(),
+                        Cpu::none(),
                         String::new(),
                         format!(
                             "{:.2}% of the {} tar, {:.0} MiB/s{chosen}",
@@ -351,7 +369,7 @@ impl Report {
                 "gzip levels",
                 String::new(),
                 String::new(),
-                String::new(),
+                Cpu::none(),
                 String::new(),
                 format!("skipped: {}", first_line(error)),
             ),
@@ -416,6 +434,7 @@ impl Report {
             json!({
                 "seconds": m.seconds,
                 "cpu_seconds": m.cpu_seconds,
+                "registry_cpu_seconds": m.watched_cpu_seconds,
                 "peak_rss_bytes": m.peak_rss_bytes,
                 "exit_code": m.status.code(),
                 "log": m.log.as_str(),
@@ -425,6 +444,7 @@ impl Report {
             json!({
                 "seconds": peer.total_seconds(),
                 "cpu_seconds": peer.cpu_seconds(),
+                "registry_cpu_seconds": peer.registry_cpu_seconds(),
                 "max_peak_rss_bytes": peer.max_peak_rss_bytes(),
                 "error": peer.error,
                 "copies": peer.copies.iter().map(|(reference, m)| {
@@ -475,7 +495,8 @@ impl Report {
                     "fetch_seconds": floor.fetch_seconds(),
                     "hash_pass_seconds": floor.hash_seconds(),
                     "concurrency": floor.concurrency,
-                    "fetches": floor.fetches.iter().map(|f| json!({"seconds": f.seconds, "bytes": f.bytes})).collect::<Vec<_>>(),
+                    "fetch_registry_cpu_seconds": floor.fetch_registry_cpu_seconds(),
+                    "fetches": floor.fetches.iter().map(|f| json!({"seconds": f.seconds, "bytes": f.bytes, "registry_cpu_seconds": f.registry_cpu_seconds})).collect::<Vec<_>>(),
                     "hash_passes": floor.hash_passes,
                 }),
                 Err(error) => json!({"error": error}),
@@ -534,6 +555,20 @@ fn cpus() -> usize {
 /// `1.23 s`.
 pub fn seconds(value: f64) -> String {
     format!("{value:.2} s")
+}
+
+/// The table's two CPU columns: the run's own, and the registry's while serving it.
+struct Cpu(String, String);
+
+impl Cpu {
+    fn none() -> Cpu {
+        Cpu(String::new(), String::new())
+    }
+}
+
+/// `1.23 s`, or `n/a` when it was not measured.
+pub fn optional_seconds(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), seconds)
 }
 
 /// `12.3 MiB`.
