@@ -56,7 +56,7 @@ impl Progress {
 
 /// A file written from its start, whose writeback starts as it grows.
 #[derive(Debug)]
-pub struct WriteBehind {
+pub(crate) struct WriteBehind {
     file: File,
     written: u64,
     progress: Progress,
@@ -64,30 +64,30 @@ pub struct WriteBehind {
 
 impl WriteBehind {
     /// Wraps a new, empty file.
-    pub fn new(file: File) -> WriteBehind {
+    pub(crate) fn new(file: File) -> WriteBehind {
         WriteBehind { file, written: 0, progress: Progress::default() }
     }
 
     /// The file, for writes that go around this writer; call [`WriteBehind::wrote_up_to`]
     /// after them.
-    pub fn file_mut(&mut self) -> &mut File {
+    pub(crate) fn file_mut(&mut self) -> &mut File {
         &mut self.file
     }
 
     /// The file now holds `written` bytes (written through [`WriteBehind::file_mut`]).
-    pub fn wrote_up_to(&mut self, written: u64) {
+    pub(crate) fn wrote_up_to(&mut self, written: u64) {
         self.written = written;
         self.progress.wrote_up_to(&self.file, written);
     }
 
     /// The file was cut back to `length` bytes.
-    pub fn truncated_to(&mut self, length: u64) {
+    pub(crate) fn truncated_to(&mut self, length: u64) {
         self.written = length;
         self.progress.truncated_to(length);
     }
 
     /// The file.
-    pub fn into_inner(self) -> File {
+    pub(crate) fn into_inner(self) -> File {
         self.file
     }
 }

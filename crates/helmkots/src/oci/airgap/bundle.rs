@@ -11,7 +11,7 @@
 
 use std::{
     fs::File,
-    io::{self, BufWriter, Write},
+    io::{self, Write},
 };
 
 use camino::Utf8Path;
@@ -23,10 +23,10 @@ use crate::{
     oci::store::{self, BlobStore},
     output::fingerprint::{FileStamp, Key, KeyBuilder},
     progress::{Event, Progress},
-    util::digest::HashingWriter,
+    util::hashed_file::HashedFile,
+    util::mapped,
     util::reproducible,
     util::timings::{self, Stage},
-    util::writeback::WriteBehind,
 };
 
 /// gzip level of what the bundle can still compress: `airgap.yaml`, `app.tar.gz`, manifests,
@@ -235,8 +235,7 @@ pub fn write_bundle(
         };
     }
     let file = File::create(out).io_context("create", out)?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, WriteBehind::new(file)))
-        .timed_as(Stage::BundleHash);
+    let mut hashing = HashedFile::new(file, Stage::BundleHash).io_context("write", out)?;
     let airgap = airgap_yaml(meta, images, uncompressed_size);
     let head = head_tar(&airgap, app_tar_gz, proof_files, mtime).io_context("write", out)?;
     let mut encoder = reproducible::gzip_writer(&mut hashing, BUNDLE_LEVEL);
@@ -259,15 +258,8 @@ pub fn write_bundle(
         write_images_member(reporting, store, pending, &files, mtime, out)?;
     }
     let length = hashing.written() - offset;
-    let (sha256, mut writer, size) = hashing.finish();
-    writer.flush().io_context("write", out)?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .io_context("write", out)?
-        .into_inner()
-        .sync_all()
-        .io_context("sync", out)?;
+    let (sha256, file, size) = hashing.finish().io_context("write", out)?;
+    file.sync_all().io_context("sync", out)?;
     Ok(BundleInfo {
         uncompressed_size,
         sha256,
@@ -304,7 +296,7 @@ fn head_tar(
 const END_OF_ARCHIVE: usize = 1024;
 
 /// Copies an earlier bundle's images member, exactly its span.
-fn copy_member(reuse: &ReusableImages, out: &mut HashingWriter<BufWriter<WriteBehind>>) -> io::Result<()> {
+fn copy_member(reuse: &ReusableImages, out: &mut HashedFile) -> io::Result<()> {
     let file = File::open(&reuse.bundle.path)?;
     // The member ends the bundle: sync it while the hash finishes.
     out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
@@ -356,16 +348,30 @@ fn write_images_member(
             }
             Some(layout::Content::Blob(digest)) => {
                 let blob = store::open_blob(store, digest)?;
-                let size = blob.metadata().io_context("read", store.path(digest))?.len();
+                let blob_path = store.path(digest);
+                let size = blob.metadata().io_context("read", &blob_path)?.len();
                 let mut header = reproducible::file_header(size, mtime, false);
-                // Read a MiB at a time: every piece passes through five writers down to the file.
-                let blob = io::BufReader::with_capacity(1 << 20, blob);
-                builder.append_data(&mut header, &path, blob).io_context("write", out_path)?;
+                // The header (and a long-name entry before it) as tar writes them; the bytes
+                // then go from the page cache to the gzip framing in one piece per window, not
+                // through a reader's buffer and io::copy's, then the padding tar would write.
+                builder.append_data(&mut header, &path, io::empty()).io_context("write", out_path)?;
+                let tar = builder.get_mut();
+                mapped::for_each_window(&blob, 0, size, |window| tar.write_all(window))
+                    .io_context("read", &blob_path)?;
+                tar.write_all(&[0; TAR_BLOCK][..padding(size)]).io_context("write", out_path)?;
             }
         }
     }
     builder.into_inner().io_context("write", out_path)?.inner.finish().io_context("write", out_path)?;
     Ok(())
+}
+
+/// A tar entry's data is padded to a whole number of these.
+const TAR_BLOCK: usize = 512;
+
+/// The zeros after `size` bytes of data that end its last tar block.
+fn padding(size: u64) -> usize {
+    (TAR_BLOCK - (size % TAR_BLOCK as u64) as usize) % TAR_BLOCK
 }
 
 /// [`STORED_LEVEL`] for a blob whose first bytes are a gzip or zstd header, else
