@@ -6,7 +6,7 @@
 //! then handed to the hashing thread, which hands it back once hashed. [`BUFFERS`] buffers in
 //! all bound the memory and make the writer wait when the hash falls behind. A range of
 //! another file can be appended too ([`HashedFile::append_file_range`]): the kernel copies it
-//! while the hashing thread reads it through a memory map.
+//! while the hashing thread reads and hashes it.
 
 use std::{
     fs::File,
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::util::{
     digest::Sha256Digest,
-    mapped,
+    file_range,
     timings::{self, Stage},
     writeback::{WriteBehind, WRITEBACK_EVERY},
 };
@@ -92,10 +92,15 @@ impl HashedFile {
     /// Appends `length` bytes of `source` from `offset`. The kernel copies them file to file
     /// (`io::copy` uses `copy_file_range`: no trip through user space), a piece at a time so
     /// that each piece's writeback starts while the next is copied, while the hashing thread
-    /// reads the same range through a memory map, so appending costs about what SHA-256 alone
-    /// costs. With `sync`, the file is synced as soon as the bytes are in, while the hash
+    /// reads and hashes the same range, so appending costs about what SHA-256 alone costs. With `sync`, the file is synced as soon as the bytes are in, while the hash
     /// finishes. On an error nothing was appended: the file and the hash are as they were.
-    pub(crate) fn append_file_range(&mut self, source: &File, offset: u64, length: u64, sync: bool) -> io::Result<()> {
+    pub(crate) fn append_file_range(
+        &mut self,
+        source: &File,
+        offset: u64,
+        length: u64,
+        sync: bool,
+    ) -> io::Result<()> {
         self.ship()?;
         let (done, hashed) = mpsc::sync_channel(1);
         self.hashing.send(Job::Checkpoint)?;
@@ -201,8 +206,8 @@ fn hash_jobs(inbox: &Receiver<Job>, give_back: &Sender<Vec<u8>>, stage: Stage) -
             Job::Checkpoint => checkpoint = hasher.clone(),
             Job::Restore => hasher = checkpoint.clone(),
             Job::Range { file, offset, length, done } => {
-                let hashed = mapped::for_each_window(&file, offset, length, |window| {
-                    timings::timed(stage, || hasher.update(window));
+                let hashed = file_range::for_each_piece(&file, offset, length, |piece| {
+                    timings::timed(stage, || hasher.update(piece));
                     Ok(())
                 });
                 let _ = done.send(hashed);
@@ -214,7 +219,12 @@ fn hash_jobs(inbox: &Receiver<Job>, give_back: &Sender<Vec<u8>>, stage: Stage) -
 
 /// Copies `length` bytes of `reader` to the end of `target` (which holds `start` bytes), in
 /// pieces of [`WRITEBACK_EVERY`], starting each piece's writeback; the bytes copied.
-fn copy_writing_behind(reader: &mut File, length: u64, target: &mut WriteBehind, start: u64) -> io::Result<u64> {
+fn copy_writing_behind(
+    reader: &mut File,
+    length: u64,
+    target: &mut WriteBehind,
+    start: u64,
+) -> io::Result<u64> {
     let mut copied = 0;
     while copied < length {
         let piece = WRITEBACK_EVERY.min(length - copied);
@@ -242,7 +252,8 @@ mod tests {
         std::fs::write(&source_path, &data).unwrap();
         let source = File::open(&source_path).unwrap();
         let mut expected = b"head".to_vec();
-        let mut written = HashedFile::new(File::create(dir.path().join("target")).unwrap(), Stage::BundleHash).unwrap();
+        let mut written =
+            HashedFile::new(File::create(dir.path().join("target")).unwrap(), Stage::BundleHash).unwrap();
         written.write_all(b"head").unwrap();
         for piece in [1, 5, 65_535, CHUNK - 3, CHUNK, 2 * CHUNK + 7] {
             written.write_all(&data[..piece]).unwrap();
@@ -266,7 +277,8 @@ mod tests {
     #[test]
     fn an_abandoned_file_stops_its_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let mut written = HashedFile::new(File::create(dir.path().join("x")).unwrap(), Stage::BundleHash).unwrap();
+        let mut written =
+            HashedFile::new(File::create(dir.path().join("x")).unwrap(), Stage::BundleHash).unwrap();
         written.write_all(&vec![7; 3 * CHUNK]).unwrap();
         drop(written);
     }

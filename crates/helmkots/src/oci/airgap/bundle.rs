@@ -23,8 +23,8 @@ use crate::{
     oci::store::{self, BlobStore},
     output::fingerprint::{FileStamp, Key, KeyBuilder},
     progress::{Event, Progress},
+    util::file_range,
     util::hashed_file::HashedFile,
-    util::mapped,
     util::reproducible,
     util::timings::{self, Stage},
 };
@@ -352,11 +352,11 @@ fn write_images_member(
                 let size = blob.metadata().io_context("read", &blob_path)?.len();
                 let mut header = reproducible::file_header(size, mtime, false);
                 // The header (and a long-name entry before it) as tar writes them; the bytes
-                // then go from the page cache to the gzip framing in one piece per window, not
-                // through a reader's buffer and io::copy's, then the padding tar would write.
+                // then go to the gzip framing a MiB at a time, not through io::copy's 8 KiB
+                // buffer and the framing's own, then the padding tar would write.
                 builder.append_data(&mut header, &path, io::empty()).io_context("write", out_path)?;
                 let tar = builder.get_mut();
-                mapped::for_each_window(&blob, 0, size, |window| tar.write_all(window))
+                file_range::for_each_piece(&blob, 0, size, |piece| tar.write_all(piece))
                     .io_context("read", &blob_path)?;
                 tar.write_all(&[0; TAR_BLOCK][..padding(size)]).io_context("write", out_path)?;
             }
