@@ -287,26 +287,18 @@ pub(crate) fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError>
         }
     }
     let templates = TemplateIndex::new(inputs.chart);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: std::sync::Mutex<Vec<(usize, Result<ProofRun, ProofError>)>> =
-        std::sync::Mutex::new(Vec::new());
-    let workers =
-        std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(renders.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((slot, job, ctx, values)) = renders.get(index) else { break };
-                let result = prove_one(inputs, &templates, job, ctx, values);
-                let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-                done.push((*slot, result));
-                inputs
-                    .progress
-                    .event(&crate::progress::Event::ProofRendered { done: done.len(), total: renders.len() });
-            });
-        }
-    });
-    for (slot, result) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let proved = crate::util::parallel::map_in_order(
+        &renders,
+        crate::util::parallel::cpu_workers(),
+        |_, (slot, job, ctx, values)| {
+            let result = prove_one(inputs, &templates, job, ctx, values);
+            let done = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            inputs.progress.event(&crate::progress::Event::ProofRendered { done, total: renders.len() });
+            (*slot, result)
+        },
+    );
+    for (slot, result) in proved {
         runs[slot] = Some(result?);
     }
     let runs: Vec<ProofRun> = runs.into_iter().flatten().collect();

@@ -74,30 +74,22 @@ pub(super) fn measure(
     };
     let base_images: BTreeSet<String> = base.iter().map(|image| image.image.clone()).collect();
     let base_workloads: BTreeSet<String> = base.iter().map(|image| image.object.clone()).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<(usize, Result<Option<Impact>, ImpactError>)>> =
-        std::sync::Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((path, default)) = candidates.get(index) else { break };
-                let mut values = base_values.clone();
-                merge(&mut values, flipped(path, !default));
-                let result = run(&values).map(|rendered| {
-                    rendered.map(|(images, workloads)| Impact {
-                        images: images.symmetric_difference(&base_images).cloned().collect(),
-                        workloads: workloads.symmetric_difference(&base_workloads).cloned().collect(),
-                    })
-                });
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((index, result));
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    crate::util::parallel::map_in_order(
+        candidates,
+        crate::util::parallel::cpu_workers(),
+        |_, (path, default)| {
+            let mut values = base_values.clone();
+            merge(&mut values, flipped(path, !default));
+            run(&values).map(|rendered| {
+                rendered.map(|(images, workloads)| Impact {
+                    images: images.symmetric_difference(&base_images).cloned().collect(),
+                    workloads: workloads.symmetric_difference(&base_workloads).cloned().collect(),
+                })
+            })
+        },
+    )
+    .into_iter()
+    .collect()
 }
 
 /// Whether the chart renders with `values`.

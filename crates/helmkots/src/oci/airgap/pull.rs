@@ -37,6 +37,7 @@ use crate::{
     oci::store::{BlobStore, BlobWriter, CommitError, Partial, PartialBlob},
     progress::{Event, Progress, SharedProgress},
     util::digest::Sha256Digest,
+    util::parallel,
     util::timings::{self, Stage},
 };
 
@@ -177,8 +178,14 @@ pub fn resolve(
     let mut wanted: BTreeMap<Sha256Digest, (ImageRef, Descriptor)> = BTreeMap::new();
     let mut images = Vec::new();
     let resolving = timings::span(Stage::Resolve);
-    for request in requests {
-        let image = pull_manifests(registry, store, request, options)?;
+    // Each image is a few round trips for small documents: fetched side by side, used in
+    // request order (the first image that names a blob is the one it is fetched through).
+    let resolved = parallel::map_in_order(requests, options.concurrency, |_, request| {
+        let _span = timings::span(Stage::Resolve);
+        pull_manifests(registry, store, request, options)
+    });
+    for (request, image) in requests.iter().zip(resolved) {
+        let image = image?;
         let image_text = request.reference.to_string();
         let mut missing = BTreeSet::new();
         let (mut bytes, mut cached_bytes) = (0, 0);

@@ -38,7 +38,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use camino::Utf8Path;
 use serde::{Deserialize, Serialize};
@@ -187,25 +186,15 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery
         }
     }
     let renders = AtomicUsize::new(0);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<JobResult, RenderError>>> = Mutex::new(Vec::new());
-    let workers =
-        std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(job) = jobs.get(index) else { break };
-                let check_patch = Some(job.kube_version) == newest.as_deref();
-                let result = render_job(inputs, &sites, job, check_patch, &renders);
-                results.lock().unwrap_or_else(|e| e.into_inner()).push(result);
-            });
-        }
+    let workers = crate::util::parallel::cpu_workers().min(jobs.len().max(1));
+    let results = crate::util::parallel::map_in_order(&jobs, workers, |_, job| {
+        let check_patch = Some(job.kube_version) == newest.as_deref();
+        render_job(inputs, &sites, job, check_patch, &renders)
     });
     let mut finds: BTreeMap<(String, Option<MappedSite>), RenderedFind> = BTreeMap::new();
     let mut tag_pins = BTreeSet::new();
     let mut failures = BTreeSet::new();
-    for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    for result in results {
         let job = result?;
         if let Some(failure) = job.failure {
             failures.insert(failure);
