@@ -11,7 +11,7 @@
 use std::{
     fs::File,
     io::{self, Read, Seek, Write},
-    sync::mpsc::{self, Receiver, Sender, SyncSender},
+    sync::mpsc::{self, Receiver, Sender},
     thread::JoinHandle,
 };
 
@@ -38,8 +38,28 @@ enum Job {
     Checkpoint,
     /// Go back to the last checkpoint: what was hashed since was not kept.
     Restore,
-    /// Hash a range of another file; say whether it could be read.
-    Range { file: File, offset: u64, length: u64, done: SyncSender<io::Result<()>> },
+    /// Hash a range of another file, telling `progress` how far it got and how it ended.
+    Range { file: File, offset: u64, length: u64, progress: Sender<RangeProgress> },
+}
+
+/// How far the hashing thread got through a [`Job::Range`].
+enum RangeProgress {
+    /// The bytes before this offset are hashed.
+    HashedTo(u64),
+    /// The range is hashed, or could not be read.
+    Done(io::Result<()>),
+}
+
+/// How [`HashedFile::append_file_range`] appends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Append {
+    /// Sync the file once the bytes are in, while the hash finishes.
+    pub(crate) sync: bool,
+    /// The source is about to be replaced: drop its pages from the page cache once they are
+    /// copied and hashed, on this thread, which waits for the hash anyway. Removing a file
+    /// whose pages are cached frees every page then (half of the removal of a 353 MiB bundle,
+    /// 0.12 s against 0.06 s); this frees them while the hash still runs.
+    pub(crate) forget_source: bool,
 }
 
 /// A file being written, hashed on a second thread.
@@ -92,19 +112,19 @@ impl HashedFile {
     /// Appends `length` bytes of `source` from `offset`. The kernel copies them file to file
     /// (`io::copy` uses `copy_file_range`: no trip through user space), a piece at a time so
     /// that each piece's writeback starts while the next is copied, while the hashing thread
-    /// reads and hashes the same range, so appending costs about what SHA-256 alone costs. With `sync`, the file is synced as soon as the bytes are in, while the hash
-    /// finishes. On an error nothing was appended: the file and the hash are as they were.
+    /// reads and hashes the same range, so appending costs about what SHA-256 alone costs.
+    /// On an error nothing was appended: the file and the hash are as they were.
     pub(crate) fn append_file_range(
         &mut self,
         source: &File,
         offset: u64,
         length: u64,
-        sync: bool,
+        how: Append,
     ) -> io::Result<()> {
         self.ship()?;
-        let (done, hashed) = mpsc::sync_channel(1);
+        let (progress, hashing) = mpsc::channel();
         self.hashing.send(Job::Checkpoint)?;
-        self.hashing.send(Job::Range { file: source.try_clone()?, offset, length, done })?;
+        self.hashing.send(Job::Range { file: source.try_clone()?, offset, length, progress })?;
         let start = self.written;
         let mut reader = source.try_clone()?;
         reader.seek(io::SeekFrom::Start(offset))?;
@@ -112,18 +132,33 @@ impl HashedFile {
             if copied != length {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            if sync {
+            if how.sync {
                 self.file.file_mut().sync_data()?;
             }
             Ok(())
         });
-        let hashed = hashed.recv().unwrap_or_else(|_| Err(io::Error::other("the hashing thread stopped")));
+        let mut forgotten = offset;
+        let hashed = loop {
+            match hashing.recv() {
+                Ok(RangeProgress::HashedTo(hashed_to)) => {
+                    if how.forget_source && copied.is_ok() {
+                        forget_cached(source, forgotten, hashed_to - forgotten);
+                        forgotten = hashed_to;
+                    }
+                }
+                Ok(RangeProgress::Done(result)) => break result,
+                Err(_) => break Err(io::Error::other("the hashing thread stopped")),
+            }
+        };
         if let Err(error) = copied.and(hashed) {
             self.hashing.send(Job::Restore)?;
             self.file.truncated_to(start);
             self.file.file_mut().set_len(start)?;
             self.file.file_mut().seek(io::SeekFrom::Start(start))?;
             return Err(error);
+        }
+        if how.forget_source {
+            forget_cached(source, forgotten, offset + length - forgotten);
         }
         self.written += length;
         Ok(())
@@ -205,16 +240,38 @@ fn hash_jobs(inbox: &Receiver<Job>, give_back: &Sender<Vec<u8>>, stage: Stage) -
             }
             Job::Checkpoint => checkpoint = hasher.clone(),
             Job::Restore => hasher = checkpoint.clone(),
-            Job::Range { file, offset, length, done } => {
+            Job::Range { file, offset, length, progress } => {
+                let (mut position, mut reported) = (offset, offset);
                 let hashed = file_range::for_each_piece(&file, offset, length, |piece| {
                     timings::timed(stage, || hasher.update(piece));
+                    position += piece.len() as u64;
+                    if position - reported >= WRITEBACK_EVERY {
+                        let _ = progress.send(RangeProgress::HashedTo(position));
+                        reported = position;
+                    }
                     Ok(())
                 });
-                let _ = done.send(hashed);
+                let _ = progress.send(RangeProgress::Done(hashed));
             }
         }
     }
     hasher
+}
+
+/// Drops `length` bytes of `file` from `offset` from the page cache; best effort (pages that
+/// stay are freed when the file is removed).
+fn forget_cached(file: &File, offset: u64, length: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        let (Ok(offset), Ok(length)) = (libc::off_t::try_from(offset), libc::off_t::try_from(length)) else {
+            return;
+        };
+        // SAFETY: a plain syscall on a file descriptor `file` keeps open; no memory is passed.
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, length, libc::POSIX_FADV_DONTNEED) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, length);
 }
 
 /// Copies `length` bytes of `reader` to the end of `target` (which holds `start` bytes), in
@@ -260,8 +317,9 @@ mod tests {
             expected.extend_from_slice(&data[..piece]);
         }
         // Past the end of the source: refused, and nothing of it stays.
-        assert!(written.append_file_range(&source, 3_000_000, 1_000_000, false).is_err());
-        written.append_file_range(&source, 100, 3_000_000, true).unwrap();
+        let append = Append { sync: false, forget_source: true };
+        assert!(written.append_file_range(&source, 3_000_000, 1_000_000, append).is_err());
+        written.append_file_range(&source, 100, 3_000_000, Append { sync: true, ..append }).unwrap();
         expected.extend_from_slice(&data[100..3_000_100]);
         written.write_all(b"tail").unwrap();
         expected.extend_from_slice(b"tail");

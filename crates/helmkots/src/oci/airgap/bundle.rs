@@ -24,7 +24,7 @@ use crate::{
     output::fingerprint::{FileStamp, Key, KeyBuilder},
     progress::{Event, Progress},
     util::file_range,
-    util::hashed_file::HashedFile,
+    util::hashed_file::{self, HashedFile},
     util::reproducible,
     util::timings::{self, Stage},
 };
@@ -298,8 +298,10 @@ const END_OF_ARCHIVE: usize = 1024;
 /// Copies an earlier bundle's images member, exactly its span.
 fn copy_member(reuse: &ReusableImages, out: &mut HashedFile) -> io::Result<()> {
     let file = File::open(&reuse.bundle.path)?;
-    // The member ends the bundle: sync it while the hash finishes.
-    out.append_file_range(&file, reuse.span.offset, reuse.span.length, true)
+    // The member ends the bundle: sync it while the hash finishes. The earlier bundle is
+    // replaced once this one is in place, so its cached pages can go as they are copied.
+    let how = hashed_file::Append { sync: true, forget_source: true };
+    out.append_file_range(&file, reuse.span.offset, reuse.span.length, how)
 }
 
 /// The `images/` storage root as gzip members, streamed from the store: a new member whenever
