@@ -131,6 +131,8 @@ xflags::xflags! {
             optional --keep
             /// Set up the registry and the release, print the release command, and wait (to profile by hand).
             optional --serve
+            /// Measure this xtask binary instead of building one (to compare two builds).
+            optional --xtask path: String
         }
         /// Install the test tools that are missing, then run every test.
         cmd test {

@@ -383,6 +383,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitCode> {
             if cmd.serve {
                 args.push("--serve".to_string());
             }
+            if let Some(xtask) = cmd.xtask {
+                args.extend(["--xtask".to_string(), xtask]);
+            }
             bench::run(&project_root(), &args)
         }
         flags::XtaskCmd::Test(cmd) => test_tools::run(&project_root(), !cmd.no_install, &cmd.test_arg),

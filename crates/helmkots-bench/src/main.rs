@@ -46,7 +46,7 @@ against its floor (the distinct blobs fetched and hashed once, plus one sha256 p
 bundle) and `skopeo copy` of the same images, medians of 3; the bundle's size at gzip
 levels 0/1/6/9; rendered discovery of the largest corpus chart against one `helm template`.
 
-USAGE: cargo xtask bench [--quick] [--images N] [--size MIB] [--keep] [--serve]
+USAGE: cargo xtask bench [--quick] [--images N] [--size MIB] [--keep] [--serve] [--xtask PATH]
 
 OPTIONS:
   --quick           44 MiB of distinct layers (the same as --size 44)
@@ -59,6 +59,8 @@ OPTIONS:
   --serve           set up the registry and the release, print the command of a cold
                     release, and measure nothing: the registry serves until stdin ends
                     (Enter or Ctrl-D), to profile a release by hand (perf, strace)
+  --xtask PATH      measure this xtask binary instead of building one (a copy of an
+                    earlier build), to compare two builds on the same machine
   -h, --help        print this help
 
 Needs docker-registry, skopeo and /bin/busybox (Debian: docker-registry skopeo busybox-static);
@@ -80,6 +82,7 @@ struct Args {
     quick: bool,
     keep: bool,
     serve: bool,
+    xtask: Option<Utf8PathBuf>,
 }
 
 impl Args {
@@ -91,6 +94,7 @@ impl Args {
             quick: false,
             keep: false,
             serve: false,
+            xtask: None,
         };
         let mut size = None;
         let positive = |flag: &str, value: Option<String>| -> anyhow::Result<u64> {
@@ -106,6 +110,12 @@ impl Args {
                 "--quick" => parsed.quick = true,
                 "--keep" => parsed.keep = true,
                 "--serve" => parsed.serve = true,
+                "--xtask" => {
+                    let path = args
+                        .next()
+                        .ok_or_else(|| format_err!("--xtask needs the path of an xtask binary"))?;
+                    parsed.xtask = Some(Utf8PathBuf::from(path));
+                }
                 "--images" => parsed.images = positive("--images", args.next())? as usize,
                 "--size" => size = Some(positive("--size", args.next())?),
                 "-h" | "--help" => return Ok(None),
@@ -142,8 +152,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let bench_dir = target_dir(&root).join("helmkots-bench");
     std::fs::create_dir_all(&bench_dir).with_context(|| format!("cannot create {bench_dir}"))?;
 
-    eprintln!("[bench] building xtask");
-    let xtask = measure::build_xtask(&root)?;
+    if args.xtask.is_none() {
+        eprintln!("[bench] building xtask");
+    }
+    let xtask = match &args.xtask {
+        Some(xtask) => xtask.clone(),
+        None => measure::build_xtask(&root)?,
+    };
     let work_dir = tempfile::Builder::new().prefix("work-").tempdir_in(&bench_dir)?;
     let work = Utf8PathBuf::from_path_buf(work_dir.path().to_path_buf())
         .map_err(|path| format_err!("work directory is not UTF-8: {}", path.display()))?;

@@ -184,6 +184,9 @@ struct Ratios {
     bundle_vs_per_image_layers: Option<f64>,
     /// Whether the no-op run wrote the same bundle bytes as the cold run.
     noop_bundle_identical: Option<bool>,
+    /// The median cold run's CPU time and the registry's, over its wall time on every core:
+    /// near 1, the cores were busy the whole run, and only less work can make it faster.
+    cold_cores_busy: Option<f64>,
 }
 
 impl Report {
@@ -232,6 +235,10 @@ impl Report {
                 .and_then(ReleaseRun::bundle)
                 .zip(self.release("noop").and_then(ReleaseRun::bundle))
                 .map(|(cold, noop)| cold.sha256 == noop.sha256),
+            cold_cores_busy: self.release("cold").and_then(ReleaseRun::median).and_then(|run| {
+                let registry = run.watched_cpu_seconds?;
+                Some((run.cpu_seconds + registry) / (run.seconds * cpus() as f64))
+            }),
         }
     }
 
@@ -393,6 +400,11 @@ impl Report {
             self.release("cold").map_or("n/a".to_string(), |run| mib(run.max_peak_rss_bytes())),
             ratio(ratios.cold_vs_skopeo_rss)
         );
+        println!(
+            "  cold release: cores busy         {:>8}   (its cpu + the registry's, over wall x {} cores)",
+            ratios.cold_cores_busy.map_or_else(|| "n/a".to_string(), |busy| format!("{busy:.3}")),
+            cpus()
+        );
         println!("  no-op release / cold             {:>8}", ratio(ratios.noop_vs_cold));
         println!("  one-change release / cold        {:>8}", ratio(ratios.one_change_vs_cold));
         let identical = match ratios.noop_bundle_identical {
@@ -530,6 +542,7 @@ impl Report {
                 "bundle_vs_unique_layer_bytes": ratios.bundle_vs_unique_layers,
                 "bundle_vs_per_image_layer_bytes": ratios.bundle_vs_per_image_layers,
                 "noop_bundle_identical": ratios.noop_bundle_identical,
+                "cold_cores_busy": ratios.cold_cores_busy,
             },
             "goals": {
                 "cold_vs_floor_seconds": GOAL_COLD_VS_FLOOR,
