@@ -111,7 +111,7 @@ pub fn image_sizes(checked: &Checked, images: &ImageSet) -> BTreeMap<ImageRef, u
                 .digest()
                 .and_then(Sha256Digest::parse)
                 .or_else(|| lock.get(&reference.to_string()))?;
-            Some((reference.clone(), crate::oci::airgap::pull::stored_size(&store, &digest, &platforms)?))
+            Some((reference.clone(), crate::oci::airgap::pull::stored_size(&store, &digest, platforms)?))
         })
         .collect()
 }

@@ -52,7 +52,9 @@ pub(super) fn measure(
     candidates: &[(Vec<Segment>, bool)],
 ) -> Result<Vec<Option<Impact>>, ImpactError> {
     let render = Render { helm, chart, release_name, namespace: "default", kube_version: None };
-    let run = |values: &Value| -> Result<Option<(BTreeSet<String>, BTreeSet<String>)>, ImpactError> {
+    // The images and the workloads one render shows; `None` when Helm refuses the values.
+    type Shown = Option<(BTreeSet<String>, BTreeSet<String>)>;
+    let run = |values: &Value| -> Result<Shown, ImpactError> {
         match render.run(&values.to_string()) {
             Ok(stream) => Ok(rendered_images::images_in_stream(&stream).ok().map(|images| {
                 let workloads = images.iter().map(|image| image.object.clone()).collect();
