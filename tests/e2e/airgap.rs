@@ -1568,9 +1568,10 @@ fn issue_18_every_documented_flag_changes_what_its_command_does() {
     };
     let tree = "dist/airgap-test-0.1.0";
     type Setup<'a> = &'a dyn Fn(&TestDir);
-    let words = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     // (task, flag, setup, arguments without the flag, with it)
-    let cases: Vec<(&str, &str, Setup<'_>, Vec<String>, Vec<String>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Setup<'a>, Vec<String>, Vec<String>);
+    let words = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let cases: Vec<Case<'_>> = vec![
         ("init", "--chart", &chart_only, words("init"), words("init --chart chart")),
         (
             "init",

@@ -1016,5 +1016,5 @@ fn timings_list_the_stages_and_change_nothing_written() {
         !table.iter().any(|line| line.trim_start().starts_with("fetch")),
         "an offline release fetches nothing"
     );
-    assert_eq!(tree_digests(&dir.join("out").join(EXAMPLE_TREE)), plain);
+    assert_eq!(tree_digests(dir.join("out").join(EXAMPLE_TREE)), plain);
 }
