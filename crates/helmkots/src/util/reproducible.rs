@@ -88,6 +88,28 @@ pub fn append_file<W: Write>(
     builder.append_data(&mut header, path, contents)
 }
 
+/// Appends a regular file of `size` bytes whose data `write_data` writes straight into the
+/// archive, in pieces as large as it likes, then the padding to a whole tar block: the bytes
+/// `append_data` writes from a reader, without `io::copy`'s 8 KiB buffer between a large file
+/// and the archive. The header (and a long-name entry before it) is `append_data`'s own.
+pub fn append_file_with<W: Write>(
+    builder: &mut tar::Builder<W>,
+    path: &str,
+    size: u64,
+    mtime: u64,
+    write_data: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut header = file_header(size, mtime, false);
+    builder.append_data(&mut header, path, io::empty())?;
+    let archive = builder.get_mut();
+    write_data(archive)?;
+    let padding = (TAR_BLOCK - (size % TAR_BLOCK as u64) as usize) % TAR_BLOCK;
+    archive.write_all(&[0; TAR_BLOCK][..padding])
+}
+
+/// A tar entry's data is padded to a whole number of these.
+const TAR_BLOCK: usize = 512;
+
 /// A gzip member of stored deflate blocks (RFC 1951 §3.2.4 inside RFC 1952), for data that is
 /// already compressed: the bytes go through as they are, framed every 65,535 bytes.
 ///
@@ -186,6 +208,27 @@ mod tests {
                 error.to_string(),
                 format!("SOURCE_DATE_EPOCH={bad:?} is not a whole number of seconds since 1970-01-01 UTC")
             );
+        }
+    }
+
+    #[test]
+    fn a_file_written_in_pieces_is_the_entry_append_data_writes() {
+        let long = format!("images/docker/registry/v2/blobs/sha256/ab/{}/data", "ab".repeat(32));
+        for size in [0usize, 1, 511, 512, 513, 70_000] {
+            let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            for path in ["short", long.as_str()] {
+                let mut plain = tar::Builder::new(Vec::new());
+                append_file(&mut plain, path, &data, 7).unwrap();
+                let mut pieces = tar::Builder::new(Vec::new());
+                append_file_with(&mut pieces, path, size as u64, 7, |archive| {
+                    data.chunks(1000).try_for_each(|piece| archive.write_all(piece))
+                })
+                .unwrap();
+                assert!(
+                    pieces.into_inner().unwrap() == plain.into_inner().unwrap(),
+                    "{size} bytes at {path}"
+                );
+            }
         }
     }
 

@@ -326,15 +326,19 @@ fn write_images_member(
         .collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, content) in entries {
-        let level = match content {
+        let blob = match content {
             Some(layout::Content::Blob(digest)) => {
                 if !timings::timed(Stage::BundleWait, || pending.wait_for(digest)) {
                     // The pull failed: its error is the one the caller reports.
                     return Err(Error::bug(format!("the pull stopped before {digest} was stored")));
                 }
-                blob_level(store, digest)?
+                Some((store::open_blob(store, digest)?, store.path(digest)))
             }
-            _ => BUNDLE_LEVEL,
+            _ => None,
+        };
+        let level = match &blob {
+            Some((file, path)) => blob_level(file).io_context("read", path)?,
+            None => BUNDLE_LEVEL,
         };
         builder.get_mut().inner.switch_to(level).io_context("write", out_path)?;
         match content {
@@ -348,19 +352,28 @@ fn write_images_member(
                 reproducible::append_file(&mut builder, &path, digest.oci().as_bytes(), mtime)
                     .io_context("write", out_path)?;
             }
-            Some(layout::Content::Blob(digest)) => {
-                let blob = store::open_blob(store, digest)?;
-                let blob_path = store.path(digest);
-                let size = blob.metadata().io_context("read", &blob_path)?.len();
-                let mut header = reproducible::file_header(size, mtime, false);
-                // The header (and a long-name entry before it) as tar writes them; the bytes
-                // then go to the gzip framing a MiB at a time, not through io::copy's 8 KiB
-                // buffer and the framing's own, then the padding tar would write.
-                builder.append_data(&mut header, &path, io::empty()).io_context("write", out_path)?;
-                let tar = builder.get_mut();
-                file_range::for_each_piece(&blob, 0, size, |piece| tar.write_all(piece))
-                    .io_context("read", &blob_path)?;
-                tar.write_all(&[0; TAR_BLOCK][..padding(size)]).io_context("write", out_path)?;
+            Some(layout::Content::Blob(_)) => {
+                let (file, blob_path) = blob.ok_or_else(|| Error::bug("a blob entry without its file"))?;
+                let size = file.metadata().io_context("read", &blob_path)?.len();
+                // A MiB at a time into the gzip framing. An error is the bundle's unless it
+                // came from reading the blob.
+                let mut blob_unreadable = false;
+                reproducible::append_file_with(&mut builder, &path, size, mtime, |archive| {
+                    let mut archive_failed = false;
+                    let copied = file_range::for_each_piece(&file, 0, size, |piece| {
+                        archive.write_all(piece).inspect_err(|_| archive_failed = true)
+                    });
+                    blob_unreadable = copied.is_err() && !archive_failed;
+                    copied
+                })
+                .map_err(|source| {
+                    let (action, path) = if blob_unreadable {
+                        ("read", blob_path.clone())
+                    } else {
+                        ("write", out_path.to_path_buf())
+                    };
+                    Error::Io { action, path, source }
+                })?;
             }
         }
     }
@@ -368,22 +381,14 @@ fn write_images_member(
     Ok(())
 }
 
-/// A tar entry's data is padded to a whole number of these.
-const TAR_BLOCK: usize = 512;
-
-/// The zeros after `size` bytes of data that end its last tar block.
-fn padding(size: u64) -> usize {
-    (TAR_BLOCK - (size % TAR_BLOCK as u64) as usize) % TAR_BLOCK
-}
-
 /// [`STORED_LEVEL`] for a blob whose first bytes are a gzip or zstd header, else
 /// [`BUNDLE_LEVEL`].
-fn blob_level(store: &BlobStore, digest: &crate::util::digest::Sha256Digest) -> Result<u32> {
+fn blob_level(blob: &File) -> io::Result<u32> {
     const GZIP: &[u8] = &[0x1f, 0x8b];
     const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
-    let mut magic = Vec::with_capacity(4);
-    io::Read::read_to_end(&mut io::Read::take(store::open_blob(store, digest)?, 4), &mut magic)
-        .io_context("read", store.path(digest))?;
+    let mut magic = [0; 4];
+    let read = std::os::unix::fs::FileExt::read_at(blob, &mut magic, 0)?;
+    let magic = &magic[..read];
     Ok(if magic.starts_with(GZIP) || magic.starts_with(ZSTD) { STORED_LEVEL } else { BUNDLE_LEVEL })
 }
 
