@@ -1,6 +1,7 @@
 //! Large files that are synced once complete (store blobs, the bundle) start their writeback
 //! while they are still being written, so the disk works alongside the network and the CPU,
-//! and the final `fsync` waits only for the last few MiB instead of the whole file.
+//! and the final `fsync` waits only for the last few MiB instead of the whole file; a large
+//! file about to be removed can leave the page cache ahead of time ([`forget`]).
 //!
 //! `sync_file_range(SYNC_FILE_RANGE_WRITE)` asks the kernel to start writing a range out and
 //! returns without waiting for it: it promises nothing about durability, which the `fsync`
@@ -18,18 +19,35 @@ pub(crate) const WRITEBACK_EVERY: u64 = 8 << 20;
 /// Starts writing `length` bytes of `file` from `offset` to disk, without waiting; best effort
 /// (an error only means the final `fsync` has more to do).
 pub(crate) fn start(file: &File, offset: u64, length: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd as _;
-        let (Ok(offset), Ok(length)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(length))
-        else {
-            return;
-        };
+    on_range(file, offset, length, |_fd, _offset, _length| {
         // SAFETY: a plain syscall on a file descriptor `file` keeps open; no memory is passed.
-        unsafe { libc::sync_file_range(file.as_raw_fd(), offset, length, libc::SYNC_FILE_RANGE_WRITE) };
+        #[cfg(target_os = "linux")]
+        unsafe {
+            libc::sync_file_range(_fd, _offset, _length, libc::SYNC_FILE_RANGE_WRITE)
+        };
+    });
+}
+
+/// Drops `length` bytes of `file` from `offset` from the page cache, once they are on disk and
+/// read: a file about to be removed then frees only its blocks when it goes. Best effort
+/// (pages that stay are freed at the removal).
+pub(crate) fn forget(file: &File, offset: u64, length: u64) {
+    on_range(file, offset, length, |_fd, _offset, _length| {
+        // SAFETY: a plain syscall on a file descriptor `file` keeps open; no memory is passed.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            libc::posix_fadvise(_fd, _offset, _length, libc::POSIX_FADV_DONTNEED)
+        };
+    });
+}
+
+/// Calls `advise` with `file`'s descriptor and the range as the kernel takes it (`off64_t`);
+/// nothing when the range does not fit (past 2^63).
+fn on_range(file: &File, offset: u64, length: u64, advise: impl FnOnce(i32, i64, i64)) {
+    use std::os::fd::AsRawFd as _;
+    if let (Ok(offset), Ok(length)) = (i64::try_from(offset), i64::try_from(length)) {
+        advise(file.as_raw_fd(), offset, length);
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, length);
 }
 
 /// Where the next writeback request of a file starts, and when it is due.
@@ -78,6 +96,11 @@ impl WriteBehind {
     pub(crate) fn wrote_up_to(&mut self, written: u64) {
         self.written = written;
         self.progress.wrote_up_to(&self.file, written);
+    }
+
+    /// The bytes written so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
     }
 
     /// The file was cut back to `length` bytes.
