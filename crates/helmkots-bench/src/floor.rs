@@ -43,7 +43,7 @@ pub fn fetch(
         ureq::Agent::config_builder().max_idle_connections_per_host(concurrency).build().into();
     let queue = Mutex::new(blobs.iter());
     let registry_host = &registry.host();
-    let registry_before = crate::measure::process_cpu_seconds(registry.pid());
+    let registry_cpu = crate::measure::WatchedCpu::start(Some(registry.pid()));
     let start = Instant::now();
     let results: Vec<anyhow::Result<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..concurrency.max(1))
@@ -64,7 +64,7 @@ pub fn fetch(
             .collect()
     });
     let seconds = start.elapsed().as_secs_f64();
-    let registry_cpu_seconds = crate::measure::cpu_since(Some(registry.pid()), registry_before);
+    let registry_cpu_seconds = registry_cpu.used();
     let mut bytes = 0;
     for result in results {
         bytes += result?;

@@ -45,7 +45,7 @@ impl Measured {
 /// time `watched` (a process serving the child, such as the registry) used meanwhile is
 /// measured too.
 pub fn run(command: &mut Command, log: &Utf8Path, watched: Option<u32>) -> anyhow::Result<Measured> {
-    let watched_before = watched.and_then(process_cpu_seconds);
+    let watched = WatchedCpu::start(watched);
     let log_file = File::create(log).with_context(|| format!("cannot create {log}"))?;
     command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
     let start = Instant::now();
@@ -76,12 +76,31 @@ pub fn run(command: &mut Command, log: &Utf8Path, watched: Option<u32>) -> anyho
         cpu_seconds: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         status: ExitStatus::from_raw(raw_status),
         log: log.to_path_buf(),
-        watched_cpu_seconds: cpu_since(watched, watched_before),
+        watched_cpu_seconds: watched.used(),
     })
 }
 
+/// The CPU time another process (the registry serving a run) spends from now on.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchedCpu {
+    pid: Option<u32>,
+    before: Option<f64>,
+}
+
+impl WatchedCpu {
+    /// Starts watching `pid` (nothing to watch: `None`).
+    pub fn start(pid: Option<u32>) -> WatchedCpu {
+        WatchedCpu { pid, before: pid.and_then(process_cpu_seconds) }
+    }
+
+    /// The CPU time it used since [`WatchedCpu::start`]; `None` when it could not be read.
+    pub fn used(&self) -> Option<f64> {
+        Some(process_cpu_seconds(self.pid?)? - self.before?)
+    }
+}
+
 /// The user plus system CPU time a running process has used so far (`/proc/<pid>/stat`).
-pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -90,11 +109,6 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     // SAFETY: sysconf reads a constant and touches no memory of ours.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (per_second > 0).then(|| ticks as f64 / per_second as f64)
-}
-
-/// The CPU time `pid` used since it had used `before`.
-pub fn cpu_since(pid: Option<u32>, before: Option<f64>) -> Option<f64> {
-    Some(process_cpu_seconds(pid?)? - before?)
 }
 
 /// Builds the `xtask` binary with `$CARGO build -p xtask`, the dev build that `cargo xtask`

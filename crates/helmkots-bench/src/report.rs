@@ -94,8 +94,7 @@ impl FloorRun {
 
     /// Median CPU time the registry spent serving a fetch.
     pub fn fetch_registry_cpu_seconds(&self) -> Option<f64> {
-        let measured: Vec<f64> = self.fetches.iter().filter_map(|f| f.registry_cpu_seconds).collect();
-        (!measured.is_empty()).then(|| median(measured.into_iter()))
+        median_measured(self.fetches.iter().map(|f| f.registry_cpu_seconds))
     }
 }
 
@@ -339,9 +338,7 @@ impl Report {
                 ),
                 Cpu(
                     seconds(median(self.peers.iter().map(PeerRun::cpu_seconds))),
-                    optional_seconds(Some(median(
-                        self.peers.iter().filter_map(PeerRun::registry_cpu_seconds),
-                    ))),
+                    optional_seconds(median_measured(self.peers.iter().map(PeerRun::registry_cpu_seconds))),
                 ),
                 mib(self.peer_peak_rss_bytes()),
                 note,
@@ -559,6 +556,12 @@ pub fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut values: Vec<f64> = values.collect();
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The median of the values that were measured; `None` when none was.
+fn median_measured(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let measured: Vec<f64> = values.flatten().collect();
+    (!measured.is_empty()).then(|| median(measured.into_iter()))
 }
 
 fn cpus() -> usize {
