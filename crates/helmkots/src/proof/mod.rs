@@ -291,7 +291,7 @@ pub(crate) fn prove(inputs: &ProofInputs<'_>) -> Result<ProofReport, ProofError>
     let proved = crate::util::parallel::map_in_order(
         &renders,
         crate::util::parallel::cpu_workers(),
-        |_, (slot, job, ctx, values)| {
+        |(slot, job, ctx, values)| {
             let result = prove_one(inputs, &templates, job, ctx, values);
             let done = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             inputs.progress.event(&crate::progress::Event::ProofRendered { done, total: renders.len() });

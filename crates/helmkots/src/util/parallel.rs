@@ -11,12 +11,12 @@ pub(crate) fn cpu_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8)
 }
 
-/// `work(index, item)` for every item, on up to `workers` threads; the results in item order.
+/// `work(item)` for every item, on up to `workers` threads; the results in item order.
 /// A panic in `work` is the caller's (it resumes on this thread).
 pub(crate) fn map_in_order<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
-    work: impl Fn(usize, &T) -> R + Sync,
+    work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
@@ -25,7 +25,7 @@ pub(crate) fn map_in_order<T: Sync, R: Send>(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(index) else { break };
-                let result = work(index, item);
+                let result = work(item);
                 done.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((index, result));
             });
         }
@@ -42,13 +42,13 @@ mod tests {
     #[test]
     fn results_come_in_item_order_whatever_finishes_first() {
         let items: Vec<u64> = (0..40).collect();
-        let results = map_in_order(&items, 4, |index, item| {
+        let results = map_in_order(&items, 4, |item| {
             // Early items sleep longest, so they finish last.
             std::thread::sleep(std::time::Duration::from_millis(40 - item));
-            (index, item * 2)
+            item * 2
         });
-        let expected: Vec<(usize, u64)> = items.iter().map(|&i| (i as usize, i * 2)).collect();
+        let expected: Vec<u64> = items.iter().map(|&i| i * 2).collect();
         assert_eq!(results, expected);
-        assert!(map_in_order(&[] as &[u8], 3, |_, _| ()).is_empty());
+        assert!(map_in_order(&[] as &[u8], 3, |_| ()).is_empty());
     }
 }

@@ -79,7 +79,7 @@ pub(super) fn measure(
     crate::util::parallel::map_in_order(
         candidates,
         crate::util::parallel::cpu_workers(),
-        |_, (path, default)| {
+        |(path, default)| {
             let mut values = base_values.clone();
             merge(&mut values, flipped(path, !default));
             run(&values).map(|rendered| {

@@ -180,7 +180,7 @@ pub fn resolve(
     let resolving = timings::span(Stage::Resolve);
     // Each image is a few round trips for small documents: fetched side by side, used in
     // request order (the first image that names a blob is the one it is fetched through).
-    let resolved = parallel::map_in_order(requests, options.concurrency, |_, request| {
+    let resolved = parallel::map_in_order(requests, options.concurrency, |request| {
         let _span = timings::span(Stage::Resolve);
         pull_manifests(registry, store, request, options)
     });

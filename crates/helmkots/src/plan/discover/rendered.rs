@@ -187,7 +187,7 @@ pub fn discover_rendered(inputs: &RenderInputs<'_>) -> Result<(RenderedDiscovery
     }
     let renders = AtomicUsize::new(0);
     let workers = crate::util::parallel::cpu_workers().min(jobs.len().max(1));
-    let results = crate::util::parallel::map_in_order(&jobs, workers, |_, job| {
+    let results = crate::util::parallel::map_in_order(&jobs, workers, |job| {
         let check_patch = Some(job.kube_version) == newest.as_deref();
         render_job(inputs, &sites, job, check_patch, &renders)
     });
