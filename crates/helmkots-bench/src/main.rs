@@ -111,10 +111,16 @@ impl Args {
                 "--keep" => parsed.keep = true,
                 "--serve" => parsed.serve = true,
                 "--xtask" => {
-                    let path = args
-                        .next()
-                        .ok_or_else(|| format_err!("--xtask needs the path of an xtask binary"))?;
-                    parsed.xtask = Some(Utf8PathBuf::from(path));
+                    let path = Utf8PathBuf::from(
+                        args.next()
+                            .ok_or_else(|| format_err!("--xtask needs the path of an xtask binary"))?,
+                    );
+                    if !path.is_file() {
+                        return Err(format_err!(
+                            "--xtask {path}: no such file; give an xtask binary (a copy of target/debug/xtask)"
+                        ));
+                    }
+                    parsed.xtask = Some(path);
                 }
                 "--images" => parsed.images = positive("--images", args.next())? as usize,
                 "--size" => size = Some(positive("--size", args.next())?),
@@ -152,12 +158,12 @@ fn run() -> anyhow::Result<ExitCode> {
     let bench_dir = target_dir(&root).join("helmkots-bench");
     std::fs::create_dir_all(&bench_dir).with_context(|| format!("cannot create {bench_dir}"))?;
 
-    if args.xtask.is_none() {
-        eprintln!("[bench] building xtask");
-    }
     let xtask = match &args.xtask {
         Some(xtask) => xtask.clone(),
-        None => measure::build_xtask(&root)?,
+        None => {
+            eprintln!("[bench] building xtask");
+            measure::build_xtask(&root)?
+        }
     };
     let work_dir = tempfile::Builder::new().prefix("work-").tempdir_in(&bench_dir)?;
     let work = Utf8PathBuf::from_path_buf(work_dir.path().to_path_buf())
